@@ -1,0 +1,123 @@
+//! Command line: `chinwag [serve]` runs the stdio server, `chinwag doctor` checks the setup.
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, ConfigError};
+use crate::paths::{self, Paths};
+use crate::{doctor, logging, server, transport};
+
+/// chinwag: talk to language models from your editor, over JSON-RPC on stdin/stdout.
+#[derive(Debug, Parser)]
+#[command(name = "chinwag", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the JSON-RPC server on stdin/stdout (the default; editors start this).
+    Serve,
+    /// Print paths, config problems and, per provider, whether a key is found and the
+    /// endpoint answers.
+    Doctor,
+}
+
+/// Run the command line and return the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    paths::restrict_umask();
+    let paths = match Paths::discover() {
+        Ok(paths) => paths,
+        Err(error) => {
+            eprintln!("chinwag: {error}");
+            return 2;
+        }
+    };
+    let (config, config_error) = match Config::load(&paths.config_file) {
+        Ok(config) => (config, None),
+        Err(error) => (Config::default(), Some(error)),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("chinwag")
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("chinwag: cannot start the async runtime: {error}");
+            return 2;
+        }
+    };
+    let code = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => runtime.block_on(serve(paths, config, config_error)),
+        Command::Doctor => runtime.block_on(async {
+            let (report, healthy) = doctor::report(&paths, &config, config_error.as_ref()).await;
+            print!("{report}");
+            if healthy { 0 } else { 1 }
+        }),
+    };
+    // A read of stdin may still be blocked in a runtime thread (after `exit` or a signal);
+    // waiting for it would hang, so the runtime is let go.
+    runtime.shutdown_background();
+    code
+}
+
+async fn serve(paths: Paths, config: Config, config_error: Option<ConfigError>) -> i32 {
+    // Protect the protocol first: from here on fd 1 is stderr and only the writer has stdout.
+    let output = match transport::take_stdout() {
+        Ok(output) => output,
+        Err(error) => {
+            eprintln!("chinwag: cannot take stdout: {error}");
+            return 2;
+        }
+    };
+    if let Err(error) = paths.ensure_dirs() {
+        eprintln!(
+            "chinwag: cannot create {}: {error}",
+            paths.data_dir.display()
+        );
+        return 2;
+    }
+    let _log_guard = match logging::init(&paths.log_dir, config.log_level.as_deref()) {
+        Ok(guard) => Some(guard),
+        Err(error) => {
+            eprintln!("chinwag: logging disabled: {error}");
+            None
+        }
+    };
+    install_panic_hook();
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting");
+    if let Some(error) = &config_error {
+        tracing::warn!(%error, "config not usable; built-in defaults in use");
+        eprintln!("chinwag: {error} (built-in defaults in use)");
+    }
+    match server::run(tokio::io::stdin(), output, paths, config, config_error).await {
+        Ok(code) => {
+            tracing::info!(code, "stopped");
+            code
+        }
+        Err(error) => {
+            eprintln!("chinwag: {error}");
+            2
+        }
+    }
+}
+
+/// Log panics (where and, for fixed messages only, what) instead of printing them in full:
+/// a formatted panic message could carry data from a request.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .copied()
+            .unwrap_or("(message withheld)");
+        tracing::error!(%location, message, "panic");
+        eprintln!("chinwag: internal error at {location}; see the log");
+    }));
+}

@@ -1,0 +1,168 @@
+//! `chinwag doctor`: a plain-text health report for people (paths, config, providers).
+
+use std::fmt::Write as _;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::config::{Config, ConfigError, ProviderConfig, ProviderKind};
+use crate::http_client;
+use crate::paths::Paths;
+
+/// How long each endpoint gets to answer.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// Build the report. Returns it and whether everything essential is in order.
+pub async fn report(
+    paths: &Paths,
+    config: &Config,
+    config_error: Option<&ConfigError>,
+) -> (String, bool) {
+    let mut out = String::new();
+    let mut healthy = true;
+    let _ = writeln!(out, "chinwag {}", env!("CARGO_PKG_VERSION"));
+
+    let _ = writeln!(out, "\nPaths");
+    let _ = writeln!(
+        out,
+        "  config file  {} ({})",
+        paths.config_file.display(),
+        if paths.config_file.exists() {
+            "found"
+        } else {
+            "not found: built-in defaults in use"
+        }
+    );
+    for (label, dir) in [
+        ("config dir", &paths.config_dir),
+        ("data dir", &paths.data_dir),
+        ("log dir", &paths.log_dir),
+    ] {
+        let (line, ok) = describe_dir(dir);
+        healthy &= ok;
+        let _ = writeln!(out, "  {label:<11}  {} ({line})", dir.display());
+    }
+
+    let _ = writeln!(out, "\nConfig");
+    match config_error {
+        None => {
+            let _ = writeln!(out, "  ok; default provider {}", config.default_provider);
+        }
+        Some(error) => {
+            healthy = false;
+            let _ = writeln!(out, "  PROBLEM: {error}");
+            let _ = writeln!(
+                out,
+                "  (the server runs with built-in defaults until this is fixed)"
+            );
+        }
+    }
+
+    let _ = writeln!(out, "\nProviders");
+    let client = http_client::build(PROBE_TIMEOUT);
+    let client = &client;
+    let probes = config.providers.iter().map(|provider| async move {
+        let endpoint = match client {
+            Ok(client) => probe(client, provider).await,
+            Err(error) => error.to_string(),
+        };
+        (provider, endpoint)
+    });
+    for (provider, endpoint) in futures_util::future::join_all(probes).await {
+        let place = if provider.is_local() {
+            "local"
+        } else {
+            "remote"
+        };
+        let _ = writeln!(
+            out,
+            "  {} ({}, {place}) {}",
+            provider.name,
+            kind_name(provider.kind),
+            provider.base_url
+        );
+        let _ = writeln!(out, "    key:      {}", key_source(provider));
+        let _ = writeln!(out, "    endpoint: {endpoint}");
+    }
+    (out, healthy)
+}
+
+fn describe_dir(dir: &Path) -> (String, bool) {
+    match std::fs::metadata(dir) {
+        Ok(meta) => {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 == 0 {
+                (format!("mode {mode:o}"), true)
+            } else {
+                (
+                    format!(
+                        "mode {mode:o}: PROBLEM, others can read it; chinwag tightens it to 700 at start"
+                    ),
+                    false,
+                )
+            }
+        }
+        Err(error) => (format!("PROBLEM: {error}"), false),
+    }
+}
+
+fn key_source(provider: &ProviderConfig) -> String {
+    match &provider.api_key_env {
+        Some(var) if std::env::var_os(var).is_some_and(|v| !v.is_empty()) => {
+            format!("found in ${var}")
+        }
+        Some(var) => format!("none (set ${var})"),
+        None if provider.kind == ProviderKind::Ollama => "not needed".to_string(),
+        None => "none".to_string(),
+    }
+}
+
+/// Whether the endpoint answers HTTP at all (no key is sent).
+async fn probe(client: &reqwest::Client, provider: &ProviderConfig) -> String {
+    let path = match provider.kind {
+        ProviderKind::OpenaiCompatible | ProviderKind::Anthropic => "models",
+        ProviderKind::Ollama => "api/tags",
+    };
+    let url = format!(
+        "{}/{path}",
+        provider.base_url.as_str().trim_end_matches('/')
+    );
+    match tokio::time::timeout(PROBE_TIMEOUT, client.get(&url).send()).await {
+        Ok(Ok(response)) => format!("answers (HTTP {})", response.status().as_u16()),
+        Ok(Err(error)) if provider.kind == ProviderKind::Ollama && error.is_connect() => {
+            "not running (start it with `ollama serve`)".to_string()
+        }
+        Ok(Err(error)) => format!("unreachable: {}", describe_reqwest(&error)),
+        Err(_) => format!("no answer within {} s", PROBE_TIMEOUT.as_secs()),
+    }
+}
+
+/// reqwest's Display hides the cause; walk the chain for something a person can act on.
+pub fn describe_reqwest(error: &reqwest::Error) -> String {
+    let mut text = if error.is_connect() {
+        "cannot connect".to_string()
+    } else if error.is_timeout() {
+        "timed out".to_string()
+    } else {
+        error.to_string()
+    };
+    let mut source = std::error::Error::source(error);
+    let mut last = None;
+    while let Some(cause) = source {
+        last = Some(cause.to_string());
+        source = cause.source();
+    }
+    if let Some(last) = last {
+        text.push_str(": ");
+        text.push_str(&last);
+    }
+    text
+}
+
+fn kind_name(kind: ProviderKind) -> &'static str {
+    match kind {
+        ProviderKind::OpenaiCompatible => "openai-compatible",
+        ProviderKind::Ollama => "ollama",
+        ProviderKind::Anthropic => "anthropic",
+    }
+}

@@ -1,0 +1,19 @@
+//! chinwag: a JSON-RPC 2.0 server on stdin/stdout that editors start as a child process to
+//! chat with language models, keep API keys encrypted and keep an encrypted history.
+//!
+//! The path of one request: [`transport`] delimits frames, [`server`] routes them and runs
+//! each request as a task, [`methods`] implements the API that [`api`] declares, and the
+//! services below them do the work. `docs/protocol.md` is the contract with the editors.
+
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod doctor;
+pub mod http_client;
+pub mod logging;
+pub mod methods;
+pub mod paths;
+pub mod protocol;
+pub mod server;
+pub mod transport;

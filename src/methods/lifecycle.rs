@@ -1,0 +1,69 @@
+//! `initialize` and `shutdown`.
+
+use std::sync::Arc;
+
+use jsonrpsee::core::{RpcResult, async_trait};
+
+use crate::api::LifecycleServer;
+use crate::app::App;
+use crate::protocol::Params;
+use crate::protocol::types::{
+    Capabilities, ConfigStatus, InitializeParams, InitializeResult, PROTOCOL_VERSION, ServerInfo,
+};
+use crate::transport::MAX_FRAME_BYTES;
+
+/// Notifications the server may send, announced in `initialize`.
+const SERVER_NOTIFICATIONS: &[&str] = &[];
+
+pub struct Lifecycle {
+    app: Arc<App>,
+}
+
+impl Lifecycle {
+    pub fn new(app: Arc<App>) -> Self {
+        Self { app }
+    }
+}
+
+#[async_trait]
+impl LifecycleServer for Lifecycle {
+    async fn initialize(
+        &self,
+        params: Option<Params<InitializeParams>>,
+    ) -> RpcResult<InitializeResult> {
+        let params = params.map(|p| p.0).unwrap_or_default();
+        if let Some(client) = &params.client_info {
+            tracing::info!(
+                client = %client.name,
+                version = client.version.as_deref().unwrap_or("?"),
+                protocol = params.protocol_version.as_deref().unwrap_or("?"),
+                "client connected"
+            );
+        }
+        let app = &self.app;
+        Ok(InitializeResult {
+            server_info: ServerInfo {
+                name: env!("CARGO_PKG_NAME"),
+                version: env!("CARGO_PKG_VERSION"),
+            },
+            protocol_version: PROTOCOL_VERSION,
+            capabilities: Capabilities {
+                methods: app.method_names(),
+                notifications: SERVER_NOTIFICATIONS.to_vec(),
+                max_frame_bytes: MAX_FRAME_BYTES,
+            },
+            paths: app.paths.clone(),
+            config: ConfigStatus {
+                file: app.paths.config_file.clone(),
+                found: app.paths.config_file.exists(),
+                error: app.config_error.as_ref().map(ToString::to_string),
+            },
+        })
+    }
+
+    async fn shutdown(&self) -> RpcResult<()> {
+        tracing::info!("shutdown requested");
+        self.app.request_shutdown();
+        Ok(())
+    }
+}

@@ -1,0 +1,24 @@
+//! `$/test/*`: methods that exist only so the integration tests can exercise the router
+//! (a slow request to cancel, a handler that panics). Off unless `CHINWAG_TEST_HOOKS=1`.
+
+use std::time::Duration;
+
+use jsonrpsee::core::{RpcResult, async_trait};
+
+use crate::api::TestHooksServer;
+use crate::protocol::Params;
+use crate::protocol::types::SleepParams;
+
+pub struct TestHooks;
+
+#[async_trait]
+impl TestHooksServer for TestHooks {
+    async fn sleep(&self, params: Params<SleepParams>) -> RpcResult<u64> {
+        tokio::time::sleep(Duration::from_millis(params.0.millis)).await;
+        Ok(params.0.millis)
+    }
+
+    async fn panic(&self) -> RpcResult<()> {
+        panic!("test hook panic");
+    }
+}

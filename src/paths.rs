@@ -1,0 +1,93 @@
+//! Where chinwag keeps its files: the XDG places, resolved once at start.
+//!
+//! Config lives in `$XDG_CONFIG_HOME/chinwag` (`~/.config/chinwag`), data in
+//! `$XDG_DATA_HOME/chinwag` (`~/.local/share/chinwag`), logs in the data dir's `logs/`.
+//! Every folder we create is 0700; the process umask is 077 so every file is 0600.
+
+use std::fs::DirBuilder;
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+/// The folders and files chinwag uses.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Paths {
+    pub config_dir: PathBuf,
+    pub config_file: PathBuf,
+    pub data_dir: PathBuf,
+    pub log_dir: PathBuf,
+}
+
+/// The home folder could not be determined.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot find the home folder (is HOME set?)")]
+pub struct NoHome;
+
+impl Paths {
+    /// Resolve the paths from the environment (`HOME`, `XDG_CONFIG_HOME`, `XDG_DATA_HOME`).
+    pub fn discover() -> Result<Self, NoHome> {
+        let dirs = directories::ProjectDirs::from("", "", "chinwag").ok_or(NoHome)?;
+        Ok(Self::from_dirs(
+            dirs.config_dir().to_path_buf(),
+            dirs.data_dir().to_path_buf(),
+        ))
+    }
+
+    /// Paths rooted at the given config and data folders.
+    pub fn from_dirs(config_dir: PathBuf, data_dir: PathBuf) -> Self {
+        Self {
+            config_file: config_dir.join("config.toml"),
+            log_dir: data_dir.join("logs"),
+            config_dir,
+            data_dir,
+        }
+    }
+
+    /// Create the folders (0700), tightening the mode of ours if it was looser.
+    pub fn ensure_dirs(&self) -> io::Result<()> {
+        for dir in [&self.config_dir, &self.data_dir, &self.log_dir] {
+            ensure_private_dir(dir)?;
+        }
+        Ok(())
+    }
+}
+
+/// Create `dir` and its parents with mode 0700, and make `dir` itself 0700 if it exists.
+pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
+    DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    let metadata = std::fs::metadata(dir)?;
+    if metadata.permissions().mode() & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Make every file this process creates private to the user (0600 files, 0700 folders).
+pub fn restrict_umask() {
+    // SAFETY: umask has no memory-safety preconditions; it only sets the process file mode mask.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn creates_private_folders() {
+        let root = std::env::temp_dir().join(format!("chinwag-paths-{}", std::process::id()));
+        let paths = Paths::from_dirs(root.join("cfg/chinwag"), root.join("data/chinwag"));
+        std::fs::create_dir_all(&paths.data_dir).unwrap();
+        std::fs::set_permissions(&paths.data_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        paths.ensure_dirs().unwrap();
+        for dir in [&paths.config_dir, &paths.data_dir, &paths.log_dir] {
+            let mode = std::fs::metadata(dir).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o700, "{}", dir.display());
+        }
+        std::fs::remove_dir_all(root).unwrap();
+    }
+}

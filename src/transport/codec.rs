@@ -1,0 +1,517 @@
+//! Frame codec for the editor connection.
+//!
+//! Two framings are spoken: the LSP base protocol (`Content-Length: N\r\n\r\n` + body), which
+//! Neovim's and Emacs's JSON-RPC clients use unchanged, and newline-delimited JSON, handy from a
+//! shell. The framing is chosen from the first non-blank byte the client sends (`{` or `[`
+//! means NDJSON) and the same framing is used for everything we write back.
+//!
+//! A fault in one frame (a bad header, an oversized body) is decoded as an
+//! [`Inbound::Malformed`] item rather than an error: `FramedRead` ends the stream after the
+//! first error, and one bad frame must never end the session. Oversized bodies are skipped as
+//! they arrive, never buffered.
+
+use std::sync::{Arc, OnceLock};
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio_util::codec::{Decoder, Encoder};
+
+/// Largest frame body accepted, in bytes. Larger frames are answered with an error and skipped.
+pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
+
+/// Largest header block accepted, in bytes.
+const MAX_HEADER_BYTES: usize = 8 * 1024;
+
+/// How messages are delimited on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Framing {
+    /// LSP base protocol: `Content-Length` header block, blank line, body.
+    ContentLength,
+    /// One JSON value per line.
+    Ndjson,
+}
+
+/// The framing shared by the reading and the writing half of one connection: set once by the
+/// decoder when it sees the first byte, read by the encoder.
+pub type SharedFraming = Arc<OnceLock<Framing>>;
+
+/// One decoded unit of input.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Inbound {
+    /// The body of a well-framed message (not yet parsed as JSON).
+    Message(Bytes),
+    /// A frame that could not be delimited; the connection goes on with the next one.
+    Malformed(FrameError),
+}
+
+/// Why a frame could not be delimited.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    #[error("frame of {size} bytes exceeds the limit of {limit} bytes")]
+    TooLarge { size: usize, limit: usize },
+    #[error("line exceeds the limit of {limit} bytes")]
+    LineTooLong { limit: usize },
+    #[error("bad frame header: {0}")]
+    BadHeader(String),
+    #[error("unframed data between messages ({0} bytes skipped)")]
+    StrayData(usize),
+    #[error("input ended in the middle of a frame")]
+    Truncated,
+}
+
+impl FrameError {
+    /// A stable, machine-readable name for the fault (sent as the error's `data.kind`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FrameError::TooLarge { .. } | FrameError::LineTooLong { .. } => "frameTooLarge",
+            FrameError::BadHeader(_) => "badHeader",
+            FrameError::StrayData(_) => "strayData",
+            FrameError::Truncated => "truncated",
+        }
+    }
+}
+
+#[derive(Debug)]
+enum State {
+    /// Nothing but blanks seen yet; the framing is not known.
+    Detect,
+    /// Waiting for a complete header block.
+    Headers,
+    /// Waiting for a body of this many bytes.
+    Body(usize),
+    /// Discarding this many more bytes of an oversized body.
+    SkipBody(usize),
+    /// Waiting for the next NDJSON line.
+    Line,
+    /// Discarding the rest of an oversized NDJSON line.
+    SkipLine,
+    /// Discarding bytes that are not a header, this many so far, until a `Content-` header.
+    Stray(usize),
+}
+
+/// Decoder and encoder for one connection. See the module docs.
+#[derive(Debug)]
+pub struct FrameCodec {
+    framing: SharedFraming,
+    state: State,
+    max_frame: usize,
+}
+
+impl FrameCodec {
+    /// A codec that detects its framing from the input and records it in `framing`.
+    pub fn new(framing: SharedFraming) -> Self {
+        Self::with_limit(framing, MAX_FRAME_BYTES)
+    }
+
+    /// Like [`FrameCodec::new`] with a custom body size limit (for tests and fuzzing).
+    pub fn with_limit(framing: SharedFraming, max_frame: usize) -> Self {
+        let state = match framing.get() {
+            Some(Framing::ContentLength) => State::Headers,
+            Some(Framing::Ndjson) => State::Line,
+            None => State::Detect,
+        };
+        Self {
+            framing,
+            state,
+            max_frame,
+        }
+    }
+
+    /// The framing in use: detected from the input, or `Content-Length` until then.
+    pub fn framing(&self) -> Framing {
+        self.framing
+            .get()
+            .copied()
+            .unwrap_or(Framing::ContentLength)
+    }
+
+    fn detect(&mut self, src: &mut BytesMut) -> bool {
+        let blanks = src.iter().take_while(|b| b.is_ascii_whitespace()).count();
+        src.advance(blanks);
+        let Some(&first) = src.first() else {
+            return false;
+        };
+        let framing = if first == b'{' || first == b'[' {
+            Framing::Ndjson
+        } else {
+            Framing::ContentLength
+        };
+        let framing = *self.framing.get_or_init(|| framing);
+        self.state = match framing {
+            Framing::ContentLength => State::Headers,
+            Framing::Ndjson => State::Line,
+        };
+        true
+    }
+
+    fn decode_headers(&mut self, src: &mut BytesMut) -> Option<Inbound> {
+        // Blank lines between frames are harmless; skip them.
+        let blanks = src
+            .iter()
+            .take_while(|b| matches!(b, b'\r' | b'\n'))
+            .count();
+        src.advance(blanks);
+        let first = *src.first()?;
+        if !first.is_ascii_alphabetic() {
+            self.state = State::Stray(0);
+            return None;
+        }
+        let Some((block_len, end_len)) = find_blank_line(src) else {
+            if src.len() > MAX_HEADER_BYTES {
+                let skip = src.len();
+                src.advance(skip);
+                return Some(Inbound::Malformed(FrameError::BadHeader(format!(
+                    "header block longer than {MAX_HEADER_BYTES} bytes"
+                ))));
+            }
+            return None;
+        };
+        let block = src.split_to(block_len + end_len);
+        match parse_content_length(&block[..block_len]) {
+            Err(message) => Some(Inbound::Malformed(FrameError::BadHeader(message))),
+            Ok(size) if size > self.max_frame => {
+                self.state = State::SkipBody(size);
+                Some(Inbound::Malformed(FrameError::TooLarge {
+                    size,
+                    limit: self.max_frame,
+                }))
+            }
+            Ok(size) => {
+                self.state = State::Body(size);
+                None
+            }
+        }
+    }
+
+    fn decode_line(&mut self, src: &mut BytesMut) -> Option<Inbound> {
+        loop {
+            let Some(newline) = src.iter().position(|&b| b == b'\n') else {
+                if src.len() > self.max_frame {
+                    src.clear();
+                    self.state = State::SkipLine;
+                    return Some(Inbound::Malformed(FrameError::LineTooLong {
+                        limit: self.max_frame,
+                    }));
+                }
+                return None;
+            };
+            let line = src.split_to(newline + 1);
+            let body = trim_ascii_blank(&line);
+            if body.is_empty() {
+                continue;
+            }
+            if body.len() > self.max_frame {
+                return Some(Inbound::Malformed(FrameError::LineTooLong {
+                    limit: self.max_frame,
+                }));
+            }
+            let start = body.as_ptr() as usize - line.as_ptr() as usize;
+            let len = body.len();
+            return Some(Inbound::Message(line.freeze().slice(start..start + len)));
+        }
+    }
+}
+
+impl Decoder for FrameCodec {
+    type Item = Inbound;
+    type Error = std::io::Error;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Inbound>, std::io::Error> {
+        loop {
+            match self.state {
+                State::Detect => {
+                    if !self.detect(src) {
+                        return Ok(None);
+                    }
+                }
+                State::Headers => {
+                    let before = src.len();
+                    if let Some(item) = self.decode_headers(src) {
+                        return Ok(Some(item));
+                    }
+                    // Only a completed header block changes state or length; otherwise wait.
+                    if matches!(self.state, State::Headers) && src.len() == before {
+                        return Ok(None);
+                    }
+                }
+                State::Body(size) => {
+                    if src.len() < size {
+                        src.reserve(size - src.len());
+                        return Ok(None);
+                    }
+                    self.state = State::Headers;
+                    return Ok(Some(Inbound::Message(src.split_to(size).freeze())));
+                }
+                State::SkipBody(remaining) => {
+                    let skip = remaining.min(src.len());
+                    src.advance(skip);
+                    if skip < remaining {
+                        self.state = State::SkipBody(remaining - skip);
+                        return Ok(None);
+                    }
+                    self.state = State::Headers;
+                }
+                State::Stray(skipped) => {
+                    if let Some(start) = find_header_start(src) {
+                        src.advance(start);
+                        self.state = State::Headers;
+                        return Ok(Some(Inbound::Malformed(FrameError::StrayData(
+                            skipped + start,
+                        ))));
+                    }
+                    // Keep a tail that may be the start of a header split across reads.
+                    let skip = src.len().saturating_sub(HEADER_NEEDLE.len() - 1);
+                    src.advance(skip);
+                    self.state = State::Stray(skipped + skip);
+                    return Ok(None);
+                }
+                State::Line => return Ok(self.decode_line(src)),
+                State::SkipLine => match src.iter().position(|&b| b == b'\n') {
+                    Some(newline) => {
+                        src.advance(newline + 1);
+                        self.state = State::Line;
+                    }
+                    None => {
+                        src.clear();
+                        return Ok(None);
+                    }
+                },
+            }
+        }
+    }
+
+    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Inbound>, std::io::Error> {
+        if let Some(item) = self.decode(src)? {
+            return Ok(Some(item));
+        }
+        match self.state {
+            // A last NDJSON line may come without its newline.
+            State::Line => {
+                let rest = src.split_to(src.len());
+                let body = trim_ascii_blank(&rest);
+                if body.is_empty() {
+                    return Ok(None);
+                }
+                Ok(Some(Inbound::Message(Bytes::copy_from_slice(body))))
+            }
+            State::Detect | State::SkipLine => {
+                src.clear();
+                Ok(None)
+            }
+            State::Headers if trim_ascii_blank(src).is_empty() => {
+                src.clear();
+                Ok(None)
+            }
+            State::Stray(skipped) => {
+                let total = skipped + src.len();
+                src.clear();
+                self.state = State::Headers;
+                Ok(Some(Inbound::Malformed(FrameError::StrayData(total))))
+            }
+            State::Headers | State::Body(_) | State::SkipBody(_) => {
+                src.clear();
+                self.state = State::Headers;
+                Ok(Some(Inbound::Malformed(FrameError::Truncated)))
+            }
+        }
+    }
+}
+
+impl Encoder<Bytes> for FrameCodec {
+    type Error = std::io::Error;
+
+    fn encode(&mut self, body: Bytes, dst: &mut BytesMut) -> Result<(), std::io::Error> {
+        match self.framing() {
+            Framing::ContentLength => {
+                let header = format!("Content-Length: {}\r\n\r\n", body.len());
+                dst.reserve(header.len() + body.len());
+                dst.extend_from_slice(header.as_bytes());
+                dst.extend_from_slice(&body);
+            }
+            Framing::Ndjson => {
+                // serde_json never writes a raw newline inside a value.
+                dst.reserve(body.len() + 1);
+                dst.extend_from_slice(&body);
+                dst.extend_from_slice(b"\n");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The length of the header block and of the blank line that ends it (`\r\n\r\n` or `\n\n`).
+fn find_blank_line(src: &[u8]) -> Option<(usize, usize)> {
+    let limit = src.len().min(MAX_HEADER_BYTES + 4);
+    let window = &src[..limit];
+    let crlf = window.windows(4).position(|w| w == b"\r\n\r\n");
+    let lf = window.windows(2).position(|w| w == b"\n\n");
+    match (crlf, lf) {
+        (Some(c), Some(l)) if l < c => Some((l, 2)),
+        (Some(c), _) => Some((c, 4)),
+        (None, Some(l)) => Some((l, 2)),
+        (None, None) => None,
+    }
+}
+
+/// What a header block starts with, looked for to resynchronise after junk.
+const HEADER_NEEDLE: &[u8] = b"content-";
+
+/// Where the next `Content-` header starts (case-insensitive).
+fn find_header_start(src: &[u8]) -> Option<usize> {
+    src.windows(HEADER_NEEDLE.len())
+        .position(|w| w.eq_ignore_ascii_case(HEADER_NEEDLE))
+}
+
+fn parse_content_length(block: &[u8]) -> Result<usize, String> {
+    let text = std::str::from_utf8(block).map_err(|_| "header is not valid UTF-8".to_string())?;
+    let mut length = None;
+    for line in text.split('\n').map(|l| l.trim_end_matches('\r')) {
+        let Some((name, value)) = line.split_once(':') else {
+            return Err(format!("header line without a colon: {:?}", clip(line)));
+        };
+        if name.trim().eq_ignore_ascii_case("content-length") {
+            let value = value.trim();
+            let parsed = value
+                .parse::<usize>()
+                .map_err(|_| format!("Content-Length is not a number: {:?}", clip(value)))?;
+            length = Some(parsed);
+        }
+    }
+    length.ok_or_else(|| "missing Content-Length header".to_string())
+}
+
+fn clip(text: &str) -> String {
+    text.chars().take(40).collect()
+}
+
+fn trim_ascii_blank(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |i| i + 1);
+    &bytes[start..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_all(input: &[u8], chunk: usize) -> Vec<Inbound> {
+        let mut codec = FrameCodec::with_limit(SharedFraming::default(), 64);
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        for piece in input.chunks(chunk.max(1)) {
+            buf.extend_from_slice(piece);
+            while let Some(item) = codec.decode(&mut buf).unwrap() {
+                out.push(item);
+            }
+        }
+        while let Some(item) = codec.decode_eof(&mut buf).unwrap() {
+            out.push(item);
+        }
+        out
+    }
+
+    fn msg(text: &str) -> Inbound {
+        Inbound::Message(Bytes::copy_from_slice(text.as_bytes()))
+    }
+
+    #[test]
+    fn content_length_frames_decode_at_any_split() {
+        let input =
+            b"Content-Length: 7\r\n\r\n{\"a\":1}Content-Type: x\r\ncontent-length: 2\r\n\r\n[]";
+        for chunk in 1..input.len() {
+            assert_eq!(decode_all(input, chunk), vec![msg("{\"a\":1}"), msg("[]")]);
+        }
+    }
+
+    #[test]
+    fn ndjson_is_detected_and_blank_lines_skipped() {
+        let input = b"\n {\"a\":1}\r\n\n[1]\n{\"last\":true}";
+        for chunk in 1..input.len() {
+            assert_eq!(
+                decode_all(input, chunk),
+                vec![msg("{\"a\":1}"), msg("[1]"), msg("{\"last\":true}")]
+            );
+        }
+    }
+
+    #[test]
+    fn oversized_body_is_skipped_and_next_frame_served() {
+        let big = "x".repeat(100);
+        let input = format!("Content-Length: 100\r\n\r\n{big}Content-Length: 2\r\n\r\n{{}}");
+        assert_eq!(
+            decode_all(input.as_bytes(), 7),
+            vec![
+                Inbound::Malformed(FrameError::TooLarge {
+                    size: 100,
+                    limit: 64
+                }),
+                msg("{}")
+            ]
+        );
+    }
+
+    #[test]
+    fn oversized_line_is_skipped_and_next_line_served() {
+        let big = "y".repeat(200);
+        let input = format!("{{\"a\":\"{big}\"}}\n{{}}\n");
+        let items = decode_all(input.as_bytes(), 5);
+        assert_eq!(
+            items,
+            vec![
+                Inbound::Malformed(FrameError::LineTooLong { limit: 64 }),
+                msg("{}")
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_headers_are_reported_and_skipped() {
+        let input = b"Content-Length: abc\r\n\r\nContent-Length: 2\r\n\r\n{}";
+        let items = decode_all(input, 3);
+        assert!(
+            matches!(&items[0], Inbound::Malformed(FrameError::BadHeader(m)) if m.contains("not a number"))
+        );
+        assert_eq!(items[1], msg("{}"));
+    }
+
+    #[test]
+    fn stray_body_without_header_resynchronises() {
+        let input = b"Content-Lenght: 2\r\n\r\n{}Content-Length: 2\r\n\r\n[]";
+        let items = decode_all(input, 1);
+        assert_eq!(items.len(), 3, "{items:?}");
+        assert!(matches!(
+            items[0],
+            Inbound::Malformed(FrameError::BadHeader(_))
+        ));
+        assert!(matches!(
+            items[1],
+            Inbound::Malformed(FrameError::StrayData(2))
+        ));
+        assert_eq!(items[2], msg("[]"));
+    }
+
+    #[test]
+    fn truncated_frame_at_eof_is_reported() {
+        let items = decode_all(b"Content-Length: 10\r\n\r\n{\"a\"", 4);
+        assert_eq!(items, vec![Inbound::Malformed(FrameError::Truncated)]);
+    }
+
+    #[test]
+    fn encoder_uses_detected_framing() {
+        let shared = SharedFraming::default();
+        let mut codec = FrameCodec::new(shared.clone());
+        let mut out = BytesMut::new();
+        codec.encode(Bytes::from_static(b"{}"), &mut out).unwrap();
+        assert_eq!(&out[..], b"Content-Length: 2\r\n\r\n{}");
+        let mut buf = BytesMut::from(&b"{}\n"[..]);
+        codec.decode(&mut buf).unwrap();
+        out.clear();
+        codec.encode(Bytes::from_static(b"{}"), &mut out).unwrap();
+        assert_eq!(&out[..], b"{}\n");
+    }
+}
