@@ -1,0 +1,158 @@
+//! [`Backend`] on a sled database owned by this process.
+
+use std::path::Path;
+
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+use super::backend::{Backend, Op, StoreError, Tree};
+
+/// Why the database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// Another process holds the database's lock.
+    #[error("the database is locked by another process")]
+    Locked,
+    #[error("cannot open the database: {0}")]
+    Other(String),
+}
+
+/// A sled database with chinwag's trees.
+pub struct SledBackend {
+    db: sled::Db,
+    trees: [sled::Tree; 4],
+}
+
+impl SledBackend {
+    /// Open (or create) the database in `dir`, with a page cache of `cache_bytes`.
+    pub fn open(dir: &Path, cache_bytes: u64) -> Result<Self, OpenError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_bytes)
+            // Every write is flushed explicitly; the background flusher only adds wakeups.
+            .flush_every_ms(None)
+            .open()
+            .map_err(|error| match error {
+                sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+                    OpenError::Locked
+                }
+                other => OpenError::Other(other.to_string()),
+            })?;
+        let open_tree = |tree: Tree| {
+            db.open_tree(tree.name())
+                .map_err(|error| OpenError::Other(error.to_string()))
+        };
+        let trees = [
+            open_tree(Tree::Meta)?,
+            open_tree(Tree::Keys)?,
+            open_tree(Tree::Chats)?,
+            open_tree(Tree::Messages)?,
+        ];
+        Ok(Self { db, trees })
+    }
+
+    fn tree(&self, tree: Tree) -> &sled::Tree {
+        &self.trees[tree as usize]
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map(|_| ()).map_err(database)
+    }
+}
+
+fn database(error: sled::Error) -> StoreError {
+    StoreError::Database(error.to_string())
+}
+
+impl Backend for SledBackend {
+    fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.tree(tree)
+            .get(key)
+            .map(|value| value.map(|v| v.to_vec()))
+            .map_err(database)
+    }
+
+    fn scan(&self, tree: Tree, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        self.tree(tree)
+            .scan_prefix(prefix)
+            .map(|entry| {
+                entry
+                    .map(|(k, v)| (k.to_vec(), v.to_vec()))
+                    .map_err(database)
+            })
+            .collect()
+    }
+
+    fn apply(&self, ops: Vec<Op>) -> Result<(), StoreError> {
+        let [meta, keys, chats, messages] = &self.trees;
+        let result: Result<(), TransactionError<()>> =
+            (meta, keys, chats, messages).transaction(|(meta, keys, chats, messages)| {
+                for op in &ops {
+                    let (tree, key) = match op {
+                        Op::Insert { tree, key, .. } | Op::Remove { tree, key } => (*tree, key),
+                    };
+                    let target = match tree {
+                        Tree::Meta => meta,
+                        Tree::Keys => keys,
+                        Tree::Chats => chats,
+                        Tree::Messages => messages,
+                    };
+                    match op {
+                        Op::Insert { value, .. } => {
+                            target.insert(key.as_slice(), value.as_slice())?;
+                        }
+                        Op::Remove { .. } => {
+                            target.remove(key.as_slice())?;
+                        }
+                    }
+                }
+                Ok::<(), ConflictableTransactionError<()>>(())
+            });
+        result.map_err(|error| match error {
+            TransactionError::Storage(error) => database(error),
+            TransactionError::Abort(()) => StoreError::Database("transaction aborted".into()),
+        })?;
+        self.flush()
+    }
+
+    fn clear(&self, trees: &[Tree]) -> Result<(), StoreError> {
+        for tree in trees {
+            self.tree(*tree).clear().map_err(database)?;
+        }
+        self.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_second_open_is_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledBackend::open(dir.path(), 1 << 20).unwrap();
+        store
+            .apply(vec![
+                Op::Insert {
+                    tree: Tree::Chats,
+                    key: b"a1".to_vec(),
+                    value: b"x".to_vec(),
+                },
+                Op::Insert {
+                    tree: Tree::Messages,
+                    key: b"a1m".to_vec(),
+                    value: b"y".to_vec(),
+                },
+            ])
+            .unwrap();
+        assert_eq!(store.get(Tree::Chats, b"a1").unwrap(), Some(b"x".to_vec()));
+        assert_eq!(store.scan(Tree::Messages, b"a1").unwrap().len(), 1);
+        assert!(matches!(
+            SledBackend::open(dir.path(), 1 << 20),
+            Err(OpenError::Locked)
+        ));
+        store.clear(&[Tree::Messages]).unwrap();
+        assert!(store.scan(Tree::Messages, b"").unwrap().is_empty());
+        assert_eq!(store.get(Tree::Chats, b"a1").unwrap(), Some(b"x".to_vec()));
+    }
+}
