@@ -7,12 +7,17 @@
 use jsonrpsee::core::RpcResult;
 use jsonrpsee::proc_macros::rpc;
 
+use crate::history::{
+    BackupSummary, ChatDetail, ChatSummary, ExportSummary, ImportSummary, RestoreSummary,
+};
 use crate::protocol::Params;
-use crate::protocol::types::{InitializeParams, InitializeResult, SleepParams};
+use crate::protocol::types::*;
+use crate::settings::{Settings, SettingsPatch};
+use crate::vault::VaultStatus;
 
 /// `initialize` and `shutdown`.
 #[rpc(server)]
-pub trait Lifecycle {
+pub trait LifecycleApi {
     /// Say hello: server and protocol versions, capabilities, paths, config state.
     #[method(name = "initialize")]
     async fn initialize(
@@ -25,9 +30,84 @@ pub trait Lifecycle {
     async fn shutdown(&self) -> RpcResult<()>;
 }
 
+/// `vault/*`: the encrypted key vault.
+#[rpc(server, namespace = "vault", namespace_separator = "/")]
+pub trait VaultApi {
+    #[method(name = "status")]
+    async fn status(&self) -> RpcResult<VaultStatus>;
+
+    #[method(name = "unlock")]
+    async fn unlock(&self, params: Params<UnlockParams>) -> RpcResult<VaultStatus>;
+
+    #[method(name = "lock")]
+    async fn lock(&self) -> RpcResult<VaultStatus>;
+
+    #[method(name = "setPassword")]
+    async fn set_password(&self, params: Params<SetPasswordParams>) -> RpcResult<VaultStatus>;
+
+    #[method(name = "rotateKey")]
+    async fn rotate_key(&self, params: Params<RotateKeyParams>) -> RpcResult<RotateKeyResult>;
+
+    #[method(name = "setKey")]
+    async fn set_key(&self, params: Params<SetKeyParams>) -> RpcResult<SetKeyResult>;
+
+    #[method(name = "listKeys")]
+    async fn list_keys(&self) -> RpcResult<ListKeysResult>;
+
+    #[method(name = "deleteKey")]
+    async fn delete_key(&self, params: Params<ProviderParams>) -> RpcResult<DeletedResult>;
+
+    #[method(name = "reset")]
+    async fn reset(&self, params: Params<ConfirmParams>) -> RpcResult<VaultStatus>;
+}
+
+/// `history/*`: saved chats.
+#[rpc(server, namespace = "history", namespace_separator = "/")]
+pub trait HistoryApi {
+    #[method(name = "list")]
+    async fn list(&self, params: Option<Params<ListParams>>) -> RpcResult<ListResult>;
+
+    #[method(name = "get")]
+    async fn get(&self, params: Params<ChatIdParams>) -> RpcResult<ChatDetail>;
+
+    #[method(name = "rename")]
+    async fn rename(&self, params: Params<RenameParams>) -> RpcResult<ChatSummary>;
+
+    #[method(name = "delete")]
+    async fn delete(&self, params: Params<ChatIdParams>) -> RpcResult<DeletedResult>;
+
+    #[method(name = "clear")]
+    async fn clear(&self, params: Params<ConfirmParams>) -> RpcResult<ClearResult>;
+
+    #[method(name = "search")]
+    async fn search(&self, params: Params<SearchParams>) -> RpcResult<SearchResult>;
+
+    #[method(name = "export")]
+    async fn export(&self, params: Params<ExportParams>) -> RpcResult<ExportSummary>;
+
+    #[method(name = "import")]
+    async fn import(&self, params: Params<PathParams>) -> RpcResult<ImportSummary>;
+
+    #[method(name = "backup")]
+    async fn backup(&self, params: Params<BackupParams>) -> RpcResult<BackupSummary>;
+
+    #[method(name = "restore")]
+    async fn restore(&self, params: Params<RestoreParams>) -> RpcResult<RestoreSummary>;
+}
+
+/// `settings/*`: persisted privacy settings.
+#[rpc(server, namespace = "settings", namespace_separator = "/")]
+pub trait SettingsApi {
+    #[method(name = "get")]
+    async fn get(&self) -> RpcResult<Settings>;
+
+    #[method(name = "set")]
+    async fn set(&self, params: Params<SettingsPatch>) -> RpcResult<Settings>;
+}
+
 /// Hooks for the integration tests, registered only when `CHINWAG_TEST_HOOKS=1`.
 #[rpc(server, namespace = "$/test", namespace_separator = "/")]
-pub trait TestHooks {
+pub trait TestHooksApi {
     /// Answer after `millis` milliseconds (a long request to cancel).
     #[method(name = "sleep")]
     async fn sleep(&self, params: Params<SleepParams>) -> RpcResult<u64>;

@@ -1,11 +1,83 @@
-//! What every method shares: configuration, paths, the outgoing channel, lifecycle state.
+//! What every method shares: configuration, paths, storage and its services, the outgoing
+//! channel, lifecycle state.
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use crate::config::{Config, ConfigError};
+use crate::history::History;
 use crate::paths::Paths;
+use crate::protocol::{AppError, ErrorCode};
+use crate::store::shared::{Role, SharedStore};
 use crate::transport::Outgoing;
+use crate::vault::Vault;
+use crate::{settings, store};
+
+/// The database and the services built on it.
+pub struct Storage {
+    pub store: Arc<SharedStore>,
+    pub vault: Arc<Vault>,
+    pub history: Arc<History>,
+}
+
+impl Storage {
+    /// Open the database (or reach the chinwag that owns it) and the vault in it.
+    pub fn open(paths: &Paths, config: &Config) -> Result<Storage, String> {
+        let store = SharedStore::open(
+            &paths.database_dir,
+            &paths.owner_socket,
+            config.storage.cache_bytes,
+        )
+        .map_err(|error| {
+            format!(
+                "cannot open the database in {}: {error}",
+                paths.database_dir.display()
+            )
+        })?;
+        let store = Arc::new(store);
+        let backend: Arc<dyn store::Backend> = store.clone();
+        let vault = Vault::open(backend, paths.key_file.clone(), config.vault.clone())
+            .map_err(|error| format!("cannot open the vault: {error}"))?;
+        let vault = Arc::new(vault);
+        let history = Arc::new(History::new(vault.clone(), paths.home_dir.clone()));
+        Ok(Storage {
+            store,
+            vault,
+            history,
+        })
+    }
+
+    /// The privacy settings' on-exit duties: clear history and/or delete keys.
+    pub fn run_exit_duties(&self) {
+        let settings = match settings::load(self.store.as_ref()) {
+            Ok(settings) => settings,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read settings for the on-exit duties");
+                return;
+            }
+        };
+        if settings.clear_history_on_exit {
+            match self.history.clear() {
+                Ok(count) => tracing::info!(count, "history cleared (privacy setting)"),
+                Err(error) => tracing::warn!(%error, "clearing history failed"),
+            }
+        }
+        if settings.delete_keys_on_exit {
+            match self.vault.delete_all_keys() {
+                Ok(()) => tracing::info!("keys deleted (privacy setting)"),
+                Err(error) => tracing::warn!(%error, "deleting keys failed"),
+            }
+        }
+    }
+
+    /// At start, run the on-exit duties that a process which died could not run. Only the
+    /// owner does it: a follower starts while another chinwag is still working.
+    pub fn run_missed_exit_duties(&self) {
+        if self.store.role() == Role::Owner {
+            self.run_exit_duties();
+        }
+    }
+}
 
 /// The server's shared state, built once at start and handed to every method family.
 pub struct App {
@@ -14,6 +86,7 @@ pub struct App {
     /// Why the config file could not be used (the defaults are in force then).
     pub config_error: Option<ConfigError>,
     pub outgoing: Outgoing,
+    storage: Result<Storage, String>,
     method_names: OnceLock<Vec<String>>,
     shutdown_requested: AtomicBool,
 }
@@ -25,14 +98,27 @@ impl App {
         config_error: Option<ConfigError>,
         outgoing: Outgoing,
     ) -> Self {
+        let storage = Storage::open(&paths, &config);
+        match &storage {
+            Ok(storage) => storage.run_missed_exit_duties(),
+            Err(error) => tracing::error!(%error, "storage unavailable"),
+        }
         Self {
             paths,
             config,
             config_error,
             outgoing,
+            storage,
             method_names: OnceLock::new(),
             shutdown_requested: AtomicBool::new(false),
         }
+    }
+
+    /// The storage services, or the error that keeps them away.
+    pub fn storage(&self) -> Result<&Storage, AppError> {
+        self.storage
+            .as_ref()
+            .map_err(|error| AppError::new(ErrorCode::StorageError, error.clone()))
     }
 
     /// Record the names of the registered methods (once, after the dispatcher is built).

@@ -27,6 +27,7 @@ pub enum Command {
 pub fn main() -> i32 {
     let cli = Cli::parse();
     paths::restrict_umask();
+    crate::crypto::harden_process();
     let paths = match Paths::discover() {
         Ok(paths) => paths,
         Err(error) => {

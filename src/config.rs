@@ -13,6 +13,15 @@
 //! base_url = "http://127.0.0.1:8080/v1"
 //! api_key_env = "LOCAL_KEY"
 //! default_model = "qwen2.5-coder"
+//!
+//! [vault]
+//! password_command = "pass show chinwag"   # run when the vault needs the password
+//! auto_lock_minutes = 30
+//! kdf_memory_mib = 64                      # Argon2id cost; at least 19 MiB and 2 iterations
+//! kdf_iterations = 3
+//!
+//! [storage]
+//! cache_mib = 8                            # sled's page cache
 //! ```
 
 use std::collections::BTreeMap;
@@ -21,6 +30,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 use url::Url;
+
+use crate::crypto::KdfParams;
 
 /// The wire family a provider speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,6 +72,26 @@ pub struct Config {
     pub default_model: Option<String>,
     /// Built-ins first, then the user's, each name once.
     pub providers: Vec<ProviderConfig>,
+    pub vault: VaultConfig,
+    pub storage: StorageConfig,
+}
+
+/// `[vault]`: how the vault gets its password and how expensive unlocking is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultConfig {
+    /// A shell command whose first output line is the password (e.g. `pass show chinwag`).
+    pub password_command: Option<String>,
+    /// Forget the keys after this many idle minutes.
+    pub auto_lock_minutes: Option<u64>,
+    /// Argon2id parameters for new or changed passwords.
+    pub kdf: KdfParams,
+}
+
+/// `[storage]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageConfig {
+    /// sled's page cache in bytes (its own default is 1 GiB; we need a few MiB).
+    pub cache_bytes: u64,
 }
 
 /// Why the config could not be used.
@@ -87,6 +118,24 @@ struct RawConfig {
     default_model: Option<Spanned<String>>,
     #[serde(default)]
     providers: BTreeMap<Spanned<String>, RawProvider>,
+    vault: Option<RawVault>,
+    storage: Option<RawStorage>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVault {
+    password_command: Option<Spanned<String>>,
+    auto_lock_minutes: Option<Spanned<u64>>,
+    kdf_memory_mib: Option<Spanned<u32>>,
+    kdf_iterations: Option<Spanned<u32>>,
+    kdf_parallelism: Option<Spanned<u32>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStorage {
+    cache_mib: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -150,6 +199,14 @@ impl Default for Config {
             default_provider: "openai".to_string(),
             default_model: None,
             providers: builtin_providers(),
+            vault: VaultConfig {
+                password_command: None,
+                auto_lock_minutes: None,
+                kdf: KdfParams::DEFAULT,
+            },
+            storage: StorageConfig {
+                cache_bytes: 8 * 1024 * 1024,
+            },
         }
     }
 }
@@ -191,6 +248,19 @@ impl Config {
             let key = format!("providers.{}", name.get_ref());
             apply_provider(&mut config, &name, provider, &key, &invalid)?;
         }
+        if let Some(vault) = raw.vault {
+            apply_vault(&mut config.vault, vault, &invalid)?;
+        }
+        if let Some(cache) = raw.storage.and_then(|storage| storage.cache_mib) {
+            if !(1..=4096).contains(cache.get_ref()) {
+                return Err(invalid(
+                    "storage.cache_mib".into(),
+                    cache.span(),
+                    "between 1 and 4096".into(),
+                ));
+            }
+            config.storage.cache_bytes = cache.get_ref() * 1024 * 1024;
+        }
         if let Some(model) = raw.default_model {
             check_model_name(model.get_ref())
                 .map_err(|m| invalid("default_model".into(), model.span(), m))?;
@@ -218,6 +288,50 @@ impl Config {
     pub fn provider(&self, name: &str) -> Option<&ProviderConfig> {
         self.providers.iter().find(|p| p.name == name)
     }
+}
+
+fn apply_vault(
+    vault: &mut VaultConfig,
+    raw: RawVault,
+    invalid: &impl Fn(String, std::ops::Range<usize>, String) -> ConfigError,
+) -> Result<(), ConfigError> {
+    if let Some(command) = raw.password_command {
+        if command.get_ref().trim().is_empty() {
+            return Err(invalid(
+                "vault.password_command".into(),
+                command.span(),
+                "empty command".into(),
+            ));
+        }
+        vault.password_command = Some(command.into_inner());
+    }
+    if let Some(minutes) = raw.auto_lock_minutes {
+        if *minutes.get_ref() == 0 {
+            return Err(invalid(
+                "vault.auto_lock_minutes".into(),
+                minutes.span(),
+                "at least 1 (leave it out to never auto-lock)".into(),
+            ));
+        }
+        vault.auto_lock_minutes = Some(minutes.into_inner());
+    }
+    let mut span = None;
+    if let Some(memory) = raw.kdf_memory_mib {
+        vault.kdf.memory_kib = memory.get_ref().saturating_mul(1024);
+        span = Some(("vault.kdf_memory_mib", memory.span()));
+    }
+    if let Some(iterations) = raw.kdf_iterations {
+        vault.kdf.iterations = *iterations.get_ref();
+        span = span.or(Some(("vault.kdf_iterations", iterations.span())));
+    }
+    if let Some(lanes) = raw.kdf_parallelism {
+        vault.kdf.parallelism = *lanes.get_ref();
+        span = span.or(Some(("vault.kdf_parallelism", lanes.span())));
+    }
+    if let (Some((key, span)), Err(error)) = (span, vault.kdf.check()) {
+        return Err(invalid(key.into(), span, error.to_string()));
+    }
+    Ok(())
 }
 
 fn apply_provider(

@@ -1,13 +1,16 @@
-//! `chinwag doctor`: a plain-text health report for people (paths, config, providers).
+//! `chinwag doctor`: a plain-text health report for people (paths, config, vault, providers).
 
 use std::fmt::Write as _;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::app::Storage;
 use crate::config::{Config, ConfigError, ProviderConfig, ProviderKind};
 use crate::http_client;
+use crate::provider::stream::describe;
 use crate::paths::Paths;
+use crate::vault::Protection;
 
 /// How long each endpoint gets to answer.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(4);
@@ -58,6 +61,44 @@ pub async fn report(
         }
     }
 
+    let _ = writeln!(out, "\nVault");
+    let mut vault_keys: Vec<String> = Vec::new();
+    if !paths.database_dir.exists() {
+        let _ = writeln!(
+            out,
+            "  none yet: it is created the first time chinwag runs as a server"
+        );
+    } else {
+        match Storage::open(paths, config) {
+            Ok(storage) => match storage.vault.status() {
+                Ok(status) => {
+                    let protection = match status.protection {
+                        Protection::Password => "password",
+                        Protection::LocalKey => "local key file only",
+                    };
+                    let _ = writeln!(out, "  {} (protected by {protection})", status.state);
+                    if let Some(warning) = status.warning {
+                        let _ = writeln!(out, "  WARNING: {warning}");
+                    }
+                    match storage.vault.list_keys() {
+                        Ok(keys) => vault_keys = keys.into_iter().map(|k| k.provider).collect(),
+                        Err(error) => {
+                            let _ = writeln!(out, "  stored keys not checked: {error}");
+                        }
+                    }
+                }
+                Err(error) => {
+                    healthy = false;
+                    let _ = writeln!(out, "  PROBLEM: {error}");
+                }
+            },
+            Err(error) => {
+                healthy = false;
+                let _ = writeln!(out, "  PROBLEM: {error}");
+            }
+        }
+    }
+
     let _ = writeln!(out, "\nProviders");
     let client = http_client::build(PROBE_TIMEOUT);
     let client = &client;
@@ -81,7 +122,12 @@ pub async fn report(
             kind_name(provider.kind),
             provider.base_url
         );
-        let _ = writeln!(out, "    key:      {}", key_source(provider));
+        let key = if vault_keys.contains(&provider.name) {
+            "stored in the vault".to_string()
+        } else {
+            key_source(provider)
+        };
+        let _ = writeln!(out, "    key:      {key}");
         let _ = writeln!(out, "    endpoint: {endpoint}");
     }
     (out, healthy)
@@ -101,6 +147,9 @@ fn describe_dir(dir: &Path) -> (String, bool) {
                     false,
                 )
             }
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            ("not created yet; chinwag creates it when it first runs".to_string(), true)
         }
         Err(error) => (format!("PROBLEM: {error}"), false),
     }
@@ -132,31 +181,9 @@ async fn probe(client: &reqwest::Client, provider: &ProviderConfig) -> String {
         Ok(Err(error)) if provider.kind == ProviderKind::Ollama && error.is_connect() => {
             "not running (start it with `ollama serve`)".to_string()
         }
-        Ok(Err(error)) => format!("unreachable: {}", describe_reqwest(&error)),
+        Ok(Err(error)) => format!("unreachable: {}", describe(&error)),
         Err(_) => format!("no answer within {} s", PROBE_TIMEOUT.as_secs()),
     }
-}
-
-/// reqwest's Display hides the cause; walk the chain for something a person can act on.
-pub fn describe_reqwest(error: &reqwest::Error) -> String {
-    let mut text = if error.is_connect() {
-        "cannot connect".to_string()
-    } else if error.is_timeout() {
-        "timed out".to_string()
-    } else {
-        error.to_string()
-    };
-    let mut source = std::error::Error::source(error);
-    let mut last = None;
-    while let Some(cause) = source {
-        last = Some(cause.to_string());
-        source = cause.source();
-    }
-    if let Some(last) = last {
-        text.push_str(": ");
-        text.push_str(&last);
-    }
-    text
 }
 
 fn kind_name(kind: ProviderKind) -> &'static str {

@@ -15,10 +15,18 @@ use serde::Serialize;
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct Paths {
+    /// The user's home folder: exports, imports and backups must stay inside it.
+    pub home_dir: PathBuf,
     pub config_dir: PathBuf,
     pub config_file: PathBuf,
     pub data_dir: PathBuf,
     pub log_dir: PathBuf,
+    /// The sled database folder.
+    pub database_dir: PathBuf,
+    /// Where the process that owns the database listens for other chinwag processes.
+    pub owner_socket: PathBuf,
+    /// The local key file that protects the vault when there is no password.
+    pub key_file: PathBuf,
 }
 
 /// The home folder could not be determined.
@@ -29,18 +37,24 @@ pub struct NoHome;
 impl Paths {
     /// Resolve the paths from the environment (`HOME`, `XDG_CONFIG_HOME`, `XDG_DATA_HOME`).
     pub fn discover() -> Result<Self, NoHome> {
+        let base = directories::BaseDirs::new().ok_or(NoHome)?;
         let dirs = directories::ProjectDirs::from("", "", "chinwag").ok_or(NoHome)?;
         Ok(Self::from_dirs(
+            base.home_dir().to_path_buf(),
             dirs.config_dir().to_path_buf(),
             dirs.data_dir().to_path_buf(),
         ))
     }
 
     /// Paths rooted at the given config and data folders.
-    pub fn from_dirs(config_dir: PathBuf, data_dir: PathBuf) -> Self {
+    pub fn from_dirs(home_dir: PathBuf, config_dir: PathBuf, data_dir: PathBuf) -> Self {
         Self {
+            home_dir,
             config_file: config_dir.join("config.toml"),
+            key_file: config_dir.join("vault.key"),
             log_dir: data_dir.join("logs"),
+            database_dir: data_dir.join("db"),
+            owner_socket: data_dir.join("owner.sock"),
             config_dir,
             data_dir,
         }
@@ -80,7 +94,11 @@ mod tests {
     #[test]
     fn creates_private_folders() {
         let root = std::env::temp_dir().join(format!("chinwag-paths-{}", std::process::id()));
-        let paths = Paths::from_dirs(root.join("cfg/chinwag"), root.join("data/chinwag"));
+        let paths = Paths::from_dirs(
+            root.clone(),
+            root.join("cfg/chinwag"),
+            root.join("data/chinwag"),
+        );
         std::fs::create_dir_all(&paths.data_dir).unwrap();
         std::fs::set_permissions(&paths.data_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         paths.ensure_dirs().unwrap();

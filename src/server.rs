@@ -64,7 +64,17 @@ where
     let app = Arc::new(App::new(paths, config, config_error, outgoing.clone()));
     let router = Router::new(app.clone(), methods::build(app.clone()));
     let frames = FramedRead::new(input, FrameCodec::new(framing));
+    let auto_lock = tokio::spawn(auto_lock(app.clone()));
     let code = router.run(frames).await;
+    auto_lock.abort();
+    let duties = app.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        if let Ok(storage) = duties.storage() {
+            storage.run_exit_duties();
+        }
+    })
+    .await;
+    // Dropping the last handle closes the database, so another chinwag can take it over.
     drop(app);
     outgoing.close().await;
     if tokio::time::timeout(WRITER_GRACE, writer.join())
@@ -74,6 +84,34 @@ where
         tracing::warn!("the editor did not take our last messages in time");
     }
     Ok(code)
+}
+
+/// How often the vault checks whether it has been idle long enough to lock itself.
+const AUTO_LOCK_CHECK: Duration = Duration::from_secs(15);
+
+/// Lock the vault after the configured idle minutes and tell the editor.
+async fn auto_lock(app: Arc<App>) {
+    if app.config.vault.auto_lock_minutes.is_none() {
+        return;
+    }
+    let mut ticks = tokio::time::interval(AUTO_LOCK_CHECK);
+    loop {
+        ticks.tick().await;
+        let Ok(storage) = app.storage() else {
+            return;
+        };
+        let vault = storage.vault.clone();
+        let locked = tokio::task::spawn_blocking(move || {
+            vault
+                .auto_lock_if_idle()
+                .then(|| vault.status().ok())
+                .flatten()
+        })
+        .await;
+        if let Ok(Some(status)) = locked {
+            app.outgoing.notify("vault/stateChanged", &status).await;
+        }
+    }
 }
 
 type Inflight = Arc<Mutex<HashMap<String, CancellationToken>>>;

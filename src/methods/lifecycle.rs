@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use jsonrpsee::core::{RpcResult, async_trait};
 
-use crate::api::LifecycleServer;
+use crate::api::LifecycleApiServer;
 use crate::app::App;
 use crate::protocol::Params;
 use crate::protocol::types::{
@@ -13,7 +13,7 @@ use crate::protocol::types::{
 use crate::transport::MAX_FRAME_BYTES;
 
 /// Notifications the server may send, announced in `initialize`.
-const SERVER_NOTIFICATIONS: &[&str] = &[];
+const SERVER_NOTIFICATIONS: &[&str] = &["vault/stateChanged"];
 
 pub struct Lifecycle {
     app: Arc<App>,
@@ -26,7 +26,7 @@ impl Lifecycle {
 }
 
 #[async_trait]
-impl LifecycleServer for Lifecycle {
+impl LifecycleApiServer for Lifecycle {
     async fn initialize(
         &self,
         params: Option<Params<InitializeParams>>,
@@ -41,6 +41,18 @@ impl LifecycleServer for Lifecycle {
             );
         }
         let app = &self.app;
+        let (vault, storage_error) = match app.storage() {
+            Ok(storage) => {
+                let vault = storage.vault.clone();
+                let status = tokio::task::spawn_blocking(move || vault.status()).await;
+                match status {
+                    Ok(Ok(status)) => (Some(status), None),
+                    Ok(Err(error)) => (None, Some(error.to_string())),
+                    Err(error) => (None, Some(error.to_string())),
+                }
+            }
+            Err(error) => (None, Some(error.message)),
+        };
         Ok(InitializeResult {
             server_info: ServerInfo {
                 name: env!("CARGO_PKG_NAME"),
@@ -58,6 +70,8 @@ impl LifecycleServer for Lifecycle {
                 found: app.paths.config_file.exists(),
                 error: app.config_error.as_ref().map(ToString::to_string),
             },
+            vault,
+            storage_error,
         })
     }
 

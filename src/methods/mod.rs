@@ -1,14 +1,20 @@
 //! Method implementations, one file per family: thin layers that check params, call a
 //! service and map its errors to documented codes.
 
+mod blocking;
+mod history;
 mod lifecycle;
+mod settings;
 mod test_hooks;
+mod vault;
 
 use std::sync::Arc;
 
 use jsonrpsee::RpcModule;
 
-use crate::api::{LifecycleServer, TestHooksServer};
+use crate::api::{
+    HistoryApiServer, LifecycleApiServer, SettingsApiServer, TestHooksApiServer, VaultApiServer,
+};
 use crate::app::App;
 
 /// The environment variable that turns on the `$/test/*` methods.
@@ -17,10 +23,22 @@ pub const TEST_HOOKS_ENV: &str = "CHINWAG_TEST_HOOKS";
 /// Build the dispatcher with every method family registered.
 pub fn build(app: Arc<App>) -> RpcModule<()> {
     let mut module = RpcModule::new(());
-    let families = [lifecycle::Lifecycle::new(app.clone()).into_rpc()];
-    for family in families {
-        merge(&mut module, family);
-    }
+    merge(
+        &mut module,
+        lifecycle::Lifecycle::new(app.clone()).into_rpc(),
+    );
+    merge(
+        &mut module,
+        vault::VaultMethods::new(app.clone()).into_rpc(),
+    );
+    merge(
+        &mut module,
+        history::HistoryMethods::new(app.clone()).into_rpc(),
+    );
+    merge(
+        &mut module,
+        settings::SettingsMethods::new(app.clone()).into_rpc(),
+    );
     if std::env::var(TEST_HOOKS_ENV).is_ok_and(|v| v == "1") {
         merge(&mut module, test_hooks::TestHooks.into_rpc());
     }

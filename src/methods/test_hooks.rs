@@ -5,14 +5,14 @@ use std::time::Duration;
 
 use jsonrpsee::core::{RpcResult, async_trait};
 
-use crate::api::TestHooksServer;
+use crate::api::TestHooksApiServer;
 use crate::protocol::Params;
 use crate::protocol::types::SleepParams;
 
 pub struct TestHooks;
 
 #[async_trait]
-impl TestHooksServer for TestHooks {
+impl TestHooksApiServer for TestHooks {
     async fn sleep(&self, params: Params<SleepParams>) -> RpcResult<u64> {
         tokio::time::sleep(Duration::from_millis(params.0.millis)).await;
         Ok(params.0.millis)

@@ -32,6 +32,10 @@ pub struct InitializeResult {
     pub capabilities: Capabilities,
     pub paths: Paths,
     pub config: ConfigStatus,
+    /// The `vault/status` result; null when storage is unavailable.
+    pub vault: Option<crate::vault::VaultStatus>,
+    /// Why storage is unavailable (vault, history and settings calls then fail with 1301).
+    pub storage_error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -68,4 +72,173 @@ pub struct ConfigStatus {
 #[serde(rename_all = "camelCase")]
 pub struct SleepParams {
     pub millis: u64,
+}
+
+// --- vault
+
+/// `vault/unlock` params.
+#[derive(Debug, Deserialize)]
+pub struct UnlockParams {
+    pub password: zeroize::Zeroizing<String>,
+}
+
+/// `vault/setPassword` params: `current` when a password is set; `new: null` removes it.
+#[derive(Debug, Deserialize)]
+pub struct SetPasswordParams {
+    #[serde(default)]
+    pub current: Option<zeroize::Zeroizing<String>>,
+    pub new: Option<zeroize::Zeroizing<String>>,
+}
+
+/// `vault/rotateKey` params.
+#[derive(Debug, Deserialize)]
+pub struct RotateKeyParams {
+    #[serde(default)]
+    pub confirm: bool,
+    #[serde(default)]
+    pub password: Option<zeroize::Zeroizing<String>>,
+}
+
+/// `vault/rotateKey` result.
+#[derive(Debug, Clone, Serialize)]
+pub struct RotateKeyResult {
+    pub records: usize,
+}
+
+/// `vault/setKey` params.
+#[derive(Debug, Deserialize)]
+pub struct SetKeyParams {
+    pub provider: String,
+    pub key: zeroize::Zeroizing<String>,
+}
+
+/// `vault/setKey` result.
+#[derive(Debug, Clone, Serialize)]
+pub struct SetKeyResult {
+    pub provider: String,
+    pub masked: String,
+}
+
+/// Params naming a provider.
+#[derive(Debug, Deserialize)]
+pub struct ProviderParams {
+    pub provider: String,
+}
+
+/// One key in `vault/listKeys`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListedKey {
+    pub provider: String,
+    pub masked: String,
+    /// `vault` or `env`.
+    pub source: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
+}
+
+/// `vault/listKeys` result.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListKeysResult {
+    pub keys: Vec<ListedKey>,
+}
+
+/// Params of destructive calls.
+#[derive(Debug, Deserialize)]
+pub struct ConfirmParams {
+    #[serde(default)]
+    pub confirm: bool,
+}
+
+/// `{deleted: bool}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeletedResult {
+    pub deleted: bool,
+}
+
+// --- history
+
+/// `history/list` params.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListParams {
+    #[serde(default)]
+    pub offset: usize,
+    pub limit: Option<usize>,
+}
+
+/// `history/list` result.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListResult {
+    pub total: usize,
+    pub chats: Vec<crate::history::ChatSummary>,
+}
+
+/// Params naming a chat.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatIdParams {
+    pub chat_id: String,
+}
+
+/// `history/rename` params.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RenameParams {
+    pub chat_id: String,
+    pub title: String,
+}
+
+/// `history/clear` result.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClearResult {
+    pub deleted: usize,
+}
+
+/// `history/search` params.
+#[derive(Debug, Deserialize)]
+pub struct SearchParams {
+    pub query: String,
+    pub limit: Option<usize>,
+}
+
+/// `history/search` result.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchResult {
+    pub results: Vec<crate::history::SearchHit>,
+}
+
+/// `history/export` params: `chatId` or `all: true`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportParams {
+    pub chat_id: Option<String>,
+    #[serde(default)]
+    pub all: bool,
+    pub format: crate::history::ExportFormat,
+    pub path: String,
+    #[serde(default)]
+    pub overwrite: bool,
+}
+
+/// `history/import` params.
+#[derive(Debug, Deserialize)]
+pub struct PathParams {
+    pub path: String,
+}
+
+/// `history/backup` params.
+#[derive(Debug, Deserialize)]
+pub struct BackupParams {
+    pub path: String,
+    #[serde(default)]
+    pub overwrite: bool,
+}
+
+/// `history/restore` params.
+#[derive(Debug, Deserialize)]
+pub struct RestoreParams {
+    pub path: String,
+    #[serde(default)]
+    pub confirm: bool,
+    #[serde(default)]
+    pub password: Option<zeroize::Zeroizing<String>>,
 }

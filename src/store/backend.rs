@@ -59,6 +59,12 @@ pub enum StoreError {
     Unavailable(String),
 }
 
+/// Key/value pairs, in key order.
+pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// Entries of several trees: a whole-store snapshot (backups).
+pub type TreeEntries = Vec<(Tree, Vec<u8>, Vec<u8>)>;
+
 /// A store of trees. Every write is atomic and durable (flushed to disk) before it returns,
 /// because an editor may be killed at any moment after it was told "saved".
 pub trait Backend: Send + Sync {
@@ -66,7 +72,7 @@ pub trait Backend: Send + Sync {
     fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
 
     /// Every entry whose key starts with `prefix`, in key order.
-    fn scan(&self, tree: Tree, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    fn scan(&self, tree: Tree, prefix: &[u8]) -> Result<Entries, StoreError>;
 
     /// Apply all ops atomically, then flush.
     fn apply(&self, ops: Vec<Op>) -> Result<(), StoreError>;

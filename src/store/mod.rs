@@ -6,7 +6,8 @@
 //! a Unix socket and takes over when the owner exits: see [`shared`].
 
 pub mod backend;
+pub mod sealed;
 pub mod shared;
 pub mod sled_backend;
 
-pub use backend::{Backend, Op, StoreError, Tree};
+pub use backend::{Backend, Entries, Op, StoreError, Tree, TreeEntries};

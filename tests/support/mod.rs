@@ -355,3 +355,62 @@ pub fn error_code(response: &Value) -> i64 {
         .as_i64()
         .unwrap_or_else(|| panic!("expected an error, got {response}"))
 }
+
+impl Home {
+    /// Bytes of every file under the config and data dirs except the logs, by path.
+    pub fn snapshot(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut files = Vec::new();
+        let mut stack = vec![self.path().to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.ends_with("logs") {
+                    continue;
+                }
+                if path.is_dir() {
+                    stack.push(path);
+                } else if let Ok(bytes) = std::fs::read(&path) {
+                    files.push((path, bytes));
+                }
+            }
+        }
+        files.sort();
+        files
+    }
+
+    /// Write a JSON export holding one chat per `(title, [(role, content)])`.
+    pub fn write_export(&self, name: &str, chats: &[(&str, &[(&str, &str)])]) -> String {
+        let chats: Vec<Value> = chats
+            .iter()
+            .enumerate()
+            .map(|(index, (title, messages))| {
+                let messages: Vec<Value> = messages
+                    .iter()
+                    .enumerate()
+                    .map(|(seq, (role, content))| {
+                        json!({"id": "", "seq": seq, "role": role, "content": content,
+                               "createdAt": 1_764_000_000_000i64 + seq as i64, "status": "complete"})
+                    })
+                    .collect();
+                json!({"id": "", "title": title, "provider": "openai", "model": "gpt-4o-mini",
+                       "system": null, "createdAt": 1_764_000_000_000i64,
+                       "updatedAt": 1_764_000_000_000i64 + index as i64, "messageCount": 0,
+                       "messages": messages})
+            })
+            .collect();
+        let path = self.path().join(name);
+        std::fs::write(
+            &path,
+            json!({"format": "chinwag-export", "version": 1, "chats": chats}).to_string(),
+        )
+        .unwrap();
+        path.to_string_lossy().into_owned()
+    }
+}
+
+/// Config that keeps Argon2 at its floor so tests unlock quickly.
+pub const FAST_KDF: &str =
+    "[vault]\nkdf_memory_mib = 19\nkdf_iterations = 2\nkdf_parallelism = 1\n";

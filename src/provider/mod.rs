@@ -1,0 +1,157 @@
+//! Providers: one trait for "stream a chat", one file per wire family (`openai` for every
+//! OpenAI-compatible endpoint, `anthropic`, `ollama`), the shared stream parsers (`sse`,
+//! `ndjson`) and the HTTP driving that all of them share (`stream`).
+//!
+//! A family knows how to build its request and how to decode its stream into [`StreamItem`]s;
+//! it knows nothing of JSON-RPC, history or editors.
+
+pub mod anthropic;
+pub mod ndjson;
+pub mod ollama;
+pub mod openai;
+pub mod sse;
+pub mod stream;
+
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use crate::config::{ProviderConfig, ProviderKind};
+use crate::history::Usage;
+
+/// Who said a message, as providers name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WireRole {
+    System,
+    User,
+    Assistant,
+}
+
+/// One message of the conversation sent to the provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WireMessage {
+    pub role: WireRole,
+    pub content: String,
+}
+
+/// What to ask for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatRequest {
+    pub model: String,
+    /// The whole conversation, system prompt first when there is one.
+    pub messages: Vec<WireMessage>,
+    pub temperature: Option<f32>,
+    pub max_tokens: Option<u32>,
+}
+
+/// One piece of a streamed answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamItem {
+    Text(String),
+    Reasoning(String),
+    /// Token counts so far (providers report them at the end, some cumulatively).
+    Usage(Usage),
+    /// Why the model stopped (`stop`, `length`, ...).
+    Finish(String),
+    /// The stream's own terminator (`[DONE]`, `message_stop`, `done: true`).
+    Done,
+}
+
+/// Why a provider call failed. Messages name the provider and status, never the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProviderError {
+    #[error("{provider} answered HTTP {status}: {message}")]
+    Http {
+        provider: String,
+        status: u16,
+        message: String,
+        retry_after: Option<u64>,
+    },
+    #[error("cannot reach {provider}: {detail}")]
+    Unreachable {
+        provider: String,
+        /// `refused`, `dns`, `tls`, `timeout`, `idle` or `other`.
+        reason: &'static str,
+        detail: String,
+    },
+    #[error("{provider} reported an error mid-stream: {message}")]
+    Stream { provider: String, message: String },
+    #[error("{provider}'s stream ended before it was complete")]
+    Truncated { provider: String },
+    #[error("{provider} sent something unexpected: {detail}")]
+    Protocol { provider: String, detail: String },
+    #[error("no API key for {provider}: store one with vault/setKey{env}")]
+    KeyMissing { provider: String, env: String },
+    #[error("invalid model name: {0}")]
+    BadModel(String),
+}
+
+/// Decodes one family's stream.
+pub trait StreamDecoder: Send {
+    /// Feed a chunk of the body; items decoded so far are pushed to `out`.
+    fn feed(&mut self, chunk: &[u8], out: &mut Vec<StreamItem>) -> Result<(), ProviderError>;
+    /// The body ended; push what is left.
+    fn finish(&mut self, out: &mut Vec<StreamItem>) -> Result<(), ProviderError>;
+}
+
+/// One wire family.
+pub trait Family: Send + Sync {
+    /// The streaming chat request.
+    fn chat_request(
+        &self,
+        client: &reqwest::Client,
+        provider: &ProviderConfig,
+        key: Option<&Zeroizing<String>>,
+        request: &ChatRequest,
+    ) -> reqwest::RequestBuilder;
+
+    /// A fresh decoder for one response body.
+    fn decoder(&self, provider: &str) -> Box<dyn StreamDecoder>;
+
+    /// The request listing the provider's models.
+    fn models_request(
+        &self,
+        client: &reqwest::Client,
+        provider: &ProviderConfig,
+        key: Option<&Zeroizing<String>>,
+    ) -> reqwest::RequestBuilder;
+
+    /// Model ids from the models listing.
+    fn parse_models(&self, body: &serde_json::Value) -> Vec<String>;
+
+    /// Whether a key is required.
+    fn needs_key(&self) -> bool {
+        true
+    }
+}
+
+/// The family a provider speaks.
+pub fn family(kind: ProviderKind) -> &'static dyn Family {
+    match kind {
+        ProviderKind::OpenaiCompatible => &openai::OpenAi,
+        ProviderKind::Anthropic => &anthropic::Anthropic,
+        ProviderKind::Ollama => &ollama::Ollama,
+    }
+}
+
+/// `base_url` joined with `path`, with exactly one slash between.
+pub fn endpoint(provider: &ProviderConfig, path: &str) -> String {
+    format!(
+        "{}/{}",
+        provider.base_url.as_str().trim_end_matches('/'),
+        path
+    )
+}
+
+/// The error message inside a provider's JSON error body, if it has one.
+pub fn error_message(body: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(body).ok()?;
+    let error = value.get("error")?;
+    match error {
+        serde_json::Value::String(message) => Some(message.clone()),
+        other => other
+            .get("message")
+            .and_then(|m| m.as_str())
+            .map(str::to_string),
+    }
+}

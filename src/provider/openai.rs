@@ -1,0 +1,262 @@
+//! OpenAI-compatible chat completions with SSE: OpenAI, Groq, OpenRouter, and most local and
+//! hosted servers (DeepSeek, Mistral, xAI, Gemini's compatible endpoint, LM Studio, llama.cpp,
+//! vLLM, LiteLLM).
+//!
+//! Quirks handled: `: comment` keep-alives, the final usage chunk with empty `choices`
+//! (`stream_options.include_usage`), Groq's `x_groq.usage`, reasoning deltas (`reasoning` or
+//! `reasoning_content`), and an `error` object in the middle of the stream.
+
+use serde_json::{Value, json};
+use zeroize::Zeroizing;
+
+use super::sse::{SseEvent, SseParser};
+use super::{ChatRequest, Family, ProviderError, StreamDecoder, StreamItem, endpoint};
+use crate::config::ProviderConfig;
+use crate::history::Usage;
+
+pub struct OpenAi;
+
+impl Family for OpenAi {
+    fn chat_request(
+        &self,
+        client: &reqwest::Client,
+        provider: &ProviderConfig,
+        key: Option<&Zeroizing<String>>,
+        request: &ChatRequest,
+    ) -> reqwest::RequestBuilder {
+        let mut body = json!({
+            "model": request.model,
+            "messages": request.messages,
+            "stream": true,
+            "stream_options": {"include_usage": true},
+        });
+        if let Some(temperature) = request.temperature {
+            body["temperature"] = json!(temperature);
+        }
+        if let Some(max_tokens) = request.max_tokens {
+            body["max_tokens"] = json!(max_tokens);
+        }
+        let builder = client
+            .post(endpoint(provider, "chat/completions"))
+            .header("Accept", "text/event-stream")
+            .json(&body);
+        match key {
+            Some(key) => builder.bearer_auth(key.as_str()),
+            None => builder,
+        }
+    }
+
+    fn decoder(&self, provider: &str) -> Box<dyn StreamDecoder> {
+        Box::new(OpenAiDecoder {
+            provider: provider.to_string(),
+            sse: SseParser::new(),
+            events: Vec::new(),
+            finished: false,
+        })
+    }
+
+    fn models_request(
+        &self,
+        client: &reqwest::Client,
+        provider: &ProviderConfig,
+        key: Option<&Zeroizing<String>>,
+    ) -> reqwest::RequestBuilder {
+        let builder = client.get(endpoint(provider, "models"));
+        match key {
+            Some(key) => builder.bearer_auth(key.as_str()),
+            None => builder,
+        }
+    }
+
+    fn parse_models(&self, body: &Value) -> Vec<String> {
+        ids(body.get("data"), "id")
+    }
+
+    fn needs_key(&self) -> bool {
+        // Local servers (llama.cpp, LM Studio) take none; remote ones answer 401 clearly.
+        false
+    }
+}
+
+/// The `key` field of every object in a JSON array.
+pub(super) fn ids(list: Option<&Value>, key: &str) -> Vec<String> {
+    let mut ids: Vec<String> = list
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|item| item.get(key).and_then(Value::as_str))
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+struct OpenAiDecoder {
+    provider: String,
+    sse: SseParser,
+    events: Vec<SseEvent>,
+    finished: bool,
+}
+
+impl OpenAiDecoder {
+    fn drain(&mut self, out: &mut Vec<StreamItem>) -> Result<(), ProviderError> {
+        for event in std::mem::take(&mut self.events) {
+            let data = event.data.trim();
+            if data == "[DONE]" {
+                self.finished = true;
+                out.push(StreamItem::Done);
+                continue;
+            }
+            if data.is_empty() {
+                continue;
+            }
+            let chunk: Value =
+                serde_json::from_str(data).map_err(|error| ProviderError::Protocol {
+                    provider: self.provider.clone(),
+                    detail: format!("a stream event is not JSON: {error}"),
+                })?;
+            decode_chunk(&self.provider, &chunk, out)?;
+            if out.iter().any(|item| matches!(item, StreamItem::Finish(_))) {
+                self.finished = true;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn decode_chunk(
+    provider: &str,
+    chunk: &Value,
+    out: &mut Vec<StreamItem>,
+) -> Result<(), ProviderError> {
+    if let Some(error) = chunk.get("error").filter(|e| !e.is_null()) {
+        let message = error
+            .get("message")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| error.to_string());
+        return Err(ProviderError::Stream {
+            provider: provider.to_string(),
+            message,
+        });
+    }
+    if let Some(choice) = chunk.get("choices").and_then(|c| c.get(0)) {
+        let delta = choice.get("delta");
+        let field = |name: &str| delta.and_then(|d| d.get(name)).and_then(Value::as_str);
+        if let Some(reasoning) = field("reasoning_content").or_else(|| field("reasoning"))
+            && !reasoning.is_empty()
+        {
+            out.push(StreamItem::Reasoning(reasoning.to_string()));
+        }
+        if let Some(text) = field("content")
+            && !text.is_empty()
+        {
+            out.push(StreamItem::Text(text.to_string()));
+        }
+        if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
+            out.push(StreamItem::Finish(reason.to_string()));
+        }
+    }
+    let usage = chunk
+        .get("usage")
+        .filter(|u| !u.is_null())
+        .or_else(|| chunk.get("x_groq").and_then(|x| x.get("usage")));
+    if let Some(usage) = usage {
+        let count = |name: &str| usage.get(name).and_then(Value::as_u64).unwrap_or(0);
+        out.push(StreamItem::Usage(Usage {
+            prompt_tokens: count("prompt_tokens"),
+            completion_tokens: count("completion_tokens"),
+        }));
+    }
+    Ok(())
+}
+
+impl StreamDecoder for OpenAiDecoder {
+    fn feed(&mut self, chunk: &[u8], out: &mut Vec<StreamItem>) -> Result<(), ProviderError> {
+        self.sse
+            .feed(chunk, &mut self.events)
+            .map_err(|error| ProviderError::Protocol {
+                provider: self.provider.clone(),
+                detail: error.to_string(),
+            })?;
+        self.drain(out)
+    }
+
+    fn finish(&mut self, out: &mut Vec<StreamItem>) -> Result<(), ProviderError> {
+        self.sse.finish(&mut self.events);
+        self.drain(out)?;
+        if !self.finished {
+            return Err(ProviderError::Truncated {
+                provider: self.provider.clone(),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(stream: &str, chunk: usize) -> Result<Vec<StreamItem>, ProviderError> {
+        let mut decoder = OpenAi.decoder("groq");
+        let mut out = Vec::new();
+        for piece in stream.as_bytes().chunks(chunk) {
+            decoder.feed(piece, &mut out)?;
+        }
+        decoder.finish(&mut out)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn decodes_text_reasoning_usage_and_done_at_any_split() {
+        let stream = concat!(
+            ": OPENROUTER PROCESSING\n\n",
+            "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\r\n\r\n",
+            "data: {\"choices\":[{\"delta\":{\"reasoning_content\":\"hm\"}}]}\n\n",
+            "data: {\"choices\":[{\"delta\":{\"content\":\"Grüß \"}}]}\n\n",
+            "data: {\"choices\":[{\"delta\":{\"content\":\"dich\"},\"finish_reason\":\"stop\"}]}\n\n",
+            "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2}}\n\n",
+            "data: [DONE]\n\n"
+        );
+        let expected = vec![
+            StreamItem::Reasoning("hm".into()),
+            StreamItem::Text("Grüß ".into()),
+            StreamItem::Text("dich".into()),
+            StreamItem::Finish("stop".into()),
+            StreamItem::Usage(Usage {
+                prompt_tokens: 5,
+                completion_tokens: 2,
+            }),
+            StreamItem::Done,
+        ];
+        for chunk in 1..40 {
+            assert_eq!(decode(stream, chunk).unwrap(), expected, "chunk {chunk}");
+        }
+    }
+
+    #[test]
+    fn groq_usage_and_mid_stream_errors() {
+        let groq = "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}],\"x_groq\":{\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":9}}}\n\ndata: [DONE]\n\n";
+        assert!(decode(groq, 7).unwrap().contains(&StreamItem::Usage(Usage {
+            prompt_tokens: 1,
+            completion_tokens: 9
+        })));
+        let error = "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\ndata: {\"error\":{\"message\":\"overloaded\"}}\n\n";
+        assert!(
+            matches!(decode(error, 5), Err(ProviderError::Stream { message, .. }) if message == "overloaded")
+        );
+    }
+
+    #[test]
+    fn a_stream_without_its_terminator_is_truncated() {
+        let cut = "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n";
+        assert!(matches!(
+            decode(cut, 3),
+            Err(ProviderError::Truncated { .. })
+        ));
+    }
+}
