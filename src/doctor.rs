@@ -8,8 +8,8 @@ use std::time::Duration;
 use crate::app::Storage;
 use crate::config::{Config, ConfigError, ProviderConfig, ProviderKind};
 use crate::http_client;
-use crate::provider::stream::describe;
 use crate::paths::Paths;
+use crate::provider::stream::describe;
 use crate::vault::Protection;
 
 /// How long each endpoint gets to answer.
@@ -148,9 +148,10 @@ fn describe_dir(dir: &Path) -> (String, bool) {
                 )
             }
         }
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            ("not created yet; chinwag creates it when it first runs".to_string(), true)
-        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => (
+            "not created yet; chinwag creates it when it first runs".to_string(),
+            true,
+        ),
         Err(error) => (format!("PROBLEM: {error}"), false),
     }
 }
