@@ -7,6 +7,7 @@
 use jsonrpsee::core::RpcResult;
 use jsonrpsee::proc_macros::rpc;
 
+use crate::chat::{NewChat, SendResult};
 use crate::history::{
     BackupSummary, ChatDetail, ChatSummary, ExportSummary, ImportSummary, RestoreSummary,
 };
@@ -103,6 +104,36 @@ pub trait SettingsApi {
 
     #[method(name = "set")]
     async fn set(&self, params: Params<SettingsPatch>) -> RpcResult<Settings>;
+}
+
+/// `chat/*`: conversations with a model.
+#[rpc(server, namespace = "chat", namespace_separator = "/")]
+pub trait ChatApi {
+    #[method(name = "new")]
+    async fn new_chat(&self, params: Option<Params<NewChatParams>>) -> RpcResult<NewChat>;
+
+    #[method(name = "configure")]
+    async fn configure(&self, params: Params<ConfigureParams>) -> RpcResult<ChatSummary>;
+
+    /// Streams `chat/delta` notifications, then resolves with the whole answer.
+    #[method(name = "send")]
+    async fn send(&self, params: Params<SendParams>) -> RpcResult<SendResult>;
+
+    #[method(name = "cancel")]
+    async fn cancel(&self, params: Params<ChatIdParams>) -> RpcResult<CancelResult>;
+
+    #[method(name = "rewrite")]
+    async fn rewrite(&self, params: Params<RewriteParams>) -> RpcResult<RewriteResult>;
+}
+
+/// `providers/list` and `models/list`.
+#[rpc(server)]
+pub trait ProvidersApi {
+    #[method(name = "providers/list")]
+    async fn providers(&self) -> RpcResult<ProvidersResult>;
+
+    #[method(name = "models/list")]
+    async fn models(&self, params: Params<ModelsParams>) -> RpcResult<ModelsResult>;
 }
 
 /// Hooks for the integration tests, registered only when `CHINWAG_TEST_HOOKS=1`.

@@ -4,6 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
+use crate::chat::ChatService;
 use crate::config::{Config, ConfigError};
 use crate::history::History;
 use crate::paths::Paths;
@@ -87,6 +88,7 @@ pub struct App {
     pub config_error: Option<ConfigError>,
     pub outgoing: Outgoing,
     storage: Result<Storage, String>,
+    chat: Result<Arc<ChatService>, String>,
     method_names: OnceLock<Vec<String>>,
     shutdown_requested: AtomicBool,
 }
@@ -103,12 +105,17 @@ impl App {
             Ok(storage) => storage.run_missed_exit_duties(),
             Err(error) => tracing::error!(%error, "storage unavailable"),
         }
+        let chat = match &storage {
+            Ok(storage) => ChatService::open(&config, storage.history.clone()).map(Arc::new),
+            Err(error) => Err(error.clone()),
+        };
         Self {
             paths,
             config,
             config_error,
             outgoing,
             storage,
+            chat,
             method_names: OnceLock::new(),
             shutdown_requested: AtomicBool::new(false),
         }
@@ -119,6 +126,13 @@ impl App {
         self.storage
             .as_ref()
             .map_err(|error| AppError::new(ErrorCode::StorageError, error.clone()))
+    }
+
+    /// The chat service, or the error that keeps it away.
+    pub fn chat(&self) -> Result<Arc<ChatService>, AppError> {
+        self.chat
+            .clone()
+            .map_err(|error| AppError::new(ErrorCode::StorageError, error))
     }
 
     /// Record the names of the registered methods (once, after the dispatcher is built).

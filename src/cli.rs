@@ -4,7 +4,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{Config, ConfigError};
 use crate::paths::{self, Paths};
-use crate::{doctor, logging, server, transport};
+use crate::{doctor, logging, one_shot, server, transport};
 
 /// chinwag: talk to language models from your editor, over JSON-RPC on stdin/stdout.
 #[derive(Debug, Parser)]
@@ -21,6 +21,22 @@ pub enum Command {
     /// Print paths, config problems and, per provider, whether a key is found and the
     /// endpoint answers.
     Doctor,
+    /// Ask one question and stream the answer to stdout. Piped stdin is added as context.
+    /// The exchange is saved in the history like any other chat.
+    Chat {
+        /// The provider to ask (default: the config's `default_provider`).
+        #[arg(long)]
+        provider: Option<String>,
+        /// The model (default: the provider's default).
+        #[arg(long)]
+        model: Option<String>,
+        /// A system prompt.
+        #[arg(long)]
+        system: Option<String>,
+        /// The question.
+        #[arg(required = true)]
+        prompt: Vec<String>,
+    },
 }
 
 /// Run the command line and return the process exit code.
@@ -57,6 +73,21 @@ pub fn main() -> i32 {
             print!("{report}");
             if healthy { 0 } else { 1 }
         }),
+        Command::Chat {
+            provider,
+            model,
+            system,
+            prompt,
+        } => runtime.block_on(one_shot::run(
+            paths,
+            config,
+            one_shot::Question {
+                provider,
+                model,
+                system,
+                prompt: prompt.join(" "),
+            },
+        )),
     };
     // A read of stdin may still be blocked in a runtime thread (after `exit` or a signal);
     // waiting for it would hang, so the runtime is let go.

@@ -22,6 +22,12 @@
 //!
 //! [storage]
 //! cache_mib = 8                            # sled's page cache
+//!
+//! [chat]
+//! delta_window_ms = 20                     # merge deltas arriving within this window
+//! idle_timeout_secs = 120                  # give up on a stream silent this long
+//! connect_timeout_secs = 10
+//! extra_ca_file = "/etc/ssl/corp-ca.pem"   # trusted beside the system's certificates
 //! ```
 
 use std::collections::BTreeMap;
@@ -74,6 +80,20 @@ pub struct Config {
     pub providers: Vec<ProviderConfig>,
     pub vault: VaultConfig,
     pub storage: StorageConfig,
+    pub chat: ChatConfig,
+}
+
+/// `[chat]`: streaming and connection behaviour.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatConfig {
+    /// After the first delta, deltas arriving within this window are merged into one
+    /// notification, so editors redraw a few dozen times a second rather than per token.
+    pub delta_window: std::time::Duration,
+    /// A stream silent for this long is abandoned.
+    pub idle_timeout: std::time::Duration,
+    pub connect_timeout: std::time::Duration,
+    /// A PEM file of extra trusted certificate authorities.
+    pub extra_ca_file: Option<std::path::PathBuf>,
 }
 
 /// `[vault]`: how the vault gets its password and how expensive unlocking is.
@@ -120,6 +140,16 @@ struct RawConfig {
     providers: BTreeMap<Spanned<String>, RawProvider>,
     vault: Option<RawVault>,
     storage: Option<RawStorage>,
+    chat: Option<RawChat>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChat {
+    delta_window_ms: Option<Spanned<u64>>,
+    idle_timeout_secs: Option<Spanned<u64>>,
+    connect_timeout_secs: Option<Spanned<u64>>,
+    extra_ca_file: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -207,6 +237,12 @@ impl Default for Config {
             storage: StorageConfig {
                 cache_bytes: 8 * 1024 * 1024,
             },
+            chat: ChatConfig {
+                delta_window: std::time::Duration::from_millis(20),
+                idle_timeout: std::time::Duration::from_secs(120),
+                connect_timeout: std::time::Duration::from_secs(10),
+                extra_ca_file: None,
+            },
         }
     }
 }
@@ -261,6 +297,9 @@ impl Config {
             }
             config.storage.cache_bytes = cache.get_ref() * 1024 * 1024;
         }
+        if let Some(chat) = raw.chat {
+            apply_chat(&mut config.chat, chat, &invalid)?;
+        }
         if let Some(model) = raw.default_model {
             check_model_name(model.get_ref())
                 .map_err(|m| invalid("default_model".into(), model.span(), m))?;
@@ -288,6 +327,47 @@ impl Config {
     pub fn provider(&self, name: &str) -> Option<&ProviderConfig> {
         self.providers.iter().find(|p| p.name == name)
     }
+}
+
+fn apply_chat(
+    chat: &mut ChatConfig,
+    raw: RawChat,
+    invalid: &impl Fn(String, std::ops::Range<usize>, String) -> ConfigError,
+) -> Result<(), ConfigError> {
+    use std::time::Duration;
+    let bounded = |value: &Spanned<u64>, key: &str, range: std::ops::RangeInclusive<u64>| {
+        if range.contains(value.get_ref()) {
+            Ok(*value.get_ref())
+        } else {
+            Err(invalid(
+                format!("chat.{key}"),
+                value.span(),
+                format!("between {} and {}", range.start(), range.end()),
+            ))
+        }
+    };
+    if let Some(window) = &raw.delta_window_ms {
+        chat.delta_window = Duration::from_millis(bounded(window, "delta_window_ms", 0..=1000)?);
+    }
+    if let Some(idle) = &raw.idle_timeout_secs {
+        chat.idle_timeout = Duration::from_secs(bounded(idle, "idle_timeout_secs", 1..=3600)?);
+    }
+    if let Some(connect) = &raw.connect_timeout_secs {
+        chat.connect_timeout =
+            Duration::from_secs(bounded(connect, "connect_timeout_secs", 1..=300)?);
+    }
+    if let Some(file) = raw.extra_ca_file {
+        let path = std::path::PathBuf::from(file.get_ref());
+        if !path.is_file() {
+            return Err(invalid(
+                "chat.extra_ca_file".into(),
+                file.span(),
+                format!("{} is not a readable file", path.display()),
+            ));
+        }
+        chat.extra_ca_file = Some(path);
+    }
+    Ok(())
 }
 
 fn apply_vault(

@@ -2,8 +2,11 @@
 //! certificate store (plus an optional extra CA), proxies from `HTTPS_PROXY`/`NO_PROXY`, and
 //! `User-Agent: chinwag/<version>` as the only header about us.
 
+use std::path::Path;
 use std::sync::Once;
 use std::time::Duration;
+
+use crate::config::is_loopback;
 
 /// The User-Agent sent with every request.
 pub const USER_AGENT: &str = concat!("chinwag/", env!("CARGO_PKG_VERSION"));
@@ -15,10 +18,37 @@ pub struct ClientError(String);
 
 /// A client with the given connect timeout.
 pub fn build(connect_timeout: Duration) -> Result<reqwest::Client, ClientError> {
+    build_with_ca(connect_timeout, None)
+}
+
+/// A client that also trusts the certificate authorities in `extra_ca_file` (PEM).
+pub fn build_with_ca(
+    connect_timeout: Duration,
+    extra_ca_file: Option<&Path>,
+) -> Result<reqwest::Client, ClientError> {
     install_crypto_provider();
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .user_agent(USER_AGENT)
         .connect_timeout(connect_timeout)
+        // Plain http:// is refused for non-loopback hosts when the config is read; a redirect
+        // must not get around that.
+        .redirect(reqwest::redirect::Policy::custom(|attempt| {
+            if attempt.previous().len() >= 5 {
+                attempt.error("too many redirects")
+            } else if attempt.url().scheme() != "https" && !is_loopback(attempt.url()) {
+                attempt.error("refusing a redirect to plain http://")
+            } else {
+                attempt.follow()
+            }
+        }));
+    if let Some(path) = extra_ca_file {
+        let pem = std::fs::read(path)
+            .map_err(|error| ClientError(format!("cannot read {}: {error}", path.display())))?;
+        let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|error| ClientError(format!("{}: {error}", path.display())))?;
+        builder = builder.tls_certs_merge(certificates);
+    }
+    builder
         .build()
         .map_err(|error| ClientError(error.to_string()))
 }

@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod app;
+pub mod chat;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -16,6 +17,7 @@ pub mod history;
 pub mod http_client;
 pub mod logging;
 pub mod methods;
+pub mod one_shot;
 pub mod paths;
 pub mod protocol;
 pub mod provider;

@@ -2,6 +2,7 @@
 //! service and map its errors to documented codes.
 
 mod blocking;
+mod chat;
 mod history;
 mod lifecycle;
 mod settings;
@@ -13,7 +14,8 @@ use std::sync::Arc;
 use jsonrpsee::RpcModule;
 
 use crate::api::{
-    HistoryApiServer, LifecycleApiServer, SettingsApiServer, TestHooksApiServer, VaultApiServer,
+    ChatApiServer, HistoryApiServer, LifecycleApiServer, ProvidersApiServer, SettingsApiServer,
+    TestHooksApiServer, VaultApiServer,
 };
 use crate::app::App;
 
@@ -38,6 +40,11 @@ pub fn build(app: Arc<App>) -> RpcModule<()> {
     merge(
         &mut module,
         settings::SettingsMethods::new(app.clone()).into_rpc(),
+    );
+    merge(&mut module, chat::ChatMethods::new(app.clone()).into_rpc());
+    merge(
+        &mut module,
+        chat::ProvidersMethods::new(app.clone()).into_rpc(),
     );
     if std::env::var(TEST_HOOKS_ENV).is_ok_and(|v| v == "1") {
         merge(&mut module, test_hooks::TestHooks.into_rpc());

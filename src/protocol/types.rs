@@ -242,3 +242,116 @@ pub struct RestoreParams {
     #[serde(default)]
     pub password: Option<zeroize::Zeroizing<String>>,
 }
+
+// --- chat, providers, models
+
+/// `chat/new` params.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewChatParams {
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub system: Option<String>,
+    pub title: Option<String>,
+}
+
+/// `chat/configure` params. `system: null` clears the system prompt.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfigureParams {
+    pub chat_id: String,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    pub system: Option<Option<String>>,
+    pub title: Option<String>,
+}
+
+/// Tells "absent" (outer None) from "null" (Some(None)).
+fn present<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(deserializer).map(Some)
+}
+
+/// `chat/send` params.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SendParams {
+    pub chat_id: String,
+    pub content: String,
+    #[serde(default)]
+    pub context: Vec<crate::chat::prompt::CodeRegion>,
+    #[serde(default)]
+    pub options: crate::chat::SendOptions,
+}
+
+/// `chat/cancel` result.
+#[derive(Debug, Clone, Serialize)]
+pub struct CancelResult {
+    pub cancelled: bool,
+}
+
+/// `chat/rewrite` params.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RewriteParams {
+    pub instruction: String,
+    pub region: crate::chat::prompt::CodeRegion,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+}
+
+/// `chat/rewrite` result.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RewriteResult {
+    pub chat_id: String,
+    pub message_id: String,
+    /// The replacement code only.
+    pub text: String,
+}
+
+/// One provider in `providers/list`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderInfo {
+    pub name: String,
+    pub kind: crate::config::ProviderKind,
+    pub base_url: String,
+    pub local: bool,
+    pub default_model: Option<String>,
+    pub key_found: bool,
+    /// `vault`, `env`, or null.
+    pub key_source: Option<&'static str>,
+}
+
+/// `providers/list` result.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProvidersResult {
+    pub default: String,
+    pub providers: Vec<ProviderInfo>,
+}
+
+/// `models/list` params.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelsParams {
+    pub provider: String,
+    #[serde(default)]
+    pub refresh: bool,
+}
+
+/// One model.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelInfo {
+    pub id: String,
+}
+
+/// `models/list` result.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelsResult {
+    pub provider: String,
+    pub models: Vec<ModelInfo>,
+    pub cached: bool,
+}

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod provider;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};

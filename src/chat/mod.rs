@@ -1,0 +1,693 @@
+//! Chat: one turn is the user's message saved, the provider's answer streamed back as deltas,
+//! and the answer saved, whole or partial. Several chats may stream at once; one chat streams
+//! one answer at a time.
+//!
+//! Cancellation comes two ways: `chat/cancel` trips the chat's token (the loop notices, saves
+//! the partial answer and answers -32800), and `$/cancelRequest` drops the whole future (the
+//! [`PartialAnswer`] guard then saves what had arrived). Either way the provider connection is
+//! dropped at once.
+
+pub mod prompt;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use zeroize::Zeroizing;
+
+use crate::clock::now_millis;
+use crate::config::{ChatConfig, Config, ProviderConfig, ProviderKind, check_model_name};
+use crate::history::{
+    ChatRecord, ChatSummary, History, HistoryError, MessageRecord, MessageStatus, Role, Usage,
+};
+use crate::provider::stream::{self, StreamLimits};
+use crate::provider::{self, ChatRequest, ProviderError, StreamItem, WireMessage, WireRole};
+use crate::store::sealed::new_id;
+use crate::vault::{Vault, VaultError};
+
+/// How long a model list is reused.
+const MODELS_TTL: Duration = Duration::from_secs(600);
+
+/// One `chat/delta` notification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Delta {
+    pub chat_id: String,
+    pub message_id: String,
+    pub delta: String,
+    /// `text` or `reasoning`.
+    pub kind: &'static str,
+}
+
+/// Per-request generation options.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SendOptions {
+    pub temperature: Option<f32>,
+    pub max_tokens: Option<u32>,
+}
+
+/// How long the answer took.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Timings {
+    /// From the request to the first token (null if none came).
+    pub first_token_ms: Option<u64>,
+    pub total_ms: u64,
+    /// Completion tokens per second after the first token.
+    pub tokens_per_second: Option<f64>,
+}
+
+/// `chat/send` result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SendResult {
+    pub chat_id: String,
+    pub message_id: String,
+    pub content: String,
+    pub reasoning: Option<String>,
+    pub finish_reason: Option<String>,
+    pub usage: Option<Usage>,
+    pub timings: Timings,
+}
+
+/// `chat/new` result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewChat {
+    pub chat_id: String,
+    pub provider: String,
+    pub model: String,
+}
+
+/// Why a chat call failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ChatError {
+    #[error(transparent)]
+    History(#[from] HistoryError),
+    #[error(transparent)]
+    Provider(ProviderError),
+    /// The provider failed after the turn began; the partial answer was kept.
+    #[error("{error}")]
+    Failed {
+        error: ProviderError,
+        chat_id: String,
+        message_id: String,
+    },
+    #[error("the answer was cancelled")]
+    Cancelled { chat_id: String, message_id: String },
+    #[error("no provider named {0:?}")]
+    NoSuchProvider(String),
+    #[error("chat {0} is already streaming an answer; cancel it first")]
+    Busy(String),
+    #[error("{0}")]
+    InvalidInput(String),
+}
+
+impl From<VaultError> for ChatError {
+    fn from(error: VaultError) -> Self {
+        ChatError::History(HistoryError::Vault(error))
+    }
+}
+
+/// The chat service.
+pub struct ChatService {
+    config: Config,
+    history: Arc<History>,
+    vault: Arc<Vault>,
+    client: reqwest::Client,
+    /// The chats streaming now, with the token that stops each.
+    active: Mutex<HashMap<String, CancellationToken>>,
+    models: Mutex<HashMap<String, (Instant, Vec<String>)>>,
+}
+
+impl ChatService {
+    /// The service with an HTTP client built from the config (timeouts, extra CA).
+    pub fn open(config: &Config, history: Arc<History>) -> Result<ChatService, String> {
+        let client = crate::http_client::build_with_ca(
+            config.chat.connect_timeout,
+            config.chat.extra_ca_file.as_deref(),
+        )
+        .map_err(|error| error.to_string())?;
+        Ok(ChatService::new(config.clone(), history, client))
+    }
+
+    pub fn new(config: Config, history: Arc<History>, client: reqwest::Client) -> Self {
+        let vault = history.vault().clone();
+        Self {
+            config,
+            history,
+            vault,
+            client,
+            active: Mutex::new(HashMap::new()),
+            models: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn chat_config(&self) -> &ChatConfig {
+        &self.config.chat
+    }
+
+    fn provider(&self, name: &str) -> Result<&ProviderConfig, ChatError> {
+        self.config
+            .provider(name)
+            .ok_or_else(|| ChatError::NoSuchProvider(name.to_string()))
+    }
+
+    /// Where a key for `provider` would come from: `vault`, `env`, or none.
+    pub fn key_source(&self, provider: &ProviderConfig) -> Option<&'static str> {
+        if matches!(self.vault.key_for(&provider.name), Ok(Some(_))) {
+            return Some("vault");
+        }
+        let in_env = provider
+            .api_key_env
+            .as_ref()
+            .is_some_and(|var| std::env::var(var).is_ok_and(|v| !v.is_empty()));
+        in_env.then_some("env")
+    }
+
+    /// Start a chat (blocking: call off the async threads).
+    pub fn new_chat(
+        &self,
+        provider: Option<&str>,
+        model: Option<&str>,
+        system: Option<String>,
+        title: Option<&str>,
+    ) -> Result<NewChat, ChatError> {
+        let provider = self.provider(provider.unwrap_or(&self.config.default_provider))?;
+        let model = self.model_for(provider, model)?;
+        let chat = self
+            .history
+            .create_chat(&provider.name, &model, system, title)?;
+        Ok(NewChat {
+            chat_id: chat.id,
+            provider: chat.provider,
+            model: chat.model,
+        })
+    }
+
+    fn model_for(
+        &self,
+        provider: &ProviderConfig,
+        model: Option<&str>,
+    ) -> Result<String, ChatError> {
+        let model = model
+            .map(str::to_string)
+            .or_else(|| {
+                (provider.name == self.config.default_provider)
+                    .then(|| self.config.default_model.clone())
+                    .flatten()
+            })
+            .or_else(|| provider.default_model.clone())
+            .ok_or_else(|| {
+                ChatError::InvalidInput(format!(
+                    "no model given and {} has no default",
+                    provider.name
+                ))
+            })?;
+        check_model_name(&model).map_err(ChatError::InvalidInput)?;
+        Ok(model)
+    }
+
+    /// Change a chat's provider, model, system prompt or title (blocking).
+    pub fn configure(
+        &self,
+        chat_id: &str,
+        provider: Option<&str>,
+        model: Option<&str>,
+        system: Option<Option<String>>,
+        title: Option<&str>,
+    ) -> Result<ChatSummary, ChatError> {
+        let mut chat = self.history.chat(chat_id)?;
+        if let Some(name) = provider {
+            let provider = self.provider(name)?;
+            chat.provider = provider.name.clone();
+            if model.is_none() {
+                chat.model = self.model_for(provider, None)?;
+            }
+        }
+        if let Some(model) = model {
+            check_model_name(model).map_err(ChatError::InvalidInput)?;
+            chat.model = model.to_string();
+        }
+        if let Some(system) = system {
+            chat.system = system;
+        }
+        chat.updated_at = now_millis().max(chat.updated_at);
+        self.history.update_chat(&chat)?;
+        match title {
+            Some(title) => Ok(self.history.rename(chat_id, title)?),
+            None => Ok(ChatSummary::from(&chat)),
+        }
+    }
+
+    /// Stop the answer streaming in `chat_id`. Returns whether one was streaming.
+    pub fn cancel(&self, chat_id: &str) -> bool {
+        match lock(&self.active).get(chat_id) {
+            Some(token) => {
+                token.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The provider's models, cached for a while.
+    pub async fn models(
+        &self,
+        provider_name: &str,
+        refresh: bool,
+    ) -> Result<(Vec<String>, bool), ChatError> {
+        if !refresh
+            && let Some((fetched, models)) = lock(&self.models).get(provider_name)
+            && fetched.elapsed() < MODELS_TTL
+        {
+            return Ok((models.clone(), true));
+        }
+        let provider = self.provider(provider_name)?.clone();
+        let key = self.key_lookup(&provider).await?;
+        let family = provider::family(provider.kind);
+        let timeout = self.chat_config().idle_timeout.min(Duration::from_secs(30));
+        let models = stream::list_models(&self.client, family, &provider, key.as_ref(), timeout)
+            .await
+            .map_err(ChatError::Provider)?;
+        lock(&self.models).insert(provider_name.to_string(), (Instant::now(), models.clone()));
+        Ok((models, false))
+    }
+
+    /// The key for `provider`: the vault's, else its environment variable. `Ok(None)` when
+    /// none is found and none is needed (local servers).
+    async fn key_lookup(
+        &self,
+        provider: &ProviderConfig,
+    ) -> Result<Option<Zeroizing<String>>, ChatError> {
+        let vault = self.vault.clone();
+        let name = provider.name.clone();
+        if let Some(key) = blocking(move || vault.key_for(&name).map_err(ChatError::from)).await? {
+            return Ok(Some(key));
+        }
+        if let Some(var) = &provider.api_key_env
+            && let Ok(value) = std::env::var(var)
+            && !value.is_empty()
+        {
+            return Ok(Some(Zeroizing::new(value)));
+        }
+        if !provider.is_local() && provider.kind != ProviderKind::Ollama {
+            return Err(ChatError::Provider(ProviderError::KeyMissing {
+                provider: provider.name.clone(),
+                env: provider
+                    .api_key_env
+                    .as_ref()
+                    .map(|var| format!(" or set ${var}"))
+                    .unwrap_or_default(),
+            }));
+        }
+        Ok(None)
+    }
+
+    /// One turn: save the user's message, stream the answer as deltas, save the answer.
+    pub async fn send(
+        self: &Arc<Self>,
+        chat_id: &str,
+        content: String,
+        options: SendOptions,
+        deltas: mpsc::Sender<Delta>,
+    ) -> Result<SendResult, ChatError> {
+        let started = Instant::now();
+        if content.trim().is_empty() {
+            return Err(ChatError::InvalidInput("the message is empty".into()));
+        }
+        let token = CancellationToken::new();
+        {
+            let mut active = lock(&self.active);
+            if active.contains_key(chat_id) {
+                return Err(ChatError::Busy(chat_id.to_string()));
+            }
+            active.insert(chat_id.to_string(), token.clone());
+        }
+        let _active = ActiveGuard {
+            service: self.clone(),
+            chat_id: chat_id.to_string(),
+        };
+
+        // Everything that can fail before a byte goes out: vault, chat, provider, key, model.
+        let history = self.history.clone();
+        let id = chat_id.to_string();
+        let (chat, earlier) = blocking(move || -> Result<_, ChatError> {
+            let chat = history.chat(&id)?;
+            let messages = history.messages(&id)?;
+            Ok((chat, messages))
+        })
+        .await?;
+        let provider = self.provider(&chat.provider)?.clone();
+        check_model_name(&chat.model)
+            .map_err(|m| ChatError::Provider(ProviderError::BadModel(m)))?;
+        let key = self.key_lookup(&provider).await?;
+
+        let request = ChatRequest {
+            model: chat.model.clone(),
+            messages: conversation(&chat, &earlier, &content),
+            temperature: options.temperature,
+            max_tokens: options.max_tokens,
+        };
+        let user = MessageRecord {
+            id: String::new(),
+            seq: 0,
+            role: Role::User,
+            content,
+            reasoning: None,
+            created_at: now_millis(),
+            status: MessageStatus::Complete,
+            usage: None,
+            error: None,
+            finish_reason: None,
+        };
+        let history = self.history.clone();
+        let id = chat_id.to_string();
+        blocking(move || history.append(&id, user).map_err(ChatError::from)).await?;
+
+        let message_id = new_id().map_err(|e| ChatError::from(VaultError::from(e)))?;
+        let mut answer = PartialAnswer::new(self.history.clone(), chat_id, &message_id);
+        let outcome = self
+            .stream_answer(
+                &provider,
+                key.as_ref(),
+                &request,
+                &token,
+                &deltas,
+                &mut answer,
+                started,
+            )
+            .await;
+        let finish = answer.finish.clone();
+        let usage = answer.usage;
+        let first_token = answer.first_token;
+        match outcome {
+            Ok(()) => {
+                let record = answer.save(MessageStatus::Complete, None).await?;
+                let total = started.elapsed();
+                Ok(SendResult {
+                    chat_id: chat_id.to_string(),
+                    message_id: record.id,
+                    content: record.content,
+                    reasoning: record.reasoning,
+                    finish_reason: finish,
+                    usage,
+                    timings: timings(first_token, total, usage, answer.pieces),
+                })
+            }
+            Err(StreamEnd::Cancelled) => {
+                answer.save(MessageStatus::Cancelled, None).await?;
+                Err(ChatError::Cancelled {
+                    chat_id: chat_id.to_string(),
+                    message_id,
+                })
+            }
+            Err(StreamEnd::Failed(error)) => {
+                answer
+                    .save(MessageStatus::Error, Some(error.to_string()))
+                    .await?;
+                Err(ChatError::Failed {
+                    error,
+                    chat_id: chat_id.to_string(),
+                    message_id,
+                })
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn stream_answer(
+        &self,
+        provider: &ProviderConfig,
+        key: Option<&Zeroizing<String>>,
+        request: &ChatRequest,
+        token: &CancellationToken,
+        deltas: &mpsc::Sender<Delta>,
+        answer: &mut PartialAnswer,
+        started: Instant,
+    ) -> Result<(), StreamEnd> {
+        let limits = StreamLimits {
+            idle_timeout: self.chat_config().idle_timeout,
+            ..StreamLimits::default()
+        };
+        let family = provider::family(provider.kind);
+        let open = stream::open(&self.client, family, provider, key, request, limits);
+        let mut stream = tokio::select! {
+            biased;
+            _ = token.cancelled() => return Err(StreamEnd::Cancelled),
+            opened = open => opened.map_err(StreamEnd::Failed)?,
+        };
+        let window = self.chat_config().delta_window;
+        let mut items = Vec::new();
+        let mut pending = Pending::default();
+        let mut flush_at: Option<tokio::time::Instant> = None;
+        loop {
+            let timer = async {
+                match flush_at {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                _ = token.cancelled() => {
+                    pending.flush(answer, deltas).await;
+                    return Err(StreamEnd::Cancelled);
+                }
+                _ = timer => {
+                    pending.flush(answer, deltas).await;
+                    flush_at = None;
+                }
+                more = stream.next_items(&mut items) => {
+                    let more = match more {
+                        Ok(more) => more,
+                        Err(error) => {
+                            pending.flush(answer, deltas).await;
+                            return Err(StreamEnd::Failed(error));
+                        }
+                    };
+                    for item in items.drain(..) {
+                        match item {
+                            StreamItem::Text(text) => pending.text.push_str(&text),
+                            StreamItem::Reasoning(text) => pending.reasoning.push_str(&text),
+                            StreamItem::Usage(usage) => answer.usage = Some(usage),
+                            StreamItem::Finish(reason) => answer.finish = Some(reason),
+                            StreamItem::Done => {}
+                        }
+                    }
+                    if !pending.is_empty() {
+                        if answer.first_token.is_none() {
+                            // The first delta goes out the moment it arrives.
+                            answer.first_token = Some(started.elapsed());
+                            pending.flush(answer, deltas).await;
+                        } else if window.is_zero() {
+                            pending.flush(answer, deltas).await;
+                        } else if flush_at.is_none() {
+                            flush_at = Some(tokio::time::Instant::now() + window);
+                        }
+                    }
+                    if !more {
+                        pending.flush(answer, deltas).await;
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+}
+
+enum StreamEnd {
+    Cancelled,
+    Failed(ProviderError),
+}
+
+/// Deltas received but not yet sent.
+#[derive(Default)]
+struct Pending {
+    text: String,
+    reasoning: String,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.text.is_empty() && self.reasoning.is_empty()
+    }
+
+    async fn flush(&mut self, answer: &mut PartialAnswer, deltas: &mpsc::Sender<Delta>) {
+        for (kind, buffer) in [("reasoning", &mut self.reasoning), ("text", &mut self.text)] {
+            if buffer.is_empty() {
+                continue;
+            }
+            let text = std::mem::take(buffer);
+            answer.pieces += 1;
+            match kind {
+                "text" => answer.content.push_str(&text),
+                _ => answer.reasoning.push_str(&text),
+            }
+            // The editor may have gone; the answer is still saved.
+            let _ = deltas
+                .send(Delta {
+                    chat_id: answer.chat_id.clone(),
+                    message_id: answer.message_id.clone(),
+                    delta: text,
+                    kind,
+                })
+                .await;
+        }
+    }
+}
+
+/// The answer as it arrives. If the future streaming it is dropped (the request was
+/// cancelled), what had arrived is saved as `cancelled`.
+struct PartialAnswer {
+    history: Arc<History>,
+    chat_id: String,
+    message_id: String,
+    content: String,
+    reasoning: String,
+    usage: Option<Usage>,
+    finish: Option<String>,
+    first_token: Option<Duration>,
+    pieces: u64,
+    created_at: i64,
+    saved: bool,
+}
+
+impl PartialAnswer {
+    fn new(history: Arc<History>, chat_id: &str, message_id: &str) -> Self {
+        Self {
+            history,
+            chat_id: chat_id.to_string(),
+            message_id: message_id.to_string(),
+            content: String::new(),
+            reasoning: String::new(),
+            usage: None,
+            finish: None,
+            first_token: None,
+            pieces: 0,
+            created_at: now_millis(),
+            saved: false,
+        }
+    }
+
+    fn record(&self, status: MessageStatus, error: Option<String>) -> MessageRecord {
+        MessageRecord {
+            id: self.message_id.clone(),
+            seq: 0,
+            role: Role::Assistant,
+            content: self.content.clone(),
+            reasoning: (!self.reasoning.is_empty()).then(|| self.reasoning.clone()),
+            created_at: self.created_at,
+            status,
+            usage: self.usage,
+            error,
+            finish_reason: self.finish.clone(),
+        }
+    }
+
+    async fn save(
+        &mut self,
+        status: MessageStatus,
+        error: Option<String>,
+    ) -> Result<MessageRecord, ChatError> {
+        self.saved = true;
+        let record = self.record(status, error);
+        let history = self.history.clone();
+        let chat_id = self.chat_id.clone();
+        blocking(move || history.append(&chat_id, record).map_err(ChatError::from)).await
+    }
+}
+
+impl Drop for PartialAnswer {
+    fn drop(&mut self) {
+        if self.saved {
+            return;
+        }
+        // Dropped mid-stream: save synchronously, a few milliseconds, so nothing is lost even
+        // when the process is winding down.
+        let record = self.record(MessageStatus::Cancelled, None);
+        if let Err(error) = self.history.append(&self.chat_id, record) {
+            tracing::warn!(%error, "could not save a cancelled answer");
+        }
+    }
+}
+
+/// Removes a chat from the streaming set however the turn ends.
+struct ActiveGuard {
+    service: Arc<ChatService>,
+    chat_id: String,
+}
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        lock(&self.service.active).remove(&self.chat_id);
+    }
+}
+
+/// The conversation as the provider sees it: system prompt, earlier turns, the new message.
+fn conversation(chat: &ChatRecord, earlier: &[MessageRecord], content: &str) -> Vec<WireMessage> {
+    let mut messages = Vec::with_capacity(earlier.len() + 2);
+    if let Some(system) = chat.system.as_deref().filter(|s| !s.trim().is_empty()) {
+        messages.push(WireMessage {
+            role: WireRole::System,
+            content: system.to_string(),
+        });
+    }
+    for message in earlier {
+        // Failed turns with nothing in them would only confuse the model.
+        if message.content.is_empty() {
+            continue;
+        }
+        let role = match message.role {
+            Role::System => WireRole::System,
+            Role::User => WireRole::User,
+            Role::Assistant => WireRole::Assistant,
+        };
+        messages.push(WireMessage {
+            role,
+            content: message.content.clone(),
+        });
+    }
+    messages.push(WireMessage {
+        role: WireRole::User,
+        content: content.to_string(),
+    });
+    messages
+}
+
+fn timings(
+    first_token: Option<Duration>,
+    total: Duration,
+    usage: Option<Usage>,
+    pieces: u64,
+) -> Timings {
+    let tokens = usage
+        .map(|u| u.completion_tokens)
+        .filter(|&t| t > 0)
+        .unwrap_or(pieces);
+    let tokens_per_second = first_token.and_then(|first| {
+        let streaming = total.saturating_sub(first).as_secs_f64();
+        (streaming > 0.0 && tokens > 0).then(|| (tokens as f64 / streaming * 10.0).round() / 10.0)
+    });
+    Timings {
+        first_token_ms: first_token.map(|d| d.as_millis() as u64),
+        total_ms: total.as_millis() as u64,
+        tokens_per_second,
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ChatError> + Send + 'static,
+) -> Result<T, ChatError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| ChatError::InvalidInput(format!("internal error: {error}")))?
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}

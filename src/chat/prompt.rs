@@ -1,0 +1,135 @@
+//! Turning what the editor sends into prompt text, the same way for every editor: code regions
+//! as fenced blocks with file name and lines, rewrite requests, and the code in a rewrite answer.
+
+use serde::Deserialize;
+
+/// A region of code the user selected.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CodeRegion {
+    pub path: Option<String>,
+    pub language: Option<String>,
+    pub start_line: Option<u64>,
+    pub end_line: Option<u64>,
+    pub text: String,
+}
+
+/// A fence longer than any run of backticks in `text`, so the text cannot close it.
+fn fence_for(text: &str) -> String {
+    let mut longest = 0;
+    let mut run = 0;
+    for c in text.chars() {
+        if c == '`' {
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    "`".repeat((longest + 1).max(3))
+}
+
+/// One region as a labelled, fenced block.
+pub fn format_region(region: &CodeRegion) -> String {
+    let mut label = match &region.path {
+        Some(path) if !path.is_empty() => format!("`{path}`"),
+        _ => "Selected code".to_string(),
+    };
+    match (region.start_line, region.end_line) {
+        (Some(start), Some(end)) if end > start => label.push_str(&format!(" lines {start}-{end}")),
+        (Some(start), _) => label.push_str(&format!(" line {start}")),
+        _ => {}
+    }
+    let fence = fence_for(&region.text);
+    let language = region.language.as_deref().unwrap_or("");
+    let text = region.text.strip_suffix('\n').unwrap_or(&region.text);
+    format!("{label}:\n{fence}{language}\n{text}\n{fence}")
+}
+
+/// The user's message with its context regions after it.
+pub fn user_message(content: &str, context: &[CodeRegion]) -> String {
+    if context.is_empty() {
+        return content.to_string();
+    }
+    let mut message = content.trim_end().to_string();
+    for region in context {
+        message.push_str("\n\n");
+        message.push_str(&format_region(region));
+    }
+    message
+}
+
+/// The prompt asking for a rewrite of `region`.
+pub fn rewrite_request(instruction: &str, region: &CodeRegion) -> String {
+    format!(
+        "Rewrite the code below as instructed. Answer with the complete rewritten code in a single \
+         fenced code block and nothing else: no explanation, no other blocks.\n\n\
+         Instruction: {}\n\n{}",
+        instruction.trim(),
+        format_region(region)
+    )
+}
+
+/// The code inside the first fenced block of `answer`, or the whole answer if it has none.
+pub fn extract_code(answer: &str) -> String {
+    let lines: Vec<&str> = answer.lines().collect();
+    let Some(open) = lines.iter().position(|l| l.trim_start().starts_with("```")) else {
+        return answer.trim_matches('\n').to_string();
+    };
+    let fence: String = lines[open]
+        .trim_start()
+        .chars()
+        .take_while(|&c| c == '`')
+        .collect();
+    let body: Vec<&str> = lines[open + 1..]
+        .iter()
+        .take_while(|l| l.trim() != fence)
+        .copied()
+        .collect();
+    let mut code = body.join("\n");
+    code.push('\n');
+    code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn region(text: &str) -> CodeRegion {
+        CodeRegion {
+            path: Some("src/main.rs".into()),
+            language: Some("rust".into()),
+            start_line: Some(10),
+            end_line: Some(12),
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn regions_are_fenced_and_labelled() {
+        let message = user_message("Explain", &[region("fn main() {}\n")]);
+        assert_eq!(
+            message,
+            "Explain\n\n`src/main.rs` lines 10-12:\n```rust\nfn main() {}\n```"
+        );
+    }
+
+    #[test]
+    fn backticks_in_the_code_get_a_longer_fence() {
+        let formatted = format_region(&region("let s = \"```\";"));
+        assert!(
+            formatted.contains("````rust\n") && formatted.ends_with("\n````"),
+            "{formatted}"
+        );
+    }
+
+    #[test]
+    fn code_is_extracted_from_the_first_block() {
+        assert_eq!(
+            extract_code("Sure:\n```rust\nfn a() {}\n```\nDone."),
+            "fn a() {}\n"
+        );
+        assert_eq!(extract_code("````\nx ``` y\n````"), "x ``` y\n");
+        assert_eq!(extract_code("\nplain\n"), "plain");
+    }
+}

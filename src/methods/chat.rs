@@ -1,0 +1,248 @@
+//! `chat/*`, `providers/list` and `models/list`.
+
+use std::sync::Arc;
+
+use jsonrpsee::core::{RpcResult, async_trait};
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use super::blocking;
+use crate::api::{ChatApiServer, ProvidersApiServer};
+use crate::app::App;
+use crate::chat::{ChatError, ChatService, Delta, NewChat, SendOptions, SendResult, prompt};
+use crate::history::ChatSummary;
+use crate::protocol::types::*;
+use crate::protocol::{AppError, ErrorCode, Params};
+use crate::provider::ProviderError;
+
+/// How many deltas may wait for the editor before the stream waits too.
+const DELTA_QUEUE: usize = 256;
+
+pub struct ChatMethods {
+    app: Arc<App>,
+}
+
+impl ChatMethods {
+    pub fn new(app: Arc<App>) -> Self {
+        Self { app }
+    }
+
+    fn chat(&self) -> Result<Arc<ChatService>, AppError> {
+        self.app.chat()
+    }
+
+    /// Run one streaming turn, forwarding its deltas as `chat/delta` notifications in order.
+    async fn stream_turn(
+        &self,
+        chat_id: &str,
+        content: String,
+        options: SendOptions,
+    ) -> Result<SendResult, AppError> {
+        let chat = self.chat()?;
+        let (tx, mut rx) = mpsc::channel::<Delta>(DELTA_QUEUE);
+        let outgoing = self.app.outgoing.clone();
+        let forward = async move {
+            while let Some(delta) = rx.recv().await {
+                outgoing.notify("chat/delta", &delta).await;
+            }
+        };
+        let (result, ()) = tokio::join!(chat.send(chat_id, content, options, tx), forward);
+        result.map_err(AppError::from)
+    }
+}
+
+impl From<ProviderError> for AppError {
+    fn from(error: ProviderError) -> Self {
+        let message = error.to_string();
+        match error {
+            ProviderError::Http {
+                provider,
+                status,
+                retry_after,
+                ..
+            } => AppError::new(ErrorCode::ProviderError, message).with_data(
+                json!({"provider": provider, "status": status, "retryAfter": retry_after}),
+            ),
+            ProviderError::Unreachable {
+                provider, reason, ..
+            } => AppError::new(ErrorCode::ProviderUnreachable, message)
+                .with_data(json!({"provider": provider, "reason": reason})),
+            ProviderError::Stream { provider, .. } => {
+                AppError::new(ErrorCode::ProviderError, message)
+                    .with_data(json!({"provider": provider, "status": null, "kind": "stream"}))
+            }
+            ProviderError::Truncated { provider } => {
+                AppError::new(ErrorCode::ProviderError, message)
+                    .with_data(json!({"provider": provider, "status": null, "kind": "truncated"}))
+            }
+            ProviderError::Protocol { provider, .. } => {
+                AppError::new(ErrorCode::ProviderError, message)
+                    .with_data(json!({"provider": provider, "status": null, "kind": "protocol"}))
+            }
+            ProviderError::KeyMissing { provider, .. } => {
+                AppError::new(ErrorCode::KeyMissing, message)
+                    .with_data(json!({"provider": provider}))
+            }
+            ProviderError::BadModel(_) => AppError::new(ErrorCode::InvalidParams, message),
+        }
+    }
+}
+
+impl From<ChatError> for AppError {
+    fn from(error: ChatError) -> Self {
+        let message = error.to_string();
+        match error {
+            ChatError::History(error) => error.into(),
+            ChatError::Provider(error) => error.into(),
+            ChatError::Failed {
+                error,
+                chat_id,
+                message_id,
+            } => {
+                let mut app_error = AppError::from(error);
+                if let Some(serde_json::Value::Object(data)) = &mut app_error.data {
+                    data.insert("chatId".into(), json!(chat_id));
+                    data.insert("messageId".into(), json!(message_id));
+                }
+                app_error
+            }
+            ChatError::Cancelled {
+                chat_id,
+                message_id,
+            } => AppError::new(ErrorCode::RequestCancelled, message)
+                .with_data(json!({"chatId": chat_id, "messageId": message_id})),
+            ChatError::NoSuchProvider(name) => AppError::new(ErrorCode::NotFound, message)
+                .with_data(json!({"what": "provider", "id": name})),
+            ChatError::Busy(_) => AppError::new(ErrorCode::InvalidRequest, message),
+            ChatError::InvalidInput(_) => AppError::new(ErrorCode::InvalidParams, message),
+        }
+    }
+}
+
+#[async_trait]
+impl ChatApiServer for ChatMethods {
+    async fn new_chat(&self, params: Option<Params<NewChatParams>>) -> RpcResult<NewChat> {
+        let p = params.map(|p| p.0).unwrap_or_default();
+        let chat = self.chat()?;
+        blocking::run(move || {
+            chat.new_chat(
+                p.provider.as_deref(),
+                p.model.as_deref(),
+                p.system,
+                p.title.as_deref(),
+            )
+        })
+        .await
+    }
+
+    async fn configure(&self, params: Params<ConfigureParams>) -> RpcResult<ChatSummary> {
+        let p = params.0;
+        let chat = self.chat()?;
+        blocking::run(move || {
+            chat.configure(
+                &p.chat_id,
+                p.provider.as_deref(),
+                p.model.as_deref(),
+                p.system,
+                p.title.as_deref(),
+            )
+        })
+        .await
+    }
+
+    async fn send(&self, params: Params<SendParams>) -> RpcResult<SendResult> {
+        let p = params.0;
+        let content = prompt::user_message(&p.content, &p.context);
+        Ok(self.stream_turn(&p.chat_id, content, p.options).await?)
+    }
+
+    async fn cancel(&self, params: Params<ChatIdParams>) -> RpcResult<CancelResult> {
+        let cancelled = self.chat()?.cancel(&params.0.chat_id);
+        Ok(CancelResult { cancelled })
+    }
+
+    async fn rewrite(&self, params: Params<RewriteParams>) -> RpcResult<RewriteResult> {
+        let p = params.0;
+        if p.instruction.trim().is_empty() {
+            return Err(AppError::new(ErrorCode::InvalidParams, "the instruction is empty").into());
+        }
+        let chat = self.chat()?;
+        let title: String = format!("Rewrite: {}", p.instruction.trim())
+            .chars()
+            .take(80)
+            .collect();
+        let new = blocking::run(move || {
+            chat.new_chat(
+                p.provider.as_deref(),
+                p.model.as_deref(),
+                None,
+                Some(&title),
+            )
+        })
+        .await?;
+        let request = prompt::rewrite_request(&p.instruction, &p.region);
+        let answer = self
+            .stream_turn(&new.chat_id, request, SendOptions::default())
+            .await?;
+        Ok(RewriteResult {
+            chat_id: answer.chat_id,
+            message_id: answer.message_id,
+            text: prompt::extract_code(&answer.content),
+        })
+    }
+}
+
+pub struct ProvidersMethods {
+    app: Arc<App>,
+}
+
+impl ProvidersMethods {
+    pub fn new(app: Arc<App>) -> Self {
+        Self { app }
+    }
+}
+
+#[async_trait]
+impl ProvidersApiServer for ProvidersMethods {
+    async fn providers(&self) -> RpcResult<ProvidersResult> {
+        let chat = self.app.chat()?;
+        let config = self.app.config.clone();
+        blocking::run(move || {
+            let providers = config
+                .providers
+                .iter()
+                .map(|provider| {
+                    let key_source = chat.key_source(provider);
+                    ProviderInfo {
+                        name: provider.name.clone(),
+                        kind: provider.kind,
+                        base_url: provider.base_url.to_string(),
+                        local: provider.is_local(),
+                        default_model: provider.default_model.clone(),
+                        key_found: key_source.is_some(),
+                        key_source,
+                    }
+                })
+                .collect();
+            Ok::<_, AppError>(ProvidersResult {
+                default: config.default_provider.clone(),
+                providers,
+            })
+        })
+        .await
+    }
+
+    async fn models(&self, params: Params<ModelsParams>) -> RpcResult<ModelsResult> {
+        let p = params.0;
+        let chat = self.app.chat()?;
+        let (models, cached) = chat
+            .models(&p.provider, p.refresh)
+            .await
+            .map_err(AppError::from)?;
+        Ok(ModelsResult {
+            provider: p.provider,
+            models: models.into_iter().map(|id| ModelInfo { id }).collect(),
+            cached,
+        })
+    }
+}
