@@ -767,3 +767,126 @@ fn the_command_line_chat_streams_to_stdout() {
         "{prompt}"
     );
 }
+
+/// A TLS server (openssl s_server) with a certificate from a private CA: refused without that
+/// CA, trusted with `extra_ca_file`.
+#[test]
+fn certificates_are_checked_and_an_extra_ca_is_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let status = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("openssl is needed for this test");
+        assert!(status.success(), "openssl {args:?}");
+    };
+    std::fs::write(
+        dir.path().join("leaf.ext"),
+        "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=chinwag test CA",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "leaf.key",
+        "-out",
+        "leaf.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "leaf.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "leaf.ext",
+    ]);
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let mut tls = std::process::Command::new("openssl")
+        .args([
+            "s_server",
+            "-accept",
+            &format!("127.0.0.1:{port}"),
+            "-cert",
+            "leaf.pem",
+            "-key",
+            "leaf.key",
+            "-www",
+            "-quiet",
+        ])
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let provider = format!(
+        "[providers.secure]\nkind = \"openai-compatible\"\nbase_url = \"https://127.0.0.1:{port}/v1\"\ndefault_model = \"m\"\n"
+    );
+
+    let home = Home::new();
+    home.write_config(&format!("{FAST_KDF}{provider}"));
+    let mut server = Server::start(&home, Framing::Ndjson);
+    let refused = server.call(1, "models/list", json!({"provider": "secure"}));
+    assert_eq!(error_code(&refused), 1102, "{refused}");
+    assert_eq!(refused["error"]["data"]["reason"], "tls", "{refused}");
+    server.finish();
+
+    let ca = dir.path().join("ca.pem");
+    home.write_config(&format!(
+        "{FAST_KDF}[chat]\nextra_ca_file = \"{}\"\n{provider}",
+        ca.display()
+    ));
+    let mut server = Server::start(&home, Framing::Ndjson);
+    let answered = server.call(1, "models/list", json!({"provider": "secure"}));
+    // The handshake passed; s_server answers with an HTML page, not a model list.
+    assert_eq!(error_code(&answered), 1101, "{answered}");
+    assert_eq!(answered["error"]["data"]["kind"], "protocol", "{answered}");
+    server.finish();
+    let _ = tls.kill();
+    let _ = tls.wait();
+}

@@ -365,9 +365,11 @@ impl ChatService {
             error: None,
             finish_reason: None,
         };
+        // Saved while the request goes out: the first token must not wait for a disk flush.
         let history = self.history.clone();
         let id = chat_id.to_string();
-        blocking(move || history.append(&id, user).map_err(ChatError::from)).await?;
+        let user_saved = blocking(move || history.append(&id, user).map_err(ChatError::from));
+        let user_saved = tokio::spawn(user_saved);
 
         let message_id = new_id().map_err(|e| ChatError::from(VaultError::from(e)))?;
         let mut answer = PartialAnswer::new(self.history.clone(), chat_id, &message_id);
@@ -382,6 +384,12 @@ impl ChatService {
                 started,
             )
             .await;
+        // The user's turn is on disk before the answer is.
+        match user_saved.await {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => return Err(error),
+            Err(error) => return Err(ChatError::InvalidInput(format!("internal error: {error}"))),
+        }
         let finish = answer.finish.clone();
         let usage = answer.usage;
         let first_token = answer.first_token;
@@ -478,13 +486,15 @@ impl ChatService {
                             StreamItem::Finish(reason) => answer.finish = Some(reason),
                             StreamItem::Done => {}
                         }
-                    }
-                    if !pending.is_empty() {
+                        if pending.is_empty() {
+                            continue;
+                        }
                         if answer.first_token.is_none() {
                             // The first delta goes out the moment it arrives.
                             answer.first_token = Some(started.elapsed());
                             pending.flush(answer, deltas).await;
                         } else if window.is_zero() {
+                            // No merging: one notification per provider delta.
                             pending.flush(answer, deltas).await;
                         } else if flush_at.is_none() {
                             flush_at = Some(tokio::time::Instant::now() + window);

@@ -235,7 +235,8 @@ impl History {
                 .into_iter()
                 .map(|(_, message)| message)
                 .collect();
-            messages.sort_by_key(|m| (m.seq, m.created_at));
+            // Time first: a turn's answer may be written before its question finished saving.
+            messages.sort_by_key(|m| (m.created_at, m.seq));
             Ok(messages)
         })
     }

@@ -13,7 +13,7 @@ use crate::protocol::types::{
 use crate::transport::MAX_FRAME_BYTES;
 
 /// Notifications the server may send, announced in `initialize`.
-const SERVER_NOTIFICATIONS: &[&str] = &["vault/stateChanged"];
+const SERVER_NOTIFICATIONS: &[&str] = &["chat/delta", "vault/stateChanged"];
 
 pub struct Lifecycle {
     app: Arc<App>,

@@ -39,7 +39,7 @@ impl Reply {
             status: 200,
             headers: vec![("Content-Type".into(), content_type.into())],
             body: body.into(),
-            pieces: vec![7, 1, 13, 2, 29, 3, 5],
+            pieces: random_pieces(0x5eed),
             pause: Duration::ZERO,
             end: End::Complete,
         }
@@ -273,6 +273,20 @@ fn respond(mut stream: &TcpStream, reply: &Reply) -> std::io::Result<bool> {
             ))
         }
     }
+}
+
+/// Piece sizes from 1 to 32 bytes drawn from a seeded generator (xorshift): boundaries fall
+/// anywhere, inside multi-byte characters and `\r\n` pairs too, and every run is the same.
+pub fn random_pieces(seed: u64) -> Vec<usize> {
+    let mut state = seed | 1;
+    (0..257)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % 32) as usize + 1
+        })
+        .collect()
 }
 
 /// An OpenAI-style SSE stream saying `pieces`, with usage and `[DONE]`.
