@@ -5,9 +5,10 @@
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
+use super::decoder::{FramedDecoder, UnitError, UnitHandler, json};
 use super::openai::ids;
 use super::sse::{SseEvent, SseParser};
-use super::{ChatRequest, Family, ProviderError, StreamDecoder, StreamItem, WireRole, endpoint};
+use super::{ChatRequest, Family, StreamDecoder, StreamItem, WireRole, endpoint};
 use crate::config::ProviderConfig;
 use crate::history::Usage;
 
@@ -67,13 +68,7 @@ impl Family for Anthropic {
     }
 
     fn decoder(&self, provider: &str) -> Box<dyn StreamDecoder> {
-        Box::new(AnthropicDecoder {
-            provider: provider.to_string(),
-            sse: SseParser::new(),
-            events: Vec::new(),
-            usage: Usage::default(),
-            stopped: false,
-        })
+        FramedDecoder::boxed(provider, SseParser::new(), AnthropicHandler::default())
     }
 
     fn models_request(
@@ -90,117 +85,83 @@ impl Family for Anthropic {
     }
 }
 
-struct AnthropicDecoder {
-    provider: String,
-    sse: SseParser,
-    events: Vec<SseEvent>,
+/// Reads Messages API events; `message_stop` ends the stream.
+#[derive(Default)]
+struct AnthropicHandler {
     usage: Usage,
     stopped: bool,
 }
 
-impl AnthropicDecoder {
-    fn drain(&mut self, out: &mut Vec<StreamItem>) -> Result<(), ProviderError> {
-        for event in std::mem::take(&mut self.events) {
-            let data: Value =
-                serde_json::from_str(&event.data).map_err(|error| ProviderError::Protocol {
-                    provider: self.provider.clone(),
-                    detail: format!("a stream event is not JSON: {error}"),
-                })?;
-            let kind = event
-                .event
-                .as_deref()
-                .or_else(|| data.get("type").and_then(Value::as_str))
-                .unwrap_or("");
-            match kind {
-                "message_start" => {
-                    let usage = data.pointer("/message/usage");
-                    let count =
-                        |name: &str| usage.and_then(|u| u.get(name)).and_then(Value::as_u64);
-                    self.usage.prompt_tokens = count("input_tokens").unwrap_or(0);
-                    self.usage.completion_tokens = count("output_tokens").unwrap_or(0);
-                }
-                "content_block_delta" => {
-                    let delta = data.get("delta");
-                    let text = |name: &str| delta.and_then(|d| d.get(name)).and_then(Value::as_str);
-                    match delta.and_then(|d| d.get("type")).and_then(Value::as_str) {
-                        Some("text_delta") => {
-                            if let Some(text) = text("text").filter(|t| !t.is_empty()) {
-                                out.push(StreamItem::Text(text.to_string()));
-                            }
-                        }
-                        Some("thinking_delta") => {
-                            if let Some(text) = text("thinking").filter(|t| !t.is_empty()) {
-                                out.push(StreamItem::Reasoning(text.to_string()));
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                "message_delta" => {
-                    if let Some(reason) = data.pointer("/delta/stop_reason").and_then(Value::as_str)
-                    {
-                        out.push(StreamItem::Finish(reason.to_string()));
-                    }
-                    // output_tokens is cumulative: the latest value is the total.
-                    if let Some(output) =
-                        data.pointer("/usage/output_tokens").and_then(Value::as_u64)
-                    {
-                        self.usage.completion_tokens = output;
-                    }
-                    if let Some(input) = data.pointer("/usage/input_tokens").and_then(Value::as_u64)
-                    {
-                        self.usage.prompt_tokens = input;
-                    }
-                    out.push(StreamItem::Usage(self.usage));
-                }
-                "message_stop" => {
-                    self.stopped = true;
-                    out.push(StreamItem::Done);
-                }
-                "error" => {
-                    let message = data
-                        .pointer("/error/message")
-                        .and_then(Value::as_str)
-                        .unwrap_or("unknown error")
-                        .to_string();
-                    return Err(ProviderError::Stream {
-                        provider: self.provider.clone(),
-                        message,
-                    });
-                }
-                _ => {} // ping, content_block_start/stop and future event types
+impl UnitHandler<SseEvent> for AnthropicHandler {
+    fn handle(&mut self, event: SseEvent, out: &mut Vec<StreamItem>) -> Result<(), UnitError> {
+        let data = json(&event.data)?;
+        let kind = event
+            .event
+            .as_deref()
+            .or_else(|| data.get("type").and_then(Value::as_str))
+            .unwrap_or("");
+        match kind {
+            "message_start" => {
+                let usage = data.pointer("/message/usage");
+                let count = |name: &str| usage.and_then(|u| u.get(name)).and_then(Value::as_u64);
+                self.usage.prompt_tokens = count("input_tokens").unwrap_or(0);
+                self.usage.completion_tokens = count("output_tokens").unwrap_or(0);
             }
+            "content_block_delta" => {
+                let delta = data.get("delta");
+                let text = |name: &str| delta.and_then(|d| d.get(name)).and_then(Value::as_str);
+                match delta.and_then(|d| d.get("type")).and_then(Value::as_str) {
+                    Some("text_delta") => {
+                        if let Some(text) = text("text").filter(|t| !t.is_empty()) {
+                            out.push(StreamItem::Text(text.to_string()));
+                        }
+                    }
+                    Some("thinking_delta") => {
+                        if let Some(text) = text("thinking").filter(|t| !t.is_empty()) {
+                            out.push(StreamItem::Reasoning(text.to_string()));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            "message_delta" => {
+                if let Some(reason) = data.pointer("/delta/stop_reason").and_then(Value::as_str) {
+                    out.push(StreamItem::Finish(reason.to_string()));
+                }
+                // output_tokens is cumulative: the latest value is the total.
+                if let Some(output) = data.pointer("/usage/output_tokens").and_then(Value::as_u64) {
+                    self.usage.completion_tokens = output;
+                }
+                if let Some(input) = data.pointer("/usage/input_tokens").and_then(Value::as_u64) {
+                    self.usage.prompt_tokens = input;
+                }
+                out.push(StreamItem::Usage(self.usage));
+            }
+            "message_stop" => {
+                self.stopped = true;
+                out.push(StreamItem::Done);
+            }
+            "error" => {
+                let message = data
+                    .pointer("/error/message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("unknown error");
+                return Err(UnitError::Stream(message.to_string()));
+            }
+            _ => {} // ping, content_block_start/stop and future event types
         }
         Ok(())
     }
-}
 
-impl StreamDecoder for AnthropicDecoder {
-    fn feed(&mut self, chunk: &[u8], out: &mut Vec<StreamItem>) -> Result<(), ProviderError> {
-        self.sse
-            .feed(chunk, &mut self.events)
-            .map_err(|error| ProviderError::Protocol {
-                provider: self.provider.clone(),
-                detail: error.to_string(),
-            })?;
-        self.drain(out)
-    }
-
-    fn finish(&mut self, out: &mut Vec<StreamItem>) -> Result<(), ProviderError> {
-        self.sse.finish(&mut self.events);
-        self.drain(out)?;
-        if !self.stopped {
-            return Err(ProviderError::Truncated {
-                provider: self.provider.clone(),
-            });
-        }
-        Ok(())
+    fn complete(&self) -> bool {
+        self.stopped
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::provider::ProviderError;
 
     #[test]
     fn decodes_the_event_sequence_at_any_split() {

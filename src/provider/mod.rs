@@ -6,6 +6,7 @@
 //! it knows nothing of JSON-RPC, history or editors.
 
 pub mod anthropic;
+pub mod decoder;
 pub mod ndjson;
 pub mod ollama;
 pub mod openai;
@@ -118,11 +119,6 @@ pub trait Family: Send + Sync {
 
     /// Model ids from the models listing.
     fn parse_models(&self, body: &serde_json::Value) -> Vec<String>;
-
-    /// Whether a key is required.
-    fn needs_key(&self) -> bool {
-        true
-    }
 }
 
 /// The family a provider speaks.

@@ -1,13 +1,10 @@
 //! An incremental newline-delimited JSON splitter (Ollama's stream): bytes in, complete lines
 //! out, whatever the chunking. Pure and easy to fuzz.
 
+use super::decoder::{LineTooLong, Splitter};
+
 /// The longest line accepted.
 const MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
-
-/// A line exceeded the limit.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("a stream line exceeds {0} bytes")]
-pub struct LineTooLong(pub usize);
 
 /// Splitter state between reads.
 #[derive(Debug, Default)]
@@ -48,6 +45,18 @@ impl NdjsonParser {
         if !text.is_empty() {
             out.push(text.to_string());
         }
+    }
+}
+
+impl Splitter for NdjsonParser {
+    type Unit = String;
+
+    fn feed(&mut self, chunk: &[u8], out: &mut Vec<String>) -> Result<(), LineTooLong> {
+        NdjsonParser::feed(self, chunk, out)
+    }
+
+    fn finish(&mut self, out: &mut Vec<String>) {
+        NdjsonParser::finish(self, out)
     }
 }
 

@@ -5,9 +5,10 @@
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
+use super::decoder::{FramedDecoder, UnitError, UnitHandler, json};
 use super::ndjson::NdjsonParser;
 use super::openai::ids;
-use super::{ChatRequest, Family, ProviderError, StreamDecoder, StreamItem, endpoint};
+use super::{ChatRequest, Family, StreamDecoder, StreamItem, endpoint};
 use crate::config::ProviderConfig;
 use crate::history::Usage;
 
@@ -42,12 +43,7 @@ impl Family for Ollama {
     }
 
     fn decoder(&self, provider: &str) -> Box<dyn StreamDecoder> {
-        Box::new(OllamaDecoder {
-            provider: provider.to_string(),
-            lines: NdjsonParser::new(),
-            pending: Vec::new(),
-            done: false,
-        })
+        FramedDecoder::boxed(provider, NdjsonParser::new(), OllamaHandler::default())
     }
 
     fn models_request(
@@ -62,93 +58,61 @@ impl Family for Ollama {
     fn parse_models(&self, body: &Value) -> Vec<String> {
         ids(body.get("models"), "name")
     }
-
-    fn needs_key(&self) -> bool {
-        false
-    }
 }
 
-struct OllamaDecoder {
-    provider: String,
-    lines: NdjsonParser,
-    pending: Vec<String>,
+/// Reads `/api/chat` lines; `done: true` ends the stream.
+#[derive(Default)]
+struct OllamaHandler {
     done: bool,
 }
 
-impl OllamaDecoder {
-    fn drain(&mut self, out: &mut Vec<StreamItem>) -> Result<(), ProviderError> {
-        for line in std::mem::take(&mut self.pending) {
-            let value: Value =
-                serde_json::from_str(&line).map_err(|error| ProviderError::Protocol {
-                    provider: self.provider.clone(),
-                    detail: format!("a stream line is not JSON: {error}"),
-                })?;
-            if let Some(error) = value.get("error") {
-                let message = error
-                    .as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| error.to_string());
-                return Err(ProviderError::Stream {
-                    provider: self.provider.clone(),
-                    message,
-                });
-            }
-            let field = |name: &str| {
-                value
-                    .pointer(&format!("/message/{name}"))
-                    .and_then(Value::as_str)
-            };
-            if let Some(thinking) = field("thinking").filter(|t| !t.is_empty()) {
-                out.push(StreamItem::Reasoning(thinking.to_string()));
-            }
-            if let Some(text) = field("content").filter(|t| !t.is_empty()) {
-                out.push(StreamItem::Text(text.to_string()));
-            }
-            if value.get("done").and_then(Value::as_bool) == Some(true) {
-                let reason = value
-                    .get("done_reason")
-                    .and_then(Value::as_str)
-                    .unwrap_or("stop");
-                out.push(StreamItem::Finish(reason.to_string()));
-                let count = |name: &str| value.get(name).and_then(Value::as_u64).unwrap_or(0);
-                out.push(StreamItem::Usage(Usage {
-                    prompt_tokens: count("prompt_eval_count"),
-                    completion_tokens: count("eval_count"),
-                }));
-                out.push(StreamItem::Done);
-                self.done = true;
-            }
+impl UnitHandler<String> for OllamaHandler {
+    fn handle(&mut self, line: String, out: &mut Vec<StreamItem>) -> Result<(), UnitError> {
+        let value = json(&line)?;
+        if let Some(error) = value.get("error") {
+            let message = error
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| error.to_string());
+            return Err(UnitError::Stream(message));
+        }
+        let field = |name: &str| {
+            value
+                .pointer(&format!("/message/{name}"))
+                .and_then(Value::as_str)
+        };
+        if let Some(thinking) = field("thinking").filter(|t| !t.is_empty()) {
+            out.push(StreamItem::Reasoning(thinking.to_string()));
+        }
+        if let Some(text) = field("content").filter(|t| !t.is_empty()) {
+            out.push(StreamItem::Text(text.to_string()));
+        }
+        if value.get("done").and_then(Value::as_bool) == Some(true) {
+            let reason = value
+                .get("done_reason")
+                .and_then(Value::as_str)
+                .unwrap_or("stop");
+            out.push(StreamItem::Finish(reason.to_string()));
+            let count = |name: &str| value.get(name).and_then(Value::as_u64).unwrap_or(0);
+            out.push(StreamItem::Usage(Usage {
+                prompt_tokens: count("prompt_eval_count"),
+                completion_tokens: count("eval_count"),
+            }));
+            out.push(StreamItem::Done);
+            self.done = true;
         }
         Ok(())
     }
-}
 
-impl StreamDecoder for OllamaDecoder {
-    fn feed(&mut self, chunk: &[u8], out: &mut Vec<StreamItem>) -> Result<(), ProviderError> {
-        self.lines
-            .feed(chunk, &mut self.pending)
-            .map_err(|error| ProviderError::Protocol {
-                provider: self.provider.clone(),
-                detail: error.to_string(),
-            })?;
-        self.drain(out)
-    }
-
-    fn finish(&mut self, out: &mut Vec<StreamItem>) -> Result<(), ProviderError> {
-        self.lines.finish(&mut self.pending);
-        self.drain(out)?;
-        if !self.done {
-            return Err(ProviderError::Truncated {
-                provider: self.provider.clone(),
-            });
-        }
-        Ok(())
+    fn complete(&self) -> bool {
+        self.done
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::provider::ProviderError;
 
     fn decode(stream: &str, chunk: usize) -> Result<Vec<StreamItem>, ProviderError> {
         let mut decoder = Ollama.decoder("ollama");

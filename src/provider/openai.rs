@@ -9,8 +9,9 @@
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
+use super::decoder::{FramedDecoder, UnitError, UnitHandler, json};
 use super::sse::{SseEvent, SseParser};
-use super::{ChatRequest, Family, ProviderError, StreamDecoder, StreamItem, endpoint};
+use super::{ChatRequest, Family, StreamDecoder, StreamItem, endpoint};
 use crate::config::ProviderConfig;
 use crate::history::Usage;
 
@@ -47,12 +48,7 @@ impl Family for OpenAi {
     }
 
     fn decoder(&self, provider: &str) -> Box<dyn StreamDecoder> {
-        Box::new(OpenAiDecoder {
-            provider: provider.to_string(),
-            sse: SseParser::new(),
-            events: Vec::new(),
-            finished: false,
-        })
+        FramedDecoder::boxed(provider, SseParser::new(), OpenAiHandler::default())
     }
 
     fn models_request(
@@ -70,11 +66,6 @@ impl Family for OpenAi {
 
     fn parse_models(&self, body: &Value) -> Vec<String> {
         ids(body.get("data"), "id")
-    }
-
-    fn needs_key(&self) -> bool {
-        // Local servers (llama.cpp, LM Studio) take none; remote ones answer 401 clearly.
-        false
     }
 }
 
@@ -94,112 +85,74 @@ pub(super) fn ids(list: Option<&Value>, key: &str) -> Vec<String> {
     ids
 }
 
-struct OpenAiDecoder {
-    provider: String,
-    sse: SseParser,
-    events: Vec<SseEvent>,
+/// Reads OpenAI chat-completion chunks; `[DONE]` (or a finish reason) ends the stream.
+#[derive(Default)]
+struct OpenAiHandler {
     finished: bool,
 }
 
-impl OpenAiDecoder {
-    fn drain(&mut self, out: &mut Vec<StreamItem>) -> Result<(), ProviderError> {
-        for event in std::mem::take(&mut self.events) {
-            let data = event.data.trim();
-            if data == "[DONE]" {
+impl UnitHandler<SseEvent> for OpenAiHandler {
+    fn handle(&mut self, event: SseEvent, out: &mut Vec<StreamItem>) -> Result<(), UnitError> {
+        let data = event.data.trim();
+        if data == "[DONE]" {
+            self.finished = true;
+            out.push(StreamItem::Done);
+            return Ok(());
+        }
+        if data.is_empty() {
+            return Ok(());
+        }
+        let chunk = json(data)?;
+        if let Some(error) = chunk.get("error").filter(|e| !e.is_null()) {
+            let message = error
+                .get("message")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .unwrap_or_else(|| error.to_string());
+            return Err(UnitError::Stream(message));
+        }
+        if let Some(choice) = chunk.get("choices").and_then(|c| c.get(0)) {
+            let delta = choice.get("delta");
+            let field = |name: &str| delta.and_then(|d| d.get(name)).and_then(Value::as_str);
+            if let Some(reasoning) = field("reasoning_content").or_else(|| field("reasoning"))
+                && !reasoning.is_empty()
+            {
+                out.push(StreamItem::Reasoning(reasoning.to_string()));
+            }
+            if let Some(text) = field("content")
+                && !text.is_empty()
+            {
+                out.push(StreamItem::Text(text.to_string()));
+            }
+            if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
                 self.finished = true;
-                out.push(StreamItem::Done);
-                continue;
+                out.push(StreamItem::Finish(reason.to_string()));
             }
-            if data.is_empty() {
-                continue;
-            }
-            let chunk: Value =
-                serde_json::from_str(data).map_err(|error| ProviderError::Protocol {
-                    provider: self.provider.clone(),
-                    detail: format!("a stream event is not JSON: {error}"),
-                })?;
-            decode_chunk(&self.provider, &chunk, out)?;
-            if out.iter().any(|item| matches!(item, StreamItem::Finish(_))) {
-                self.finished = true;
-            }
+        }
+        let usage = chunk
+            .get("usage")
+            .filter(|u| !u.is_null())
+            .or_else(|| chunk.get("x_groq").and_then(|x| x.get("usage")));
+        if let Some(usage) = usage {
+            let count = |name: &str| usage.get(name).and_then(Value::as_u64).unwrap_or(0);
+            out.push(StreamItem::Usage(Usage {
+                prompt_tokens: count("prompt_tokens"),
+                completion_tokens: count("completion_tokens"),
+            }));
         }
         Ok(())
     }
-}
 
-fn decode_chunk(
-    provider: &str,
-    chunk: &Value,
-    out: &mut Vec<StreamItem>,
-) -> Result<(), ProviderError> {
-    if let Some(error) = chunk.get("error").filter(|e| !e.is_null()) {
-        let message = error
-            .get("message")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .unwrap_or_else(|| error.to_string());
-        return Err(ProviderError::Stream {
-            provider: provider.to_string(),
-            message,
-        });
-    }
-    if let Some(choice) = chunk.get("choices").and_then(|c| c.get(0)) {
-        let delta = choice.get("delta");
-        let field = |name: &str| delta.and_then(|d| d.get(name)).and_then(Value::as_str);
-        if let Some(reasoning) = field("reasoning_content").or_else(|| field("reasoning"))
-            && !reasoning.is_empty()
-        {
-            out.push(StreamItem::Reasoning(reasoning.to_string()));
-        }
-        if let Some(text) = field("content")
-            && !text.is_empty()
-        {
-            out.push(StreamItem::Text(text.to_string()));
-        }
-        if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
-            out.push(StreamItem::Finish(reason.to_string()));
-        }
-    }
-    let usage = chunk
-        .get("usage")
-        .filter(|u| !u.is_null())
-        .or_else(|| chunk.get("x_groq").and_then(|x| x.get("usage")));
-    if let Some(usage) = usage {
-        let count = |name: &str| usage.get(name).and_then(Value::as_u64).unwrap_or(0);
-        out.push(StreamItem::Usage(Usage {
-            prompt_tokens: count("prompt_tokens"),
-            completion_tokens: count("completion_tokens"),
-        }));
-    }
-    Ok(())
-}
-
-impl StreamDecoder for OpenAiDecoder {
-    fn feed(&mut self, chunk: &[u8], out: &mut Vec<StreamItem>) -> Result<(), ProviderError> {
-        self.sse
-            .feed(chunk, &mut self.events)
-            .map_err(|error| ProviderError::Protocol {
-                provider: self.provider.clone(),
-                detail: error.to_string(),
-            })?;
-        self.drain(out)
-    }
-
-    fn finish(&mut self, out: &mut Vec<StreamItem>) -> Result<(), ProviderError> {
-        self.sse.finish(&mut self.events);
-        self.drain(out)?;
-        if !self.finished {
-            return Err(ProviderError::Truncated {
-                provider: self.provider.clone(),
-            });
-        }
-        Ok(())
+    fn complete(&self) -> bool {
+        self.finished
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::provider::ProviderError;
 
     fn decode(stream: &str, chunk: usize) -> Result<Vec<StreamItem>, ProviderError> {
         let mut decoder = OpenAi.decoder("groq");

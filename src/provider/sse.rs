@@ -5,6 +5,8 @@
 //! are only decoded once complete, so a split character is never mangled. A pure function of
 //! its input: easy to fuzz.
 
+use super::decoder::{LineTooLong, Splitter};
+
 /// One event.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SseEvent {
@@ -13,11 +15,6 @@ pub struct SseEvent {
     /// The `data:` lines joined with `\n`.
     pub data: String,
 }
-
-/// The stream broke the SSE rules badly enough to stop.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("a server-sent event line exceeds {0} bytes")]
-pub struct LineTooLong(pub usize);
 
 /// The longest line accepted.
 const MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
@@ -114,6 +111,18 @@ impl SseParser {
         self.event = None;
         self.data.clear();
         self.has_data = false;
+    }
+}
+
+impl Splitter for SseParser {
+    type Unit = SseEvent;
+
+    fn feed(&mut self, chunk: &[u8], out: &mut Vec<SseEvent>) -> Result<(), LineTooLong> {
+        SseParser::feed(self, chunk, out)
+    }
+
+    fn finish(&mut self, out: &mut Vec<SseEvent>) {
+        SseParser::finish(self, out)
     }
 }
 
