@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use chinwag::app::Storage;
 use chinwag::config::Config;
+use chinwag::crypto::{KdfParams, kdf};
 use chinwag::history::ExportFormat;
 use chinwag::paths::Paths;
 use chinwag::store::{Backend, Tree};
@@ -116,6 +117,19 @@ fn main() {
         full_rss as f64 / 1024.0,
         empty_rss as f64 / 1024.0,
         full_rss as f64 / empty_rss as f64
+    );
+    let derive = |params: KdfParams| {
+        time(5, || {
+            kdf::derive(b"correct horse battery staple", &[7; 16], None, &params).unwrap();
+        })
+    };
+    let default = derive(KdfParams::DEFAULT);
+    let floor = derive(KdfParams::FLOOR);
+    row(
+        "unlock: Argon2id at our default (64 MiB, t=3, p=4)",
+        default,
+        "at the OWASP floor (19 MiB, t=2, p=1)",
+        floor,
     );
     let db_bytes = dir_size(&paths.database_dir);
     println!(

@@ -316,14 +316,28 @@ impl Vault {
 
     /// Lock if idle for longer than the configured minutes. Returns whether it locked.
     pub fn auto_lock_if_idle(&self) -> bool {
-        let Some(minutes) = self.config.auto_lock_minutes else {
+        match self.config.auto_lock_minutes {
+            Some(minutes) => self.lock_if_idle_for(Duration::from_secs(minutes * 60)),
+            None => false,
+        }
+    }
+
+    /// Lock a password vault unused for `limit`. Returns whether it locked. (A vault under the
+    /// local key file would reopen by itself at once, so it is left alone.)
+    fn lock_if_idle_for(&self, limit: Duration) -> bool {
+        if !self
+            .header()
+            .ok()
+            .flatten()
+            .is_some_and(|h| h.is_password())
+        {
             return false;
-        };
+        }
         let idle = lock(&self.last_used).elapsed();
         let mut state = self.lock_state();
-        if matches!(*state, State::Unlocked(_)) && idle >= Duration::from_secs(minutes * 60) {
+        if matches!(*state, State::Unlocked(_)) && idle >= limit {
             *state = State::Locked;
-            tracing::info!("vault locked after {minutes} idle minutes");
+            tracing::info!(idle_secs = idle.as_secs(), "vault locked after idling");
             return true;
         }
         false
@@ -761,4 +775,43 @@ impl Secret {
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::KdfParams;
+    use crate::store::sled_backend::SledBackend;
+
+    fn vault(dir: &std::path::Path) -> Vault {
+        let backend: Arc<dyn Backend> =
+            Arc::new(SledBackend::open(&dir.join("db"), 1 << 20).unwrap());
+        let config = VaultConfig {
+            password_command: None,
+            auto_lock_minutes: Some(1),
+            kdf: KdfParams::FLOOR,
+        };
+        Vault::open(backend, dir.join("vault.key"), config).unwrap()
+    }
+
+    #[test]
+    fn an_idle_password_vault_locks_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = vault(dir.path());
+        assert!(
+            !vault.lock_if_idle_for(Duration::ZERO),
+            "a local-key vault is left alone"
+        );
+        vault.set_password(None, Some("correct horse")).unwrap();
+        assert!(
+            !vault.lock_if_idle_for(Duration::from_secs(3600)),
+            "not idle long enough"
+        );
+        assert_eq!(vault.status().unwrap().state, "unlocked");
+        assert!(vault.lock_if_idle_for(Duration::ZERO));
+        assert_eq!(vault.status().unwrap().state, "locked");
+        assert_eq!(vault.list_keys().unwrap_err(), VaultError::Locked);
+        vault.unlock("correct horse").unwrap();
+        assert!(vault.list_keys().is_ok());
+    }
 }
