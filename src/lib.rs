@@ -5,6 +5,17 @@
 //! each request as a task, [`methods`] implements the API that [`api`] declares, and the
 //! services below them do the work. `docs/protocol.md` is the contract with the editors.
 
+// System calls go through rustix and std; no unsafe code of our own.
+#![forbid(unsafe_code)]
+// Anything from outside is handled, never unwrapped; stdout belongs to the protocol writer.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::dbg_macro
+)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod api;
 pub mod app;
 pub mod chat;

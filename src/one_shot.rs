@@ -92,6 +92,9 @@ async fn ask(paths: Paths, config: Config, question: Question) -> Result<(), Str
         print
     );
     ctrl_c.abort();
-    println!();
+    #[allow(clippy::print_stdout, reason = "the answer goes to the terminal")]
+    {
+        println!();
+    }
     result.map(|_| ()).map_err(|e| e.to_string())
 }

@@ -81,10 +81,7 @@ pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
 
 /// Make every file this process creates private to the user (0600 files, 0700 folders).
 pub fn restrict_umask() {
-    // SAFETY: umask has no memory-safety preconditions; it only sets the process file mode mask.
-    unsafe {
-        libc::umask(0o077);
-    }
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
 }
 
 #[cfg(test)]

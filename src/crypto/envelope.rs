@@ -185,10 +185,11 @@ impl VaultHeader {
     }
 
     /// The header as stored: JSON.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        // Strings, numbers and enums serialise into memory without fail; a panic beats
-        // quietly storing an empty header.
-        serde_json::to_vec(self).expect("a vault header always serialises")
+    pub fn to_bytes(&self) -> Result<Vec<u8>, CryptoError> {
+        // Strings, numbers and enums serialise into memory without fail; should that ever
+        // change, refuse rather than store an empty header.
+        serde_json::to_vec(self)
+            .map_err(|_| CryptoError::Integrity("the vault header cannot be written"))
     }
 
     /// Read a stored header; anything unreadable is an integrity failure.
@@ -465,15 +466,15 @@ mod tests {
     #[test]
     fn header_survives_its_byte_form() {
         for header in [&with_key_file().header, &local().header] {
-            let bytes = header.to_bytes();
+            let bytes = header.to_bytes().unwrap();
             assert_eq!(&VaultHeader::from_bytes(&bytes).expect("parse"), header);
         }
         let json: serde_json::Value =
-            serde_json::from_slice(&with_key_file().header.to_bytes()).expect("json");
+            serde_json::from_slice(&with_key_file().header.to_bytes().unwrap()).expect("json");
         assert_eq!(json["protection"]["kind"], "password");
         assert_eq!(json["protection"]["key_file"], true);
         let json: serde_json::Value =
-            serde_json::from_slice(&local().header.to_bytes()).expect("json");
+            serde_json::from_slice(&local().header.to_bytes().unwrap()).expect("json");
         assert_eq!(json["protection"]["kind"], "localKey");
     }
 

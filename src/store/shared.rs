@@ -20,7 +20,6 @@ mod wire;
 use std::collections::VecDeque;
 use std::fs;
 use std::io;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -552,89 +551,34 @@ enum Ready {
 /// Block until a follower is connecting or `woken` becomes readable (the owner is
 /// stopping), so the listener costs no CPU while idle and stops promptly.
 fn wait_for_either(listener: &UnixListener, woken: &UnixStream) -> io::Result<Ready> {
-    let mut fds = [
-        libc::pollfd {
-            fd: listener.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        },
-        libc::pollfd {
-            fd: woken.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        },
-    ];
+    use rustix::event::{PollFd, PollFlags, poll};
     loop {
-        // SAFETY: `fds` is a valid, initialised array of two pollfd structs that lives for
-        // the whole call, and the count passed is its length; both descriptors stay open
-        // because `listener` and `woken` are borrowed for this function's duration.
-        let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
-        if ready < 0 {
-            let error = io::Error::last_os_error();
-            if error.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(error);
+        let mut fds = [
+            PollFd::new(listener, PollFlags::IN),
+            PollFd::new(woken, PollFlags::IN),
+        ];
+        match poll(&mut fds, None) {
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(error) => return Err(error.into()),
         }
-        if fds[1].revents != 0 {
+        if !fds[1].revents().is_empty() {
             return Ok(Ready::Stop);
         }
-        if fds[0].revents != 0 {
+        if !fds[0].revents().is_empty() {
             return Ok(Ready::Accept);
         }
     }
 }
 
 fn current_uid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
+    rustix::process::geteuid().as_raw()
 }
 
 /// The uid of the process at the other end of a connected Unix socket, as the kernel
 /// recorded it at connect time (so the peer cannot lie about it).
-#[cfg(any(target_os = "linux", target_os = "android"))]
 fn peer_uid(stream: &UnixStream) -> io::Result<u32> {
-    let mut credentials = libc::ucred {
-        pid: 0,
-        uid: 0,
-        gid: 0,
-    };
-    let mut length = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
-    // SAFETY: the descriptor is a valid open socket borrowed from `stream`; the option value
-    // pointer and length describe `credentials`, a live, writable ucred of exactly that size,
-    // which is what SO_PEERCRED writes.
-    let result = unsafe {
-        libc::getsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_PEERCRED,
-            (&raw mut credentials).cast::<libc::c_void>(),
-            &mut length,
-        )
-    };
-    if result != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    if length as usize != std::mem::size_of::<libc::ucred>() {
-        return Err(io::Error::other(
-            "the kernel returned short peer credentials",
-        ));
-    }
-    Ok(credentials.uid)
-}
-
-/// The uid of the process at the other end of a connected Unix socket.
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn peer_uid(stream: &UnixStream) -> io::Result<u32> {
-    let mut uid: libc::uid_t = 0;
-    let mut gid: libc::gid_t = 0;
-    // SAFETY: the descriptor is a valid open socket borrowed from `stream`; `uid` and `gid`
-    // are live, writable variables of the types getpeereid writes.
-    let result = unsafe { libc::getpeereid(stream.as_raw_fd(), &mut uid, &mut gid) };
-    if result != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(uid)
+    Ok(rustix::net::sockopt::socket_peercred(stream)?.uid.as_raw())
 }
 
 // ---------------------------------------------------------------------------------------

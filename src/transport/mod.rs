@@ -112,11 +112,6 @@ fn write_loop<W: Write>(mut rx: mpsc::Receiver<Command>, mut sink: W, mut codec:
 /// `print!` anywhere in the process (ours or a dependency's) cannot corrupt the protocol.
 pub fn take_stdout() -> std::io::Result<std::fs::File> {
     let protocol: OwnedFd = std::io::stdout().as_fd().try_clone_to_owned()?;
-    // SAFETY: dup2 on two descriptors this process owns (stderr and stdout); it only changes
-    // what fd 1 refers to. Rust's std holds no state that depends on fd 1's target.
-    let rc = unsafe { libc::dup2(libc::STDERR_FILENO, libc::STDOUT_FILENO) };
-    if rc < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
+    rustix::stdio::dup2_stdout(std::io::stderr().as_fd())?;
     Ok(std::fs::File::from(protocol))
 }

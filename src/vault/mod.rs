@@ -10,7 +10,6 @@ mod key_file;
 mod password_source;
 mod provider_keys;
 
-use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -183,10 +182,10 @@ impl Vault {
             .write(true)
             .open(&lock_path)
             .map_err(|error| self.key_file_error(error.to_string()))?;
-        // SAFETY: flock on a descriptor we own; released when `lock_file` is dropped.
-        if unsafe { libc::flock(lock_file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            return Err(self.key_file_error(std::io::Error::last_os_error().to_string()));
-        }
+        // Released when `lock_file` is dropped.
+        lock_file
+            .lock()
+            .map_err(|error| self.key_file_error(error.to_string()))?;
         if self.header()?.is_some() {
             return Ok(());
         }
@@ -575,7 +574,7 @@ impl Vault {
         ops.push(Op::Insert {
             tree: Tree::Meta,
             key: HEADER_KEY.to_vec(),
-            value: header.to_bytes(),
+            value: header.to_bytes()?,
         });
         self.backend.apply(ops)?;
         Ok(())
