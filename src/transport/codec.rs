@@ -515,3 +515,82 @@ mod tests {
         assert_eq!(&out[..], b"{}\n");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Any JSON-ish body without raw newlines (NDJSON needs that; JSON text never has them).
+    fn body() -> impl Strategy<Value = String> {
+        "[a-zA-Z0-9 {}\\[\\]:,\"é✓]{0,40}".prop_map(|inner| format!("{{\"b\":\"{inner}\"}}"))
+    }
+
+    fn frames(bodies: &[String], framing: Framing) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for body in bodies {
+            match framing {
+                Framing::ContentLength => {
+                    bytes.extend_from_slice(
+                        format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes(),
+                    );
+                    bytes.extend_from_slice(body.as_bytes());
+                }
+                Framing::Ndjson => {
+                    bytes.extend_from_slice(body.as_bytes());
+                    bytes.push(b'\n');
+                }
+            }
+        }
+        bytes
+    }
+
+    fn decode_split(input: &[u8], cuts: &[usize]) -> Vec<Inbound> {
+        let mut codec = FrameCodec::new(SharedFraming::default());
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        let mut start = 0;
+        let mut points: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
+        points.sort_unstable();
+        points.push(input.len());
+        for end in points {
+            if end < start {
+                continue;
+            }
+            buf.extend_from_slice(&input[start..end]);
+            start = end;
+            while let Some(item) = codec.decode(&mut buf).unwrap() {
+                out.push(item);
+            }
+        }
+        while let Some(item) = codec.decode_eof(&mut buf).unwrap() {
+            out.push(item);
+        }
+        out
+    }
+
+    proptest! {
+        /// Any split of a valid byte stream decodes to the same messages, in both framings.
+        #[test]
+        fn any_split_decodes_the_same(
+            bodies in proptest::collection::vec(body(), 1..12),
+            cuts in proptest::collection::vec(any::<usize>(), 0..30),
+            ndjson in any::<bool>(),
+        ) {
+            let framing = if ndjson { Framing::Ndjson } else { Framing::ContentLength };
+            let input = frames(&bodies, framing);
+            let expected: Vec<Inbound> = bodies
+                .iter()
+                .map(|b| Inbound::Message(Bytes::copy_from_slice(b.as_bytes())))
+                .collect();
+            prop_assert_eq!(decode_split(&input, &cuts), expected);
+        }
+
+        /// Arbitrary bytes never panic the decoder, and it always makes progress.
+        #[test]
+        fn garbage_never_panics(input in proptest::collection::vec(any::<u8>(), 0..2000), cut in any::<usize>()) {
+            let _ = decode_split(&input, &[cut]);
+        }
+    }
+}
