@@ -1,0 +1,795 @@
+---@mod chinwag.chat Chat buffers: markdown, one per conversation, answers streamed in place.
+---
+--- Layout of a chat buffer:
+---
+---   # chinwag · provider · model        (header, row 0)
+---
+---   ## You
+---   question
+---
+---   ## Assistant                         (virtual text: spinner, then usage and speed)
+---   answer, streamed in at an extmark
+---
+---   ## You                               (the input section: everything below is the draft)
+---   |
+---
+--- A `chat/delta` costs one `nvim_buf_set_text()` at the stream extmark (which moves to the end
+--- of what was inserted); the rest of the buffer is never re-rendered and nothing is parsed.
+
+local api = vim.api
+local backend = require("chinwag.backend")
+local config = require("chinwag.config")
+local status = require("chinwag.status")
+local util = require("chinwag.util")
+
+local M = {}
+
+M.ns = api.nvim_create_namespace("chinwag")
+
+local USER_HEADING = "## You"
+local ASSISTANT_HEADING = "## Assistant"
+
+---@class chinwag.Region
+---@field path string|nil File name relative to the working directory.
+---@field language string|nil Filetype.
+---@field startLine integer|nil
+---@field endLine integer|nil
+---@field text string
+
+---@class chinwag.Stream
+---@field mark integer Extmark where the next delta goes.
+---@field status_mark integer Extmark on the `## Assistant` heading holding the virtual text.
+---@field chars integer Bytes of answer text inserted so far.
+---@field reasoning integer Bytes of reasoning received so far.
+---@field stopping boolean
+
+---@class chinwag.Chat
+---@field buf integer
+---@field number integer Sequence number, for the buffer name.
+---@field id string|nil Chat id (nil until the first message creates the chat).
+---@field provider string|nil
+---@field model string|nil
+---@field title string|nil
+---@field system string|nil
+---@field busy boolean An answer is being asked for or streaming.
+---@field stream chinwag.Stream|nil
+---@field prompt_mark integer Extmark on the `## You` heading of the input section.
+---@field context chinwag.Region[] Regions staged for the next message.
+---@field context_mark integer|nil
+---@field stop_requested boolean
+---@field request chinwag.Ticket|nil The `chat/send` in flight.
+local Chat = {}
+Chat.__index = Chat
+
+---@type table<integer, chinwag.Chat>
+M.by_buf = {}
+---@type table<string, chinwag.Chat>
+M.by_id = {}
+---@type chinwag.Chat|nil
+M.last = nil
+
+local counter = 0
+
+---@type uv.uv_timer_t|nil
+local spinner_timer = nil
+
+local function any_streaming()
+  for _, chat in pairs(M.by_buf) do
+    if chat.busy then
+      return true
+    end
+  end
+  return false
+end
+
+local function spin()
+  status.tick()
+  local frame = status.spinner()
+  for _, chat in pairs(M.by_buf) do
+    if chat.busy and chat.stream and not chat.stream.stopping then
+      local s = chat.stream
+      local label = s.reasoning > 0 and s.chars == 0 and ("thinking (%d chars)"):format(s.reasoning) or "answering"
+      chat:_virt(s.status_mark, { { " " .. frame .. " " .. label, "ChinwagSpinner" } })
+    end
+  end
+  if not any_streaming() and spinner_timer then
+    spinner_timer:stop()
+    spinner_timer:close()
+    spinner_timer = nil
+  end
+end
+
+local function start_spinner()
+  if spinner_timer then
+    return
+  end
+  spinner_timer = (vim.uv or vim.loop).new_timer()
+  spinner_timer:start(0, 100, vim.schedule_wrap(spin))
+end
+
+---@param text string
+---@param width integer
+---@return string
+local function shorten(text, width)
+  text = text:gsub("%s+", " ")
+  text = vim.trim(text)
+  if vim.fn.strchars(text) > width then
+    return vim.fn.strcharpart(text, 0, width - 1) .. "…"
+  end
+  return text
+end
+
+--- Display lines of a region, as the backend formats it into the prompt.
+---@param region chinwag.Region
+---@return string[]
+function M.region_lines(region)
+  local label = (region.path and region.path ~= "") and ("`" .. region.path .. "`") or "Selected code"
+  if region.startLine and region.endLine and region.endLine > region.startLine then
+    label = label .. (" lines %d-%d"):format(region.startLine, region.endLine)
+  elseif region.startLine then
+    label = label .. (" line %d"):format(region.startLine)
+  end
+  local longest = 0
+  for run in region.text:gmatch("`+") do
+    longest = math.max(longest, #run)
+  end
+  local fence = string.rep("`", math.max(3, longest + 1))
+  local text = region.text:gsub("\n$", "")
+  local lines = { label .. ":", fence .. (region.language or "") }
+  vim.list_extend(lines, util.lines(text))
+  lines[#lines + 1] = fence
+  return lines
+end
+
+---@private
+---@param mark integer
+---@param chunks table
+function Chat:_virt(mark, chunks)
+  if not api.nvim_buf_is_valid(self.buf) then
+    return
+  end
+  local pos = api.nvim_buf_get_extmark_by_id(self.buf, M.ns, mark, {})
+  if not pos[1] then
+    return
+  end
+  api.nvim_buf_set_extmark(self.buf, M.ns, pos[1], 0, {
+    id = mark,
+    virt_text = chunks,
+    virt_text_pos = "eol",
+    hl_mode = "combine",
+  })
+end
+
+---@return integer row 0-based row of the `## You` heading of the input section
+function Chat:prompt_row()
+  return api.nvim_buf_get_extmark_by_id(self.buf, M.ns, self.prompt_mark, {})[1]
+end
+
+--- Rewrite the header line.
+function Chat:update_header()
+  if not api.nvim_buf_is_valid(self.buf) then
+    return
+  end
+  local header = ("# chinwag · %s · %s"):format(
+    self.provider or "(default provider)",
+    self.model or "(default model)"
+  )
+  if api.nvim_buf_get_lines(self.buf, 0, 1, false)[1] ~= header then
+    api.nvim_buf_set_lines(self.buf, 0, 1, false, { header })
+  end
+  status.set_model(self.provider, self.model)
+end
+
+---@private
+function Chat:_rename_buffer()
+  local name = ("chinwag://%d"):format(self.number)
+  if self.title and self.title ~= "" then
+    name = name .. "/" .. shorten(self.title, 40):gsub("/", "∕")
+  end
+  pcall(api.nvim_buf_set_name, self.buf, name)
+end
+
+--- Bind to a chat id: deltas for it come here.
+---@param id string
+function Chat:attach(id)
+  if self.id and self.id ~= id then
+    backend.on_delta(self.id, nil)
+    M.by_id[self.id] = nil
+  end
+  self.id = id
+  M.by_id[id] = self
+  backend.on_delta(id, function(params)
+    self:on_delta(params)
+  end)
+end
+
+--- Take the draft under the input heading (and clear it).
+---@return string
+function Chat:take_input()
+  local row = self:prompt_row()
+  local lines = api.nvim_buf_get_lines(self.buf, row + 1, -1, false)
+  while #lines > 0 and vim.trim(lines[1]) == "" do
+    table.remove(lines, 1)
+  end
+  while #lines > 0 and vim.trim(lines[#lines]) == "" do
+    table.remove(lines)
+  end
+  return table.concat(lines, "\n")
+end
+
+---@private
+function Chat:_clear_input()
+  local row = self:prompt_row()
+  api.nvim_buf_set_lines(self.buf, row + 1, -1, false, { "" })
+end
+
+--- Stage regions for the next message (shown under the input heading).
+---@param regions chinwag.Region[]
+function Chat:add_context(regions)
+  vim.list_extend(self.context, regions)
+  self:_show_context()
+end
+
+---@private
+function Chat:_show_context()
+  if self.context_mark then
+    api.nvim_buf_del_extmark(self.buf, M.ns, self.context_mark)
+    self.context_mark = nil
+  end
+  if #self.context == 0 then
+    return
+  end
+  local virt_lines = {}
+  for _, region in ipairs(self.context) do
+    local label = M.region_lines(region)[1]:gsub(":$", "")
+    virt_lines[#virt_lines + 1] = { { "  + " .. label .. " (sent with the next message)", "ChinwagContext" } }
+  end
+  self.context_mark = api.nvim_buf_set_extmark(self.buf, M.ns, self:prompt_row(), 0, {
+    virt_lines = virt_lines,
+  })
+end
+
+--- Write the user's turn and an empty answer section above the input heading; start the stream.
+---@private
+---@param message string
+---@param context chinwag.Region[]
+function Chat:_render_turn(message, context)
+  local row = self:prompt_row()
+  local block = { USER_HEADING }
+  vim.list_extend(block, util.lines(message))
+  for _, region in ipairs(context) do
+    block[#block + 1] = ""
+    vim.list_extend(block, M.region_lines(region))
+  end
+  vim.list_extend(block, { "", ASSISTANT_HEADING, "", "" })
+  -- Windows whose cursor is in the draft follow it to the new input line.
+  local followers = {}
+  for _, win in ipairs(vim.fn.win_findbuf(self.buf)) do
+    if api.nvim_win_get_cursor(win)[1] - 1 > row then
+      followers[#followers + 1] = win
+    end
+  end
+  api.nvim_buf_set_lines(self.buf, row, row, false, block)
+  local heading = row + #block - 3
+  self.stream = {
+    mark = api.nvim_buf_set_extmark(self.buf, M.ns, heading + 1, 0, { right_gravity = true }),
+    status_mark = api.nvim_buf_set_extmark(self.buf, M.ns, heading, 0, {
+      virt_text = { { " " .. status.spinner() .. " asking", "ChinwagSpinner" } },
+      virt_text_pos = "eol",
+    }),
+    chars = 0,
+    reasoning = 0,
+    stopping = false,
+  }
+  local last = api.nvim_buf_line_count(self.buf)
+  for _, win in ipairs(followers) do
+    api.nvim_win_set_cursor(win, { last, 0 })
+  end
+end
+
+--- Append streamed text at the stream mark: one `nvim_buf_set_text()`, no re-render.
+---@param text string
+function Chat:append(text)
+  local stream = self.stream
+  if not stream or text == "" or not api.nvim_buf_is_valid(self.buf) then
+    return
+  end
+  local pos = api.nvim_buf_get_extmark_by_id(self.buf, M.ns, stream.mark, {})
+  local row, col = pos[1], pos[2]
+  if not row then
+    return
+  end
+  api.nvim_buf_set_text(self.buf, row, col, row, col, util.lines(text))
+  stream.chars = stream.chars + #text
+end
+
+---@param params table chat/delta params
+function Chat:on_delta(params)
+  local stream = self.stream
+  if not stream then
+    return
+  end
+  if params.kind == "reasoning" then
+    stream.reasoning = stream.reasoning + #params.delta
+    return
+  end
+  self:append(params.delta)
+end
+
+---@private
+---@param err chinwag.RpcError|nil
+---@param result table|nil
+function Chat:_finish(err, result)
+  local stream = self.stream
+  if err and self.stop_requested and err.code ~= util.codes.CANCELLED then
+    -- Stopped while waiting (e.g. at the vault prompt): report the stop, not the wait's error.
+    err = { code = util.codes.CANCELLED, message = "stopped" }
+  end
+  self.busy = false
+  self.stop_requested = false
+  self.request = nil
+  local event = {
+    kind = "chat",
+    chat_id = self.id,
+    buf = self.buf,
+    provider = self.provider,
+    model = self.model,
+  }
+  if stream then
+    self.stream = nil
+    if result and result.content and #result.content ~= stream.chars then
+      -- Deltas and the final message disagree (should not happen): show the final message.
+      self:_replace_answer(stream, result.content)
+    end
+    local chunks
+    if not err then
+      chunks = { { " ✓ " .. (util.usage_text(result) or "done"), "ChinwagUsage" } }
+    elseif err.code == util.codes.CANCELLED then
+      chunks = { { " ■ stopped", "ChinwagStopped" } }
+    else
+      chunks = { { " ✗ " .. util.error_text(err), "ChinwagError" } }
+    end
+    self:_virt(stream.status_mark, chunks)
+    if api.nvim_buf_is_valid(self.buf) then
+      api.nvim_buf_del_extmark(self.buf, M.ns, stream.mark)
+    end
+  end
+  if not err then
+    event.status = "complete"
+    event.usage = result.usage
+    event.timings = result.timings
+    event.message_id = result.messageId
+    event.finish_reason = result.finishReason
+  elseif err.code == util.codes.CANCELLED then
+    event.status = "cancelled"
+  else
+    event.status = "error"
+    event.error = err
+    util.report(nil, err)
+  end
+  status.finished(event)
+end
+
+---@private
+---@param stream chinwag.Stream
+---@param content string
+function Chat:_replace_answer(stream, content)
+  local start = api.nvim_buf_get_extmark_by_id(self.buf, M.ns, stream.status_mark, {})[1]
+  local stop = api.nvim_buf_get_extmark_by_id(self.buf, M.ns, stream.mark, {})
+  if not start or not stop[1] then
+    return
+  end
+  api.nvim_buf_set_text(self.buf, start + 1, 0, stop[1], stop[2], util.lines(content))
+end
+
+--- Send a message (default: the draft under the input heading) with `context` (default: the
+--- staged regions).
+---@param message string|nil
+---@param context chinwag.Region[]|nil
+---@return boolean sent
+function Chat:send(message, context)
+  if self.busy then
+    util.notify("an answer is still coming; stop it with :ChinwagStop first", vim.log.levels.WARN)
+    return false
+  end
+  local from_draft = message == nil
+  message = message or self:take_input()
+  if vim.trim(message) == "" then
+    util.notify("write your message under the last '" .. USER_HEADING .. "' first", vim.log.levels.WARN)
+    return false
+  end
+  context = context or {}
+  if #self.context > 0 then
+    context = vim.list_extend(vim.deepcopy(self.context), context)
+    self.context = {}
+    self:_show_context()
+  end
+  if from_draft then
+    self:_clear_input()
+  end
+  self:_render_turn(message, context)
+  self.busy = true
+  self.stop_requested = false
+  M.last = self
+  if not self.title then
+    self.title = shorten(message, 60)
+    self:_rename_buffer()
+  end
+  start_spinner()
+  status.started({ kind = "chat", chat_id = self.id, buf = self.buf, provider = self.provider, model = self.model })
+
+  local function ask()
+    if self.stop_requested then
+      return self:_finish({ code = util.codes.CANCELLED, message = "stopped" }, nil)
+    end
+    self.request = backend.request("chat/send", {
+      chatId = self.id,
+      content = message,
+      context = #context > 0 and context or nil,
+    }, function(err, result)
+      self:_finish(err, result)
+    end)
+  end
+
+  if self.id then
+    ask()
+  else
+    local provider, model = self.provider, self.model
+    backend.request("chat/new", {
+      provider = provider,
+      model = model,
+      system = self.system,
+    }, function(err, result)
+      if err then
+        return self:_finish(err, nil)
+      end
+      self:attach(result.chatId)
+      self.provider, self.model = result.provider, result.model
+      self:update_header()
+      ask()
+    end)
+  end
+  return true
+end
+
+--- Stop the answer now (`chat/cancel`); the partial answer stays, marked stopped.
+---@return boolean stopped
+function Chat:stop()
+  if not self.busy then
+    return false
+  end
+  self.stop_requested = true
+  if self.stream then
+    self.stream.stopping = true
+    self:_virt(self.stream.status_mark, { { " ■ stopping…", "ChinwagStopped" } })
+  end
+  if self.request then
+    -- Not retried after a vault prompt either.
+    self.request.cancelled = true
+  end
+  if self.id then
+    backend.notify("chat/cancel", { chatId = self.id })
+  end
+  return true
+end
+
+--- Change provider/model (and keep them for later turns).
+---@param provider string
+---@param model string|nil
+---@param callback fun(ok: boolean)|nil
+function Chat:configure(provider, model, callback)
+  local function apply(p, m)
+    self.provider, self.model = p, m
+    self:update_header()
+    if callback then
+      callback(true)
+    end
+  end
+  if not self.id then
+    return apply(provider, model)
+  end
+  backend.request("chat/configure", { chatId = self.id, provider = provider, model = model }, function(err, result)
+    if err then
+      util.notify("could not switch model: " .. util.error_text(err), vim.log.levels.ERROR)
+      return callback and callback(false)
+    end
+    apply(result.provider, result.model)
+  end)
+end
+
+---@private
+function Chat:_keymaps()
+  local keys = config.get().keymaps
+  util.map(self.buf, keys.send, function()
+    self:send()
+  end, "chinwag: send")
+  util.map(self.buf, keys.stop, function()
+    if not self:stop() then
+      util.notify("nothing to stop")
+    end
+  end, "chinwag: stop the answer")
+  util.map(self.buf, keys.close, function()
+    local win = api.nvim_get_current_win()
+    if #api.nvim_tabpage_list_wins(0) > 1 or api.nvim_win_get_config(win).relative ~= "" then
+      api.nvim_win_close(win, false)
+    end
+  end, "chinwag: close the chat window")
+end
+
+--- Resolve the default provider/model for the header when the options leave them open.
+---@private
+function Chat:_resolve_defaults()
+  if self.provider and self.model then
+    return
+  end
+  backend.providers(function(err, result)
+    if err and err.code == require("chinwag.rpc").NOT_STARTED then
+      util.report(nil, err)
+    end
+    if err or not result or self.id or not api.nvim_buf_is_valid(self.buf) then
+      return
+    end
+    local name = self.provider or result.default
+    for _, p in ipairs(result.providers or {}) do
+      if p.name == name then
+        self.provider = name
+        self.model = self.model or p.defaultModel
+        self:update_header()
+        return
+      end
+    end
+  end)
+end
+
+---@class chinwag.ChatCreateOptions
+---@field saved table|nil A `history/get` result to show and continue.
+
+--- A new chat buffer (not shown).
+---@param opts chinwag.ChatCreateOptions|nil
+---@return chinwag.Chat
+function M.create(opts)
+  opts = opts or {}
+  counter = counter + 1
+  local buf = api.nvim_create_buf(false, true)
+  vim.bo[buf].buftype = "nofile"
+  vim.bo[buf].bufhidden = "hide"
+  vim.bo[buf].swapfile = false
+  local provider, model = config.provider_model()
+  local chat = setmetatable({
+    buf = buf,
+    number = counter,
+    busy = false,
+    context = {},
+    stop_requested = false,
+    provider = provider,
+    model = model,
+    system = config.get().system_prompt,
+  }, Chat)
+  local saved = opts.saved
+  local lines = { "", "" }
+  local finished = {}
+  if saved then
+    chat.provider, chat.model, chat.title, chat.system = saved.provider, saved.model, saved.title, saved.system
+    for _, message in ipairs(saved.messages or {}) do
+      if message.role == "user" then
+        lines[#lines + 1] = USER_HEADING
+        vim.list_extend(lines, util.lines(message.content or ""))
+        lines[#lines + 1] = ""
+      elseif message.role == "assistant" then
+        lines[#lines + 1] = ASSISTANT_HEADING
+        finished[#finished + 1] = { row = #lines - 1, message = message }
+        vim.list_extend(lines, util.lines(message.content or ""))
+        lines[#lines + 1] = ""
+      end
+    end
+  end
+  lines[#lines + 1] = USER_HEADING
+  lines[#lines + 1] = ""
+  api.nvim_buf_set_lines(buf, 0, -1, false, lines)
+  chat.prompt_mark = api.nvim_buf_set_extmark(buf, M.ns, #lines - 2, 0, {})
+  for _, item in ipairs(finished) do
+    local m = item.message
+    local chunks
+    if m.status == "cancelled" then
+      chunks = { { " ■ stopped", "ChinwagStopped" } }
+    elseif m.status == "error" then
+      chunks = { { " ✗ " .. tostring(m.error or "error"), "ChinwagError" } }
+    else
+      local text = util.usage_text(m)
+      chunks = text and { { " ✓ " .. text, "ChinwagUsage" } } or nil
+    end
+    if chunks then
+      api.nvim_buf_set_extmark(buf, M.ns, item.row, 0, { virt_text = chunks, virt_text_pos = "eol" })
+    end
+  end
+  vim.bo[buf].filetype = "markdown"
+  M.by_buf[buf] = chat
+  chat:update_header()
+  chat:_rename_buffer()
+  chat:_keymaps()
+  if saved then
+    chat:attach(saved.id)
+  else
+    chat:_resolve_defaults()
+  end
+  api.nvim_create_autocmd("BufWipeout", {
+    buffer = buf,
+    once = true,
+    callback = function()
+      if chat.busy then
+        chat:stop()
+      end
+      if chat.id then
+        backend.on_delta(chat.id, nil)
+        M.by_id[chat.id] = nil
+      end
+      M.by_buf[buf] = nil
+      if M.last == chat then
+        M.last = nil
+      end
+    end,
+  })
+  api.nvim_create_autocmd("BufEnter", {
+    buffer = buf,
+    callback = function()
+      M.last = chat
+      status.set_model(chat.provider, chat.model)
+    end,
+  })
+  M.last = chat
+  return chat
+end
+
+--- The chat of the current buffer, else the one used last.
+---@return chinwag.Chat|nil
+function M.current()
+  local chat = M.by_buf[api.nvim_get_current_buf()]
+  if chat then
+    return chat
+  end
+  if M.last and api.nvim_buf_is_valid(M.last.buf) then
+    return M.last
+  end
+  return nil
+end
+
+--- The window showing `chat` in the current tab, if any.
+---@param chat chinwag.Chat
+---@return integer|nil
+function M.window(chat)
+  for _, win in ipairs(api.nvim_tabpage_list_wins(0)) do
+    if api.nvim_win_get_buf(win) == chat.buf then
+      return win
+    end
+  end
+  return nil
+end
+
+---@class chinwag.ShowOptions
+---@field focus boolean|nil Move the cursor into the chat window (default true).
+---@field input boolean|nil Put the cursor at the end of the draft.
+
+--- Show `chat` in a window (as `window.layout` says) unless one shows it already.
+---@param chat chinwag.Chat
+---@param opts chinwag.ShowOptions|nil
+---@return integer win
+function M.show(chat, opts)
+  opts = opts or {}
+  local focus = opts.focus ~= false
+  local win = M.window(chat)
+  local previous = api.nvim_get_current_win()
+  if not win then
+    local w = config.get().window
+    if w.layout == "float" then
+      local width = util.size(w.float_width, vim.o.columns)
+      local height = util.size(w.float_height, vim.o.lines - vim.o.cmdheight - 2)
+      win = api.nvim_open_win(chat.buf, true, {
+        relative = "editor",
+        width = width,
+        height = height,
+        row = math.floor((vim.o.lines - height) / 2) - 1,
+        col = math.floor((vim.o.columns - width) / 2),
+        border = w.border,
+        title = " chinwag ",
+        title_pos = "center",
+        style = "minimal",
+      })
+      focus = true
+    elseif w.layout == "current" then
+      win = previous
+      api.nvim_win_set_buf(win, chat.buf)
+      focus = true
+    else
+      if w.layout == "vertical" then
+        vim.cmd(("botright %dvsplit"):format(util.size(w.width, vim.o.columns)))
+      else
+        vim.cmd(("botright %dsplit"):format(util.size(w.height, vim.o.lines)))
+      end
+      win = api.nvim_get_current_win()
+      api.nvim_win_set_buf(win, chat.buf)
+    end
+    vim.wo[win].wrap = true
+    vim.wo[win].linebreak = true
+    vim.wo[win].number = false
+    vim.wo[win].relativenumber = false
+    vim.wo[win].signcolumn = "no"
+  end
+  if focus then
+    api.nvim_set_current_win(win)
+  elseif api.nvim_win_is_valid(previous) then
+    api.nvim_set_current_win(previous)
+  end
+  if opts.input then
+    local last = api.nvim_buf_line_count(chat.buf)
+    api.nvim_win_set_cursor(win, { last, #api.nvim_buf_get_lines(chat.buf, last - 1, last, false)[1] })
+  end
+  M.last = chat
+  return win
+end
+
+--- `:Chinwag`: open (or focus) the current chat, creating one if there is none.
+---@return chinwag.Chat
+function M.open()
+  local chat = M.current() or M.create()
+  M.show(chat, { focus = true, input = M.by_buf[api.nvim_get_current_buf()] ~= chat })
+  return chat
+end
+
+--- `:ChinwagNew`: a fresh chat.
+---@return chinwag.Chat
+function M.new()
+  local chat = M.create()
+  M.show(chat, { focus = true, input = true })
+  return chat
+end
+
+--- `:ChinwagStop`: stop the answer of the current chat (else any streaming one, else the
+--- rewrites being written).
+function M.stop()
+  local chat = M.current()
+  if chat and chat:stop() then
+    return
+  end
+  for _, other in pairs(M.by_buf) do
+    if other:stop() then
+      return
+    end
+  end
+  if package.loaded["chinwag.rewrite"] and require("chinwag.rewrite").stop() then
+    return
+  end
+  util.notify("nothing to stop")
+end
+
+--- Open a saved chat (focusing its buffer when it is open already).
+---@param chat_id string
+---@param callback fun(chat: chinwag.Chat|nil)|nil
+function M.open_saved(chat_id, callback)
+  local open = M.by_id[chat_id]
+  if open and api.nvim_buf_is_valid(open.buf) then
+    M.show(open, { focus = true })
+    return callback and callback(open)
+  end
+  backend.request("history/get", { chatId = chat_id }, function(err, saved)
+    if err then
+      util.notify("cannot open the chat: " .. util.error_text(err), vim.log.levels.ERROR)
+      return callback and callback(nil)
+    end
+    local chat = M.create({ saved = saved })
+    M.show(chat, { focus = true, input = true })
+    return callback and callback(chat)
+  end)
+end
+
+--- A chat to send to: the current one (shown), else a new one.
+---@param opts chinwag.ShowOptions|nil
+---@return chinwag.Chat
+function M.target(opts)
+  local chat = M.current() or M.create()
+  M.show(chat, opts)
+  return chat
+end
+
+M.Chat = Chat
+
+return M

@@ -1,0 +1,124 @@
+---@mod chinwag.util Small shared helpers.
+
+local M = {}
+
+--- Error codes of docs/protocol.md the plugin acts on.
+M.codes = {
+  CANCELLED = -32800,
+  INVALID_REQUEST = -32600,
+  VAULT_LOCKED = 1001,
+  WRONG_PASSWORD = 1002,
+  KEY_MISSING = 1005,
+  NOT_FOUND = 1201,
+  PATH_REFUSED = 1402,
+}
+
+---@param message string
+---@param level integer|nil vim.log.levels (default INFO)
+function M.notify(message, level)
+  vim.notify("chinwag: " .. message, level or vim.log.levels.INFO, { title = "chinwag" })
+end
+
+--- Tell the user a request failed, unless the backend died (that has its own message).
+---@param prefix string|nil
+---@param err chinwag.RpcError
+function M.report(prefix, err)
+  if type(err) == "table" and err.code == require("chinwag.rpc").EXITED then
+    return
+  end
+  M.notify((prefix or "") .. M.error_text(err), vim.log.levels.ERROR)
+end
+
+--- A one-line description of a JSON-RPC error for people.
+---@param err chinwag.RpcError|table|string|nil
+---@return string
+function M.error_text(err)
+  if type(err) ~= "table" then
+    return tostring(err)
+  end
+  local text = tostring(err.message or "error")
+  local data = err.data
+  if err.code == M.codes.KEY_MISSING and type(data) == "table" and data.provider then
+    text = ("%s (store one with :ChinwagKey %s%s)"):format(
+      text,
+      data.provider,
+      data.env and (" or set $" .. data.env) or ""
+    )
+  elseif type(data) == "table" and data.provider and data.status then
+    text = ("%s (%s, HTTP %s)"):format(text, data.provider, tostring(data.status))
+  end
+  return text
+end
+
+--- Lines of `text` (split on "\n"), without copying when there is no newline.
+---@param text string
+---@return string[]
+function M.lines(text)
+  if not text:find("\n", 1, true) then
+    return { text }
+  end
+  return vim.split(text, "\n", { plain = true })
+end
+
+--- `n` as a size in columns/lines: a fraction of `total` below 1, else as is.
+---@param n number
+---@param total integer
+---@return integer
+function M.size(n, total)
+  if n < 1 then
+    return math.max(1, math.floor(total * n))
+  end
+  return math.floor(n)
+end
+
+--- Set the chinwag keymaps of one group on a buffer.
+---@param buf integer
+---@param maps table<string, string[]|false>
+---@param fn function
+---@param desc string
+function M.map(buf, maps, fn, desc)
+  for lhs, modes in pairs(maps or {}) do
+    if modes then
+      vim.keymap.set(modes, lhs, fn, { buffer = buf, desc = desc, nowait = true, silent = true })
+    end
+  end
+end
+
+--- Format a duration in ms for people.
+---@param ms number|nil
+---@return string|nil
+function M.duration(ms)
+  if not ms then
+    return nil
+  end
+  if ms < 1000 then
+    return ("%d ms"):format(ms)
+  end
+  return ("%.1f s"):format(ms / 1000)
+end
+
+--- "11 → 4 tokens · 34.1 tok/s · 0.4 s" from a chat/send result (nil when it has nothing).
+---@param result table
+---@return string|nil
+function M.usage_text(result)
+  local parts = {}
+  local usage = result.usage
+  if usage and usage.promptTokens and usage.completionTokens then
+    parts[#parts + 1] = ("%d → %d tokens"):format(usage.promptTokens, usage.completionTokens)
+  end
+  local timings = result.timings
+  if timings then
+    if timings.tokensPerSecond then
+      parts[#parts + 1] = ("%.1f tok/s"):format(timings.tokensPerSecond)
+    end
+    if timings.totalMs then
+      parts[#parts + 1] = M.duration(timings.totalMs)
+    end
+  end
+  if #parts == 0 then
+    return nil
+  end
+  return table.concat(parts, " · ")
+end
+
+return M

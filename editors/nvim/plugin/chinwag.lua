@@ -1,0 +1,99 @@
+-- chinwag: user commands. Modules load only when a command runs.
+if vim.g.loaded_chinwag == 1 then
+  return
+end
+vim.g.loaded_chinwag = 1
+
+local command = vim.api.nvim_create_user_command
+
+-- Highlight groups (linked by default, so colour schemes may set them).
+local function highlights()
+  local links = {
+    ChinwagSpinner = "Comment",
+    ChinwagUsage = "Comment",
+    ChinwagStopped = "DiagnosticWarn",
+    ChinwagError = "DiagnosticError",
+    ChinwagContext = "Special",
+  }
+  for group, target in pairs(links) do
+    vim.api.nvim_set_hl(0, group, { link = target, default = true })
+  end
+end
+highlights()
+vim.api.nvim_create_autocmd("ColorScheme", {
+  group = vim.api.nvim_create_augroup("chinwag.highlights", { clear = true }),
+  callback = highlights,
+})
+
+local function provider_names()
+  local backend = require("chinwag.backend")
+  if #backend.provider_names == 0 then
+    local result = backend.request_sync("providers/list", nil, 2000)
+    if result and result.providers then
+      backend.provider_names = vim.tbl_map(function(p)
+        return p.name
+      end, result.providers)
+    end
+  end
+  return backend.provider_names
+end
+
+command("Chinwag", function()
+  require("chinwag.chat").open()
+end, { desc = "chinwag: open or focus the chat" })
+
+command("ChinwagNew", function()
+  require("chinwag.chat").new()
+end, { desc = "chinwag: start a new chat" })
+
+command("ChinwagStop", function()
+  require("chinwag.chat").stop()
+end, { desc = "chinwag: stop the answer" })
+
+command("ChinwagSend", function(args)
+  require("chinwag.selection").send(args)
+end, { range = true, nargs = "*", desc = "chinwag: send the selection to the chat" })
+
+command("ChinwagAsk", function(args)
+  require("chinwag.selection").ask(args)
+end, { range = true, nargs = "+", desc = "chinwag: ask about the selection or the buffer" })
+
+command("ChinwagRewrite", function(args)
+  require("chinwag.rewrite").rewrite(args)
+end, { range = true, nargs = "+", desc = "chinwag: rewrite the selection (shown as a diff)" })
+
+command("ChinwagModel", function()
+  require("chinwag.model").pick()
+end, { desc = "chinwag: pick provider and model" })
+
+command("ChinwagHistory", function()
+  require("chinwag.history").list()
+end, { desc = "chinwag: saved chats (open, rename, delete, export)" })
+
+command("ChinwagSearch", function(args)
+  require("chinwag.history").search(args.args)
+end, { nargs = "+", desc = "chinwag: search saved chats" })
+
+command("ChinwagKey", function(args)
+  require("chinwag.vault").set_key(vim.trim(args.args))
+end, {
+  nargs = 1,
+  complete = function(lead)
+    return vim.tbl_filter(function(name)
+      return name:find(lead, 1, true) == 1
+    end, provider_names())
+  end,
+  desc = "chinwag: store an API key (read without echo)",
+})
+
+command("ChinwagUnlock", function()
+  require("chinwag.vault").unlock()
+end, { desc = "chinwag: unlock the vault" })
+
+command("ChinwagLock", function()
+  require("chinwag.vault").lock()
+end, { desc = "chinwag: lock the vault" })
+
+command("ChinwagPassword", function()
+  require("chinwag.vault").set_password()
+end, { desc = "chinwag: set, change or remove the vault password" })
