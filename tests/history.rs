@@ -225,6 +225,12 @@ fn paths_that_leave_home_or_overwrite_are_refused() {
     for (index, params) in cases.into_iter().enumerate() {
         let response = server.call(index as i64, "history/export", params);
         assert_eq!(error_code(&response), 1402, "{response}");
+        let kind = if index == 2 {
+            "relative"
+        } else {
+            "outsideHome"
+        };
+        assert_eq!(response["error"]["data"]["kind"], kind, "{response}");
     }
     std::os::unix::fs::symlink(outside.path(), home.path().join("link")).unwrap();
     let response = server.call(
@@ -240,6 +246,7 @@ fn paths_that_leave_home_or_overwrite_are_refused() {
         json!({"all": true, "format": "json", "path": home.path().join("exists.json")}),
     );
     assert_eq!(error_code(&response), 1402);
+    assert_eq!(response["error"]["data"]["kind"], "exists");
     assert!(
         response["error"]["message"]
             .as_str()

@@ -57,7 +57,7 @@ pub struct Timings {
     /// From the request to the first token (null if none came).
     pub first_token_ms: Option<u64>,
     pub total_ms: u64,
-    /// Completion tokens per second after the first token.
+    /// Completion tokens per second after the first token (null for one token or none).
     pub tokens_per_second: Option<f64>,
 }
 
@@ -679,9 +679,12 @@ fn timings(
         .map(|u| u.completion_tokens)
         .filter(|&t| t > 0)
         .unwrap_or(pieces);
+    // The rate after the first token: the tokens that followed it over the time they took.
     let tokens_per_second = first_token.and_then(|first| {
         let streaming = total.saturating_sub(first).as_secs_f64();
-        (streaming > 0.0 && tokens > 0).then(|| (tokens as f64 / streaming * 10.0).round() / 10.0)
+        let following = tokens.saturating_sub(1);
+        (streaming > 0.0 && following > 0)
+            .then(|| (following as f64 / streaming * 10.0).round() / 10.0)
     });
     Timings {
         first_token_ms: first_token.map(|d| d.as_millis() as u64),
@@ -700,4 +703,38 @@ async fn blocking<T: Send + 'static>(
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn speed_counts_the_tokens_after_the_first() {
+        let usage = |n| {
+            Some(Usage {
+                prompt_tokens: 1,
+                completion_tokens: n,
+            })
+        };
+        let first = Some(Duration::from_millis(100));
+        let t = timings(first, Duration::from_millis(1100), usage(11), 3);
+        assert_eq!(
+            (t.first_token_ms, t.total_ms, t.tokens_per_second),
+            (Some(100), 1100, Some(10.0))
+        );
+        assert_eq!(
+            timings(first, Duration::from_millis(150), usage(1), 1).tokens_per_second,
+            None
+        );
+        assert_eq!(
+            timings(None, Duration::from_millis(150), None, 0).tokens_per_second,
+            None
+        );
+        // Without usage, the number of deltas stands in for tokens.
+        assert_eq!(
+            timings(first, Duration::from_millis(600), None, 6).tokens_per_second,
+            Some(10.0)
+        );
+    }
 }

@@ -12,15 +12,21 @@ use std::path::{Component, Path, PathBuf};
 #[error("{path}: {reason}")]
 pub struct PathRefused {
     pub path: String,
+    /// A stable name for the refusal, for clients: `relative`, `notAFile`, `folder`,
+    /// `outsideHome`, `symlink`, `exists`, `unreadable`.
+    pub kind: &'static str,
     pub reason: String,
 }
 
-fn refuse(path: &Path, reason: impl Into<String>) -> PathRefused {
+fn refuse(path: &Path, kind: &'static str, reason: impl Into<String>) -> PathRefused {
     PathRefused {
         path: path.display().to_string(),
+        kind,
         reason: reason.into(),
     }
 }
+
+const OUTSIDE_HOME: &str = "only places inside your home folder are allowed";
 
 /// Expand `~/` and require an absolute path.
 fn expand(path: &str, home: &Path) -> Result<PathBuf, PathRefused> {
@@ -29,17 +35,17 @@ fn expand(path: &str, home: &Path) -> Result<PathBuf, PathRefused> {
         None => PathBuf::from(path),
     };
     if !expanded.is_absolute() {
-        return Err(refuse(
-            &expanded,
-            "use an absolute path (or one starting with ~/)",
-        ));
+        let reason = "use an absolute path (or one starting with ~/)";
+        return Err(refuse(&expanded, "relative", reason));
     }
     Ok(expanded)
 }
 
 fn canonical_home(home: &Path) -> Result<PathBuf, PathRefused> {
-    home.canonicalize()
-        .map_err(|error| refuse(home, format!("cannot resolve the home folder: {error}")))
+    home.canonicalize().map_err(|error| {
+        let reason = format!("cannot resolve the home folder: {error}");
+        refuse(home, "unreadable", reason)
+    })
 }
 
 /// A path to write: its folder must exist inside `home`; the file itself must not be a symlink
@@ -47,26 +53,35 @@ fn canonical_home(home: &Path) -> Result<PathBuf, PathRefused> {
 pub fn for_writing(path: &str, home: &Path, overwrite: bool) -> Result<PathBuf, PathRefused> {
     let path = expand(path, home)?;
     let Some(Component::Normal(name)) = path.components().next_back() else {
-        return Err(refuse(&path, "the path must end in a file name"));
-    };
-    let parent = path.parent().unwrap_or(Path::new("/"));
-    let parent = parent
-        .canonicalize()
-        .map_err(|error| refuse(&path, format!("its folder cannot be used: {error}")))?;
-    if !parent.starts_with(canonical_home(home)?) {
         return Err(refuse(
             &path,
-            "only places inside your home folder are allowed",
+            "notAFile",
+            "the path must end in a file name",
         ));
+    };
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    let parent = parent.canonicalize().map_err(|error| {
+        let reason = format!("its folder cannot be used: {error}");
+        refuse(&path, "folder", reason)
+    })?;
+    if !parent.starts_with(canonical_home(home)?) {
+        return Err(refuse(&path, "outsideHome", OUTSIDE_HOME));
     }
     let target = parent.join(name);
     match std::fs::symlink_metadata(&target) {
-        Ok(meta) if meta.file_type().is_symlink() => {
-            Err(refuse(&path, "it is a symbolic link; give the real path"))
-        }
-        Ok(meta) if !meta.is_file() => Err(refuse(&path, "it exists and is not a regular file")),
+        Ok(meta) if meta.file_type().is_symlink() => Err(refuse(
+            &path,
+            "symlink",
+            "it is a symbolic link; give the real path",
+        )),
+        Ok(meta) if !meta.is_file() => Err(refuse(
+            &path,
+            "notAFile",
+            "it exists and is not a regular file",
+        )),
         Ok(_) if !overwrite => Err(refuse(
             &path,
+            "exists",
             "the file exists; pass `overwrite: true` to replace it",
         )),
         _ => Ok(target),
@@ -76,17 +91,15 @@ pub fn for_writing(path: &str, home: &Path, overwrite: bool) -> Result<PathBuf, 
 /// A path to read: a regular file inside `home` once symlinks are resolved.
 pub fn for_reading(path: &str, home: &Path) -> Result<PathBuf, PathRefused> {
     let path = expand(path, home)?;
-    let resolved = path
-        .canonicalize()
-        .map_err(|error| refuse(&path, format!("cannot be read: {error}")))?;
+    let resolved = path.canonicalize().map_err(|error| {
+        let reason = format!("cannot be read: {error}");
+        refuse(&path, "unreadable", reason)
+    })?;
     if !resolved.starts_with(canonical_home(home)?) {
-        return Err(refuse(
-            &path,
-            "only places inside your home folder are allowed",
-        ));
+        return Err(refuse(&path, "outsideHome", OUTSIDE_HOME));
     }
     if !resolved.is_file() {
-        return Err(refuse(&path, "not a regular file"));
+        return Err(refuse(&path, "notAFile", "not a regular file"));
     }
     Ok(resolved)
 }

@@ -41,7 +41,9 @@ impl From<HistoryError> for AppError {
             HistoryError::NoSuchChat(id) => AppError::new(ErrorCode::NotFound, message)
                 .with_data(json!({"what": "chat", "id": id})),
             HistoryError::Path(refused) => AppError::new(ErrorCode::PathRefused, message)
-                .with_data(json!({"path": refused.path, "reason": refused.reason})),
+                .with_data(
+                    json!({"path": refused.path, "kind": refused.kind, "reason": refused.reason}),
+                ),
             HistoryError::Io(_) => AppError::new(ErrorCode::StorageError, message),
             HistoryError::BadImport(_)
             | HistoryError::BadBackup(_)

@@ -125,12 +125,11 @@ function M.export(summary, callback)
         path = path,
         overwrite = overwrite,
       }, function(err, result)
-        -- 1402 says why only in prose (`data.reason`); "the file exists; ..." is the one
-        -- refusal that overwriting answers.
+        -- Of the 1402 refusals, only `exists` is answered by overwriting.
         local exists = err
           and err.code == util.codes.PATH_REFUSED
           and type(err.data) == "table"
-          and tostring(err.data.reason or ""):match("^the file exists") ~= nil
+          and err.data.kind == "exists"
         if exists and not overwrite then
           vim.ui.select({ "Overwrite", "Cancel" }, { prompt = path .. " exists." }, function(choice)
             if choice == "Overwrite" then
