@@ -162,6 +162,7 @@ impl UnitHandler<SseEvent> for AnthropicHandler {
 mod tests {
     use super::*;
     use crate::provider::ProviderError;
+    use crate::provider::decoder::decode_in_chunks;
 
     #[test]
     fn decodes_the_event_sequence_at_any_split() {
@@ -176,12 +177,7 @@ mod tests {
             "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"
         );
         for chunk in 1..30 {
-            let mut decoder = Anthropic.decoder("anthropic");
-            let mut out = Vec::new();
-            for piece in stream.as_bytes().chunks(chunk) {
-                decoder.feed(piece, &mut out).unwrap();
-            }
-            decoder.finish(&mut out).unwrap();
+            let out = decode_in_chunks(Anthropic.decoder("anthropic"), stream, chunk).unwrap();
             assert_eq!(
                 out,
                 vec![

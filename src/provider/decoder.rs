@@ -103,3 +103,18 @@ pub fn json(text: &str) -> Result<serde_json::Value, UnitError> {
     serde_json::from_str(text)
         .map_err(|error| UnitError::Protocol(format!("a stream event is not JSON: {error}")))
 }
+
+/// Decode `stream` fed in pieces of `chunk` bytes (for the families' tests).
+#[cfg(test)]
+pub fn decode_in_chunks(
+    mut decoder: Box<dyn StreamDecoder>,
+    stream: &str,
+    chunk: usize,
+) -> Result<Vec<StreamItem>, ProviderError> {
+    let mut out = Vec::new();
+    for piece in stream.as_bytes().chunks(chunk) {
+        decoder.feed(piece, &mut out)?;
+    }
+    decoder.finish(&mut out)?;
+    Ok(out)
+}

@@ -113,15 +113,10 @@ impl UnitHandler<String> for OllamaHandler {
 mod tests {
     use super::*;
     use crate::provider::ProviderError;
+    use crate::provider::decoder::decode_in_chunks;
 
     fn decode(stream: &str, chunk: usize) -> Result<Vec<StreamItem>, ProviderError> {
-        let mut decoder = Ollama.decoder("ollama");
-        let mut out = Vec::new();
-        for piece in stream.as_bytes().chunks(chunk) {
-            decoder.feed(piece, &mut out)?;
-        }
-        decoder.finish(&mut out)?;
-        Ok(out)
+        decode_in_chunks(Ollama.decoder("ollama"), stream, chunk)
     }
 
     #[test]

@@ -153,15 +153,10 @@ mod tests {
     use super::*;
 
     use crate::provider::ProviderError;
+    use crate::provider::decoder::decode_in_chunks;
 
     fn decode(stream: &str, chunk: usize) -> Result<Vec<StreamItem>, ProviderError> {
-        let mut decoder = OpenAi.decoder("groq");
-        let mut out = Vec::new();
-        for piece in stream.as_bytes().chunks(chunk) {
-            decoder.feed(piece, &mut out)?;
-        }
-        decoder.finish(&mut out)?;
-        Ok(out)
+        decode_in_chunks(OpenAi.decoder("groq"), stream, chunk)
     }
 
     #[test]
