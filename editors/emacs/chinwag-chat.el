@@ -1,0 +1,909 @@
+;;; chinwag-chat.el --- Chat buffers for chinwag  -*- lexical-binding: t; -*-
+
+;; Copyright (C) 2026 The chinwag authors
+
+;; Author: The chinwag authors
+;; URL: https://github.com/chinwag/chinwag
+;; SPDX-License-Identifier: MIT
+
+;; This file is not part of GNU Emacs.
+
+;;; Commentary:
+
+;; A chat buffer is in `chinwag-chat-mode', derived from `markdown-mode'
+;; when it is installed and from `text-mode' otherwise (with its own
+;; highlighting of headings and code fences).  The transcript is
+;; read-only: it is what the backend keeps in its history.  The user
+;; writes below the last answer, after the "## You" heading, and sends
+;; with `chinwag-send' (C-c RET).
+;;
+;; The answer streams in at the end of the buffer.  Each `chat/delta'
+;; notification is inserted at a marker and nothing else is done per
+;; delta: no header or mode line rebuild (a timer refreshes the progress
+;; twice a second), no refontification beyond what `jit-lock' does for
+;; the new text, no undo records, no string copies.  Point does not
+;; move.  `chinwag-stop' (C-c C-k) stops the answer at once.
+;;
+;; The header line shows the chat's provider and model; the mode line
+;; shows the progress of an answer, then its token usage and speed.
+
+;;; Code:
+
+(require 'cl-lib)
+(require 'seq)
+(require 'subr-x)
+(require 'chinwag-rpc)
+(require 'chinwag-vault)
+
+(defcustom chinwag-provider nil
+  "Provider for new chats, such as \"groq\"; nil means the backend's default."
+  :type '(choice (const :tag "The backend's default" nil) string)
+  :group 'chinwag)
+
+(defcustom chinwag-model nil
+  "Model for new chats; nil means the provider's default model."
+  :type '(choice (const :tag "The provider's default" nil) string)
+  :group 'chinwag)
+
+(defcustom chinwag-system-prompt nil
+  "System prompt for new chats, or nil for none."
+  :type '(choice (const :tag "None" nil) string)
+  :group 'chinwag)
+
+(defcustom chinwag-display-action
+  '((display-buffer-reuse-window display-buffer-pop-up-window))
+  "The `display-buffer' action used to show a chat buffer."
+  :type 'sexp
+  :group 'chinwag)
+
+(defcustom chinwag-use-markdown-mode t
+  "Whether chat buffers derive from `markdown-mode' when it is installed.
+When nil, or when `markdown-mode' is not installed, they derive from
+`text-mode' and highlight headings and code fences themselves."
+  :type 'boolean
+  :group 'chinwag)
+
+(defcustom chinwag-mode-line-interval 0.5
+  "Seconds between updates of the mode line while an answer streams."
+  :type 'number
+  :group 'chinwag)
+
+(defface chinwag-heading '((t :inherit font-lock-keyword-face :weight bold))
+  "Face of the headings in a chat buffer."
+  :group 'chinwag)
+
+(defface chinwag-code '((t :inherit font-lock-constant-face))
+  "Face of code in a chat buffer."
+  :group 'chinwag)
+
+(defface chinwag-fence '((t :inherit shadow))
+  "Face of the fence lines around code blocks in a chat buffer."
+  :group 'chinwag)
+
+(defface chinwag-reasoning '((t :inherit shadow :slant italic))
+  "Face of a model's reasoning in a chat buffer."
+  :group 'chinwag)
+
+(defface chinwag-status '((t :inherit warning))
+  "Face of the notes on stopped or failed answers."
+  :group 'chinwag)
+
+(defconst chinwag-chat-user-heading "## You"
+  "The heading above the user's messages.")
+
+(defconst chinwag-chat-assistant-heading "## Assistant"
+  "The heading above the model's answers.")
+
+(defconst chinwag-chat-system-heading "## System"
+  "The heading above the system prompt.")
+
+;;;; State
+
+(cl-defstruct (chinwag-chat--stream (:constructor chinwag-chat--make-stream)
+                                    (:copier nil))
+  "An answer being received into a chat buffer.
+STATE is `streaming', then `stopped' once the user stopped it (the
+request has not answered yet), then `done'.  SEND-POINT is where point
+was left when the message was sent."
+  buffer chat-id marker start (chars 0) (deltas 0) text-start reasoning
+  (state 'streaming) timer send-point)
+
+(defvar chinwag-chat--streams (make-hash-table :test #'equal)
+  "Answers being received, by chat id.")
+
+(defvar chinwag-chat--buffers (make-hash-table :test #'equal)
+  "Chat buffers, by chat id.")
+
+(defvar chinwag-chat--last-buffer nil
+  "The chat buffer used last.")
+
+(defvar chinwag-chat--providers nil
+  "The backend's `providers/list' result, fetched once per backend.")
+
+(defvar chinwag-chat-unclaimed-delta-functions nil
+  "Functions called with the params of a delta for a chat without a buffer.
+Each is called in turn until one returns non-nil.")
+
+(defvar chinwag-chat-answer-functions nil
+  "Functions called in a chat buffer when an answer ends.
+Each gets the outcome: the `chat/send' result plist, or the symbol
+`stopped', or the error plist.")
+
+(defvar-local chinwag-chat--id nil
+  "The id of this buffer's chat, or nil until its first message.")
+
+(defvar-local chinwag-chat--provider nil
+  "The provider of this buffer's chat; nil means the default.")
+
+(defvar-local chinwag-chat--model nil
+  "The model of this buffer's chat; nil means the provider's default.")
+
+(defvar-local chinwag-chat--system nil
+  "The system prompt of this buffer's chat.")
+
+(defvar-local chinwag-chat--title nil
+  "The title of this buffer's chat.")
+
+(defvar-local chinwag-chat--input nil
+  "Marker at the start of the text the user is writing.")
+
+(defvar-local chinwag-chat--stream nil
+  "The answer this buffer is receiving, or nil.")
+
+(defvar-local chinwag-chat--note nil
+  "A note for the header line, such as \"deleted from history\".")
+
+;;;; Highlighting without markdown-mode
+
+(defconst chinwag-chat--fence-re "^[ \t]*\\(`\\{3,\\}\\|~\\{3,\\}\\).*$"
+  "Regexp matching a code fence line; group 1 is the fence.")
+
+(defvar-local chinwag-chat--outside nil
+  "A position known to be outside any code block, during fontification.")
+
+(defun chinwag-chat--closes-p (fence line-fence rest)
+  "Return non-nil if a line with LINE-FENCE and then REST closes FENCE."
+  (and (eq (aref fence 0) (aref line-fence 0))
+       (>= (length line-fence) (length fence))
+       (string-blank-p rest)))
+
+(defun chinwag-chat--open-fence-at (pos)
+  "Return the fence of the code block POS is inside, or nil.
+Only the message POS is in is scanned, from its heading."
+  (save-excursion
+    (goto-char (or (previous-single-property-change pos 'chinwag-heading)
+                   (point-min)))
+    (let ((open nil))
+      (while (re-search-forward chinwag-chat--fence-re pos t)
+        (let ((fence (match-string-no-properties 1))
+              (rest (buffer-substring-no-properties (match-end 1) (match-end 0))))
+          (cond
+           ((not open) (setq open fence))
+           ((chinwag-chat--closes-p open fence rest) (setq open nil)))))
+      open)))
+
+(defun chinwag-chat--match-code (limit)
+  "Find the next fenced code block before LIMIT, for font-lock.
+Group 1 is the opening fence line (empty when the region starts inside
+the block), group 2 the code and group 3 the closing fence line (empty
+when the block is not closed before LIMIT)."
+  (when (< (point) limit)
+    (let* ((start (point))
+           (inside (and (not (eql start chinwag-chat--outside))
+                        (chinwag-chat--open-fence-at start)))
+           fence open-beg open-end body-beg)
+      (if inside
+          (setq fence inside open-beg start open-end start body-beg start)
+        (when (re-search-forward chinwag-chat--fence-re limit t)
+          (setq fence (match-string-no-properties 1)
+                open-beg (match-beginning 0)
+                open-end (match-end 0)
+                body-beg (min (1+ open-end) limit))))
+      (when fence
+        (goto-char body-beg)
+        (let ((close-beg limit) (close-end limit) (searching t))
+          (while (and searching (re-search-forward chinwag-chat--fence-re limit t))
+            (when (chinwag-chat--closes-p
+                   fence (match-string-no-properties 1)
+                   (buffer-substring-no-properties (match-end 1) (match-end 0)))
+              (setq close-beg (match-beginning 0) close-end (match-end 0)
+                    searching nil)))
+          (set-match-data (list open-beg close-end open-beg open-end
+                                body-beg (max body-beg close-beg)
+                                close-beg close-end))
+          (goto-char (max close-end (1+ start)))
+          (setq chinwag-chat--outside (point))
+          t)))))
+
+(defconst chinwag-chat--font-lock-keywords
+  '((chinwag-chat--match-code (1 'chinwag-fence nil t)
+                              (2 'chinwag-code nil t)
+                              (3 'chinwag-fence nil t))
+    ("^#\\{1,6\\} .*$" 0 'chinwag-heading)
+    ("`[^`\n]+`" 0 'chinwag-code)
+    ("\\*\\*[^*\n]+\\*\\*" 0 'bold))
+  "Highlighting of chat buffers when `markdown-mode' is not used.")
+
+;;;; Mode
+
+(declare-function markdown-mode "markdown-mode" ())
+
+(defun chinwag-chat--markdown-p ()
+  "Return non-nil if chat buffers should use `markdown-mode'."
+  (and chinwag-use-markdown-mode (fboundp 'markdown-mode)))
+
+(defun chinwag-chat-parent-mode ()
+  "Run the major mode `chinwag-chat-mode' derives from.
+That is `markdown-mode' when it is installed and
+`chinwag-use-markdown-mode' allows it, otherwise `text-mode'."
+  (if (chinwag-chat--markdown-p)
+      (progn
+        (put 'chinwag-chat-parent-mode 'derived-mode-parent 'markdown-mode)
+        (markdown-mode))
+    (put 'chinwag-chat-parent-mode 'derived-mode-parent 'text-mode)
+    (text-mode)))
+
+(put 'chinwag-chat-parent-mode 'derived-mode-parent 'text-mode)
+
+(defvar chinwag-chat-mode-map
+  (let ((map (make-sparse-keymap)))
+    (define-key map (kbd "C-c RET") #'chinwag-send)
+    (define-key map (kbd "C-c C-k") #'chinwag-stop)
+    map)
+  "Keymap for `chinwag-chat-mode'.")
+
+(define-derived-mode chinwag-chat-mode chinwag-chat-parent-mode "Chinwag"
+  "Major mode for chatting with a language model through chinwag.
+
+Write below the last \"## You\" heading and send with \\[chinwag-send];
+the answer streams in at the end of the buffer and \\[chinwag-stop]
+stops it.  The transcript above is read-only: it is what the backend
+keeps in its history.
+
+\\{chinwag-chat-mode-map}"
+  (setq-local word-wrap t)
+  (setq-local chinwag-chat--input (copy-marker (point-max)))
+  (unless (chinwag-chat--markdown-p)
+    (setq-local font-lock-defaults '(chinwag-chat--font-lock-keywords t)))
+  (add-hook 'kill-buffer-hook #'chinwag-chat--on-kill nil t))
+
+;;;; Providers, header line and mode line
+
+(defun chinwag-chat--provider-list ()
+  "Return the backend's providers (fetched once per backend)."
+  (or chinwag-chat--providers
+      (setq chinwag-chat--providers (chinwag-request 'providers/list))))
+
+(defun chinwag-chat--forget-providers (&rest _)
+  "Forget the cached provider list."
+  (setq chinwag-chat--providers nil))
+
+(add-hook 'chinwag-rpc-start-functions #'chinwag-chat--forget-providers)
+
+(defun chinwag-chat--default-model (provider &optional cached)
+  "Return the default model of PROVIDER, or nil.
+With CACHED, use only what is already known: ask the backend nothing."
+  (cl-loop for entry across (plist-get (if cached
+                                           chinwag-chat--providers
+                                         (chinwag-chat--provider-list))
+                                       :providers)
+           when (equal (plist-get entry :name) provider)
+           return (plist-get entry :defaultModel)))
+
+(defun chinwag-chat--effective-provider (&optional cached)
+  "Return the provider of this buffer's chat (present or future).
+With CACHED, use only what is already known: ask the backend nothing."
+  (or chinwag-chat--provider
+      (plist-get (if cached chinwag-chat--providers (chinwag-chat--provider-list))
+                 :default)))
+
+(defun chinwag-chat--effective-model (&optional cached)
+  "Return the model of this buffer's chat (present or future).
+With CACHED, use only what is already known: ask the backend nothing."
+  (or chinwag-chat--model
+      (chinwag-chat--default-model (chinwag-chat--effective-provider cached) cached)))
+
+(defun chinwag-chat--update-header ()
+  "Rebuild the header line of this chat buffer from what is known.
+It asks the backend nothing, so it may run from a notification handler."
+  (let ((provider (chinwag-chat--effective-provider t))
+        (model (chinwag-chat--effective-model t)))
+    (setq header-line-format
+          (concat " "
+                  (propertize (or provider "default provider") 'face 'bold)
+                  " / " (or model "default model")
+                  (if (chinwag-vault-locked-p) "   [vault locked]" "")
+                  (if chinwag-chat--note (concat "   [" chinwag-chat--note "]") "")))
+    (force-mode-line-update)))
+
+(defun chinwag-chat--update-all-headers (&rest _)
+  "Rebuild the header line of every chat buffer."
+  (dolist (buffer (buffer-list))
+    (when (eq (buffer-local-value 'major-mode buffer) 'chinwag-chat-mode)
+      (with-current-buffer buffer (chinwag-chat--update-header)))))
+
+(add-hook 'chinwag-vault-state-change-functions #'chinwag-chat--update-all-headers)
+
+(defun chinwag-chat--set-mode-line (string)
+  "Show STRING in this buffer's mode line, after the mode name."
+  (setq mode-line-process (and string (concat " " string)))
+  (force-mode-line-update))
+
+(defun chinwag-chat--show-progress (stream)
+  "Show STREAM's progress in its buffer's mode line (run from a timer)."
+  (let ((buffer (chinwag-chat--stream-buffer stream)))
+    (when (and (buffer-live-p buffer)
+               (eq (chinwag-chat--stream-state stream) 'streaming))
+      (with-current-buffer buffer
+        (chinwag-chat--set-mode-line
+         (format "[answering: %d chars, %.0f s]"
+                 (chinwag-chat--stream-chars stream)
+                 (- (float-time) (chinwag-chat--stream-start stream))))))))
+
+(defun chinwag-chat--stats (result)
+  "Describe the token usage and speed of RESULT, a `chat/send' result."
+  (let* ((usage (plist-get result :usage))
+         (timings (plist-get result :timings))
+         (completion (plist-get usage :completionTokens))
+         (prompt (plist-get usage :promptTokens))
+         (speed (plist-get timings :tokensPerSecond))
+         (total (plist-get timings :totalMs)))
+    (string-join
+     (delq nil
+           (list (and completion
+                      (if prompt
+                          (format "%d+%d tokens" prompt completion)
+                        (format "%d tokens" completion)))
+                 (and (numberp speed) (format "%.1f tok/s" speed))
+                 (and (numberp total) (format "%.1f s" (/ total 1000.0)))))
+     ", ")))
+
+;;;; Writing the transcript
+
+(defmacro chinwag-chat--editing (&rest body)
+  "Run BODY at the end of the widened buffer, as a change no undo records.
+Point and the read-only transcript are left as they were."
+  (declare (indent 0) (debug t))
+  `(let ((inhibit-read-only t)
+         (buffer-undo-list t))
+     (save-excursion
+       (save-restriction
+         (widen)
+         (goto-char (point-max))
+         ,@body))))
+
+(defun chinwag-chat--insert-heading (heading role &optional open)
+  "Insert HEADING for ROLE and a blank line at point.
+With OPEN, the text typed after it is not read-only (the input area).
+The blank line carries only `read-only': an answer inherits it, and
+fewer properties make each inheriting insertion cheaper."
+  (insert (propertize heading 'read-only t 'chinwag-role role 'chinwag-heading t
+                      'front-sticky '(read-only))
+          (if open
+              (propertize "\n\n" 'read-only t 'rear-nonsticky t)
+            (propertize "\n\n" 'read-only t))))
+
+(defun chinwag-chat--separate ()
+  "Insert newlines at point so that a blank line ends the text before it."
+  (let ((newlines (cond ((bobp) 2)
+                        ((not (eq (char-before) ?\n)) 2)
+                        ((not (eq (char-before (1- (point))) ?\n)) 1)
+                        (t 0))))
+    (unless (or (bobp) (zerop newlines))
+      (insert (propertize (make-string newlines ?\n) 'read-only t)))))
+
+(defun chinwag-chat--open-input ()
+  "Insert the heading of the user's next message and start the input there."
+  (chinwag-chat--editing
+    (chinwag-chat--separate)
+    (chinwag-chat--insert-heading chinwag-chat-user-heading 'user t)
+    (set-marker chinwag-chat--input (point-max))))
+
+(defun chinwag-chat--insert-message (role content &optional reasoning status error)
+  "Insert a finished message of ROLE with CONTENT at point.
+REASONING is shown dimmed before it; STATUS \"cancelled\" or \"error\"
+adds a note, with ERROR as the error's text."
+  (let ((role (pcase role ("user" 'user) ("system" 'system) (_ 'assistant))))
+    (chinwag-chat--separate)
+    (chinwag-chat--insert-heading (pcase role
+                                    ('user chinwag-chat-user-heading)
+                                    ('system chinwag-chat-system-heading)
+                                    (_ chinwag-chat-assistant-heading))
+                                  role)
+    (when (and reasoning (not (string-empty-p reasoning)))
+      (insert (propertize reasoning 'read-only t 'font-lock-face 'chinwag-reasoning)
+              (propertize "\n\n" 'read-only t)))
+    (insert (propertize (or content "") 'read-only t)))
+  (pcase status
+    ("cancelled" (chinwag-chat--insert-status "[stopped]"))
+    ("error" (chinwag-chat--insert-status (format "[error: %s]" (or error "unknown"))))))
+
+(defun chinwag-chat--insert-status (note)
+  "Insert NOTE about an answer at point, separated from the answer."
+  (chinwag-chat--separate)
+  (insert (propertize note 'read-only t 'font-lock-face 'chinwag-status)))
+
+;;;; Streaming
+
+(defun chinwag-chat--on-delta (params)
+  "Insert the `chat/delta' notification PARAMS into its chat buffer."
+  (let ((stream (gethash (plist-get params :chatId) chinwag-chat--streams)))
+    (if stream
+        (when (eq (chinwag-chat--stream-state stream) 'streaming)
+          (chinwag-chat--insert-delta stream (plist-get params :delta)
+                                      (equal (plist-get params :kind) "reasoning")))
+      (run-hook-with-args-until-success 'chinwag-chat-unclaimed-delta-functions
+                                        params))))
+
+(setf (alist-get 'chat/delta chinwag-rpc-notification-functions)
+      #'chinwag-chat--on-delta)
+
+(defun chinwag-chat--insert-delta (stream delta reasoning)
+  "Insert DELTA at the end of STREAM's answer; REASONING if it is reasoning.
+Point stays where it is, nothing is recorded for undo, and the text
+inherits the read-only property of the answer."
+  (let ((buffer (chinwag-chat--stream-buffer stream)))
+    (when (buffer-live-p buffer)
+      (with-current-buffer buffer
+        (let* ((inhibit-read-only t)
+               (buffer-undo-list t)
+               (marker (chinwag-chat--stream-marker stream))
+               (at (marker-position marker))
+               (pt (point))
+               (narrowed (buffer-narrowed-p))
+               (beg (and narrowed (point-min-marker)))
+               (end (and narrowed (point-max-marker))))
+          (when narrowed (widen))
+          (goto-char at)
+          (cond
+           (reasoning
+            (setf (chinwag-chat--stream-reasoning stream) t)
+            (insert-and-inherit (propertize delta 'font-lock-face 'chinwag-reasoning
+                                            'rear-nonsticky '(font-lock-face))))
+           (t
+            (unless (chinwag-chat--stream-text-start stream)
+              (when (chinwag-chat--stream-reasoning stream)
+                (insert-and-inherit "\n\n"))
+              (setf (chinwag-chat--stream-text-start stream) (point)))
+            (insert-and-inherit delta)))
+          (goto-char (if (> pt at) (+ pt (- (point) at)) pt))
+          (when narrowed
+            (narrow-to-region beg end)
+            (set-marker beg nil)
+            (set-marker end nil))
+          (setf (chinwag-chat--stream-chars stream)
+                (+ (chinwag-chat--stream-chars stream) (length delta)))
+          (setf (chinwag-chat--stream-deltas stream)
+                (1+ (chinwag-chat--stream-deltas stream))))))))
+
+(defun chinwag-chat--end-stream (stream)
+  "Stop tracking STREAM: its timer, its registration and its marker."
+  (when (chinwag-chat--stream-timer stream)
+    (cancel-timer (chinwag-chat--stream-timer stream))
+    (setf (chinwag-chat--stream-timer stream) nil))
+  (when (eq (gethash (chinwag-chat--stream-chat-id stream) chinwag-chat--streams)
+            stream)
+    (remhash (chinwag-chat--stream-chat-id stream) chinwag-chat--streams))
+  (let ((buffer (chinwag-chat--stream-buffer stream)))
+    (when (buffer-live-p buffer)
+      (with-current-buffer buffer
+        (when (eq chinwag-chat--stream stream)
+          (setq chinwag-chat--stream nil))))))
+
+(defun chinwag-chat--close-answer (stream note)
+  "End the display of STREAM's answer, with NOTE if non-nil, and reopen input.
+Point (in the buffer and in each window showing it) moves to the new
+input only if it was not moved since the message was sent, or if it
+was at the end of the answer: nobody is pulled away from what they
+were reading."
+  (let ((buffer (chinwag-chat--stream-buffer stream)))
+    (when (buffer-live-p buffer)
+      (with-current-buffer buffer
+        (let* ((marker (chinwag-chat--stream-marker stream))
+               (end (marker-position marker))
+               (sent (chinwag-chat--stream-send-point stream))
+               (untouched (lambda (pos) (or (eql pos sent) (>= pos end))))
+               (follow (funcall untouched (point)))
+               (windows (seq-filter (lambda (window)
+                                      (funcall untouched (window-point window)))
+                                    (get-buffer-window-list buffer nil t))))
+          (when note
+            (chinwag-chat--editing (chinwag-chat--insert-status note)))
+          (chinwag-chat--open-input)
+          (set-marker marker nil)
+          (when follow (goto-char (point-max)))
+          (dolist (window windows)
+            (set-window-point window (point-max))))))))
+
+(defun chinwag-chat--repair-answer (stream content)
+  "Make STREAM's answer text equal CONTENT, the whole answer as saved.
+Deltas are not lost in normal operation; this covers a handler error."
+  (let ((text-start (chinwag-chat--stream-text-start stream))
+        (marker (chinwag-chat--stream-marker stream)))
+    (when (and (stringp content) (not (string-empty-p content))
+               (not (equal content
+                           (buffer-substring-no-properties
+                            (or text-start marker) marker))))
+      (chinwag-rpc-log "answer in %s repaired from the final result" (buffer-name))
+      (let ((inhibit-read-only t)
+            (buffer-undo-list t))
+        (save-excursion
+          (save-restriction
+            (widen)
+            (when text-start
+              (delete-region text-start marker))
+            (goto-char marker)
+            (insert-and-inherit content)))))))
+
+(defun chinwag-chat--on-answer (stream result)
+  "Finish STREAM with RESULT, the `chat/send' result."
+  (let ((buffer (chinwag-chat--stream-buffer stream))
+        (state (chinwag-chat--stream-state stream)))
+    (chinwag-chat--end-stream stream)
+    (setf (chinwag-chat--stream-state stream) 'done)
+    (when (and (buffer-live-p buffer) (eq state 'streaming))
+      (with-current-buffer buffer
+        (chinwag-chat--repair-answer stream (plist-get result :content))
+        (chinwag-chat--close-answer stream nil)
+        (let ((stats (chinwag-chat--stats result)))
+          (chinwag-chat--set-mode-line (format "[%s]" stats))
+          (unless (get-buffer-window buffer t)
+            (message "chinwag: answer ready in %s (%s)" (buffer-name) stats)))
+        (run-hook-with-args 'chinwag-chat-answer-functions result)))))
+
+(defun chinwag-chat--on-error (stream error)
+  "Finish STREAM after ERROR, an error plist."
+  (let ((buffer (chinwag-chat--stream-buffer stream))
+        (state (chinwag-chat--stream-state stream))
+        (cancelled (eql (plist-get error :code) -32800)))
+    (chinwag-chat--end-stream stream)
+    (setf (chinwag-chat--stream-state stream) 'done)
+    (when (and (buffer-live-p buffer) (eq state 'streaming))
+      (with-current-buffer buffer
+        (let ((text (chinwag-rpc-error-message error)))
+          (chinwag-chat--close-answer
+           stream (if cancelled "[stopped]" (format "[error: %s]" text)))
+          (chinwag-chat--set-mode-line (if cancelled "[stopped]" "[error]"))
+          (unless cancelled
+            (message "chinwag: %s" text))
+          (run-hook-with-args 'chinwag-chat-answer-functions
+                              (if cancelled 'stopped error)))))))
+
+;;;; Sending
+
+(defun chinwag-chat--ensure-chat ()
+  "Create this buffer's chat in the backend if it has none yet."
+  (unless chinwag-chat--id
+    (let ((result (chinwag-request
+                   'chat/new
+                   (chinwag-rpc-compact :provider chinwag-chat--provider
+                                        :model chinwag-chat--model
+                                        :system chinwag-chat--system))))
+      (setq chinwag-chat--id (plist-get result :chatId)
+            chinwag-chat--provider (plist-get result :provider)
+            chinwag-chat--model (plist-get result :model)
+            chinwag-chat--note nil)
+      (puthash chinwag-chat--id (current-buffer) chinwag-chat--buffers)
+      (chinwag-chat--update-header))))
+
+(defun chinwag-chat--fence-for (text)
+  "Return a backtick fence longer than any run of backticks in TEXT."
+  (let ((longest 0) (start 0))
+    (while (string-match "`+" text start)
+      (setq longest (max longest (- (match-end 0) (match-beginning 0)))
+            start (match-end 0)))
+    (make-string (max 3 (1+ longest)) ?`)))
+
+(defun chinwag-chat-format-region (region)
+  "Format REGION, a context plist, as the backend puts it in the message."
+  (let* ((path (plist-get region :path))
+         (start (plist-get region :startLine))
+         (end (plist-get region :endLine))
+         (text (plist-get region :text))
+         (fence (chinwag-chat--fence-for text)))
+    (concat (if (and path (not (string-empty-p path)))
+                (format "`%s`" path)
+              "Selected code")
+            (cond ((and start end (> end start)) (format " lines %d-%d" start end))
+                  (start (format " line %d" start))
+                  (t ""))
+            ":\n" fence (or (plist-get region :language) "") "\n"
+            (string-remove-suffix "\n" text) "\n" fence)))
+
+(defun chinwag-chat--wait-for-previous ()
+  "Wait briefly for a stopped answer's request to finish, so a new one may start."
+  (let ((deadline (+ (float-time) 3)))
+    (while (and chinwag-chat--stream
+                (eq (chinwag-chat--stream-state chinwag-chat--stream) 'stopped)
+                (< (float-time) deadline))
+      (accept-process-output nil 0.05))))
+
+(defun chinwag-chat--title-from (content)
+  "Return a short title from CONTENT, a message."
+  (let ((line (car (split-string (string-trim content) "\n"))))
+    (truncate-string-to-width (or line "") 40 nil nil "...")))
+
+(defun chinwag-chat--rename-buffer ()
+  "Name this buffer after its chat's title."
+  (when chinwag-chat--title
+    (rename-buffer (format "*chinwag: %s*" chinwag-chat--title) t)))
+
+(defun chinwag-chat--prepare ()
+  "Make sure this chat can send: no answer coming, a chat in the backend."
+  (chinwag-chat--wait-for-previous)
+  (when chinwag-chat--stream
+    (user-error "An answer is still coming; %s stops it"
+                (substitute-command-keys "\\[chinwag-stop]")))
+  (chinwag-chat--ensure-chat))
+
+(defun chinwag-chat--submit (content context)
+  "Send CONTENT with CONTEXT (a list of region plists) from this chat buffer.
+The input area already holds CONTENT; the formatted CONTEXT is added."
+  (chinwag-chat--prepare)
+  (unless chinwag-chat--title
+    (setq chinwag-chat--title (chinwag-chat--title-from content))
+    (chinwag-chat--rename-buffer))
+  (chinwag-chat--editing
+    (when context
+      (chinwag-chat--separate)
+      (insert (mapconcat #'chinwag-chat-format-region context "\n\n")))
+    (put-text-property chinwag-chat--input (point-max) 'read-only t)
+    (when (> chinwag-chat--input (point-min))
+      (put-text-property (1- chinwag-chat--input) chinwag-chat--input
+                         'rear-nonsticky nil))
+    (chinwag-chat--separate)
+    (chinwag-chat--insert-heading chinwag-chat-assistant-heading 'assistant)
+    (set-marker chinwag-chat--input (point-max)))
+  (let ((stream (chinwag-chat--make-stream
+                 :buffer (current-buffer)
+                 :chat-id chinwag-chat--id
+                 :marker (copy-marker (point-max) t)
+                 :start (float-time)
+                 :send-point (point))))
+    (setq chinwag-chat--stream stream
+          chinwag-chat--last-buffer (current-buffer))
+    (puthash chinwag-chat--id stream chinwag-chat--streams)
+    (setf (chinwag-chat--stream-timer stream)
+          (run-with-timer chinwag-mode-line-interval chinwag-mode-line-interval
+                          #'chinwag-chat--show-progress stream))
+    (chinwag-chat--set-mode-line "[answering]")
+    (condition-case err
+        (chinwag-async-request
+         'chat/send
+         (chinwag-rpc-compact :chatId chinwag-chat--id
+                              :content content
+                              :context (and context (vconcat context)))
+         :timeout nil
+         :abandoned (lambda () (not (eq (chinwag-chat--stream-state stream) 'streaming)))
+         :on-success (lambda (result) (chinwag-chat--on-answer stream result))
+         :on-error (lambda (error) (chinwag-chat--on-error stream error)))
+      (error
+       (chinwag-chat--on-error stream (list :code -1 :message (error-message-string err)))))
+    stream))
+
+(defun chinwag-chat--input-text ()
+  "Return the text the user wrote in the input area."
+  (save-restriction
+    (widen)
+    (buffer-substring-no-properties chinwag-chat--input (point-max))))
+
+(defun chinwag-chat-send-message (buffer content &optional context default)
+  "Send CONTENT with CONTEXT from the chat BUFFER, as if typed there.
+CONTENT goes after what the user has written in BUFFER's input area,
+if anything; with DEFAULT non-nil, CONTENT is only used when nothing is
+written there.  CONTEXT is a list of region plists (:path :language
+:startLine :endLine :text)."
+  (with-current-buffer buffer
+    (chinwag-chat--prepare)
+    (let ((typed (chinwag-chat--input-text)))
+      (cond
+       ((string-blank-p typed)
+        (chinwag-chat--editing (insert content)))
+       (default (setq content typed))
+       (t
+        (chinwag-chat--editing
+          (insert (cond ((string-suffix-p "\n\n" typed) "")
+                        ((string-suffix-p "\n" typed) "\n")
+                        (t "\n\n"))
+                  content))
+        (setq content (chinwag-chat--input-text)))))
+    (chinwag-chat--submit content context)))
+
+;;;###autoload
+(defun chinwag-send ()
+  "Send what was written below the last \"## You\" heading."
+  (interactive)
+  (unless (derived-mode-p 'chinwag-chat-mode)
+    (user-error "Not in a chat buffer; M-x chinwag opens one"))
+  (let ((content (chinwag-chat--input-text)))
+    (when (string-blank-p content)
+      (user-error "Write a message below the last heading first"))
+    (chinwag-chat--submit content nil)))
+
+(defun chinwag-chat--stop-stream (stream)
+  "Stop STREAM at once: drop further deltas, close the answer, cancel it."
+  (setf (chinwag-chat--stream-state stream) 'stopped)
+  (when (chinwag-chat--stream-timer stream)
+    (cancel-timer (chinwag-chat--stream-timer stream))
+    (setf (chinwag-chat--stream-timer stream) nil))
+  (chinwag-rpc-notify 'chat/cancel (list :chatId (chinwag-chat--stream-chat-id stream)))
+  (let ((buffer (chinwag-chat--stream-buffer stream)))
+    (when (buffer-live-p buffer)
+      (with-current-buffer buffer
+        (chinwag-chat--close-answer stream "[stopped]")
+        (chinwag-chat--set-mode-line "[stopped]")))))
+
+(defvar chinwag-stop-functions nil
+  "Functions tried by `chinwag-stop' outside a chat buffer.
+Each is called with no arguments until one returns non-nil (it stopped
+something).")
+
+;;;###autoload
+(defun chinwag-stop ()
+  "Stop the answer streaming into this chat (or the last chat used)."
+  (interactive)
+  (let* ((buffer (if (derived-mode-p 'chinwag-chat-mode)
+                     (current-buffer)
+                   chinwag-chat--last-buffer))
+         (stream (and (buffer-live-p buffer)
+                      (buffer-local-value 'chinwag-chat--stream buffer))))
+    (cond
+     ((and (not (derived-mode-p 'chinwag-chat-mode))
+           (run-hook-with-args-until-success 'chinwag-stop-functions))
+      t)
+     ((and stream (eq (chinwag-chat--stream-state stream) 'streaming))
+      (chinwag-chat--stop-stream stream)
+      (message "chinwag: stopped")
+      t)
+     (t (message "chinwag: nothing to stop") nil))))
+
+(defun chinwag-chat--on-kill ()
+  "Cancel this buffer's answer when the buffer is killed."
+  (let ((stream chinwag-chat--stream))
+    (when (and stream (eq (chinwag-chat--stream-state stream) 'streaming))
+      (setf (chinwag-chat--stream-state stream) 'stopped)
+      (chinwag-rpc-notify 'chat/cancel (list :chatId (chinwag-chat--stream-chat-id stream)))
+      (when (chinwag-chat--stream-timer stream)
+        (cancel-timer (chinwag-chat--stream-timer stream)))))
+  (when chinwag-chat--id
+    (remhash chinwag-chat--id chinwag-chat--buffers)))
+
+(defun chinwag-chat--on-backend-exit (_conn)
+  "Forget what belonged to the backend that ended."
+  (setq chinwag-chat--providers nil))
+
+(add-hook 'chinwag-rpc-exit-functions #'chinwag-chat--on-backend-exit)
+
+;;;; Opening chats
+
+(defun chinwag-chat--new-buffer ()
+  "Return a new, empty chat buffer."
+  ;; The header line shows the default provider and model, if the backend starts.
+  (condition-case err
+      (chinwag-chat--provider-list)
+    (error (message "%s" (error-message-string err))))
+  (with-current-buffer (generate-new-buffer "*chinwag*")
+    (chinwag-chat-mode)
+    (setq chinwag-chat--provider chinwag-provider
+          chinwag-chat--model chinwag-model
+          chinwag-chat--system chinwag-system-prompt)
+    (when chinwag-chat--system
+      (chinwag-chat--editing
+        (chinwag-chat--insert-message "system" chinwag-chat--system)))
+    (chinwag-chat--open-input)
+    (goto-char (point-max))
+    (chinwag-chat--update-header)
+    (current-buffer)))
+
+(defun chinwag-chat-buffer (&optional new)
+  "Return the current chat buffer; make one if there is none or NEW is non-nil.
+The current chat is the chat buffer selected last."
+  (if (and (not new) (derived-mode-p 'chinwag-chat-mode))
+      (setq chinwag-chat--last-buffer (current-buffer))
+    (let ((buffer (if (and (not new) (buffer-live-p chinwag-chat--last-buffer))
+                      chinwag-chat--last-buffer
+                    (chinwag-chat--new-buffer))))
+      (setq chinwag-chat--last-buffer buffer))))
+
+(defun chinwag-chat-display (buffer &optional select)
+  "Show the chat BUFFER with `chinwag-display-action'; SELECT its window too."
+  (if select
+      (pop-to-buffer buffer chinwag-display-action)
+    (display-buffer buffer chinwag-display-action)))
+
+(defun chinwag-chat-open-saved (chat-id)
+  "Show the saved chat CHAT-ID in a chat buffer, ready to continue it."
+  (let ((existing (gethash chat-id chinwag-chat--buffers)))
+    (if (buffer-live-p existing)
+        existing
+      (let ((chat (chinwag-request 'history/get (list :chatId chat-id))))
+        (with-current-buffer (generate-new-buffer "*chinwag*")
+          (chinwag-chat-mode)
+          (setq chinwag-chat--id chat-id
+                chinwag-chat--provider (plist-get chat :provider)
+                chinwag-chat--model (plist-get chat :model)
+                chinwag-chat--system (plist-get chat :system)
+                chinwag-chat--title (plist-get chat :title))
+          (puthash chat-id (current-buffer) chinwag-chat--buffers)
+          (chinwag-chat--editing
+            (when chinwag-chat--system
+              (chinwag-chat--insert-message "system" chinwag-chat--system))
+            (cl-loop for message across (plist-get chat :messages)
+                     unless (equal (plist-get message :role) "system")
+                     do (chinwag-chat--insert-message
+                         (plist-get message :role) (plist-get message :content)
+                         (plist-get message :reasoning) (plist-get message :status)
+                         (plist-get message :error))))
+          (chinwag-chat--open-input)
+          (goto-char (point-max))
+          (chinwag-chat--rename-buffer)
+          (chinwag-chat--update-header)
+          (setq chinwag-chat--last-buffer (current-buffer)))))))
+
+(defun chinwag-chat-forget (chat-id &optional note)
+  "Detach the buffer of CHAT-ID from it, noting NOTE in its header line.
+The next message in that buffer starts a new chat."
+  (let ((buffer (gethash chat-id chinwag-chat--buffers)))
+    (remhash chat-id chinwag-chat--buffers)
+    (when (buffer-live-p buffer)
+      (with-current-buffer buffer
+        (setq chinwag-chat--id nil
+              chinwag-chat--note note)
+        (chinwag-chat--update-header)))))
+
+(defun chinwag-chat-retitle (chat-id title)
+  "Record that CHAT-ID is now called TITLE, renaming its buffer."
+  (let ((buffer (gethash chat-id chinwag-chat--buffers)))
+    (when (buffer-live-p buffer)
+      (with-current-buffer buffer
+        (setq chinwag-chat--title title)
+        (chinwag-chat--rename-buffer)))))
+
+;;;###autoload
+(defun chinwag-new ()
+  "Open a new chat buffer."
+  (interactive)
+  (chinwag-chat-display (chinwag-chat-buffer t) t))
+
+;;;; Models
+
+(defun chinwag-chat--read-provider ()
+  "Read a provider name with completion."
+  (let* ((providers (plist-get (chinwag-chat--provider-list) :providers))
+         (names (mapcar (lambda (p) (plist-get p :name)) providers)))
+    (completing-read (format-prompt "Provider" (chinwag-chat--effective-provider))
+                     names nil t nil nil (chinwag-chat--effective-provider))))
+
+;;;###autoload
+(defun chinwag-select-model (&optional choose-provider)
+  "Choose the model of the current chat from the provider's model list.
+With a prefix argument CHOOSE-PROVIDER, choose the provider first."
+  (interactive "P")
+  (with-current-buffer (chinwag-chat-buffer)
+    (let* ((provider (if choose-provider
+                         (chinwag-chat--read-provider)
+                       (chinwag-chat--effective-provider)))
+           (result (chinwag-request 'models/list (list :provider provider)))
+           (models (mapcar (lambda (m) (plist-get m :id)) (plist-get result :models)))
+           (current (if (equal provider (chinwag-chat--effective-provider))
+                        (chinwag-chat--effective-model)
+                      (chinwag-chat--default-model provider)))
+           (model (completing-read (format-prompt "Model of %s" current provider)
+                                   models nil nil nil nil current)))
+      (when (string-empty-p model)
+        (user-error "No model chosen"))
+      (when chinwag-chat--id
+        (let ((summary (chinwag-request 'chat/configure
+                                        (list :chatId chinwag-chat--id
+                                              :provider provider
+                                              :model model))))
+          (setq provider (plist-get summary :provider)
+                model (plist-get summary :model))))
+      (setq chinwag-chat--provider provider
+            chinwag-chat--model model)
+      (chinwag-chat--update-header)
+      (message "chinwag: %s / %s" provider model)
+      (list provider model))))
+
+(provide 'chinwag-chat)
+;;; chinwag-chat.el ends here

@@ -1,0 +1,149 @@
+;;; chinwag-region.el --- Send code from any buffer to a chinwag chat  -*- lexical-binding: t; -*-
+
+;; Copyright (C) 2026 The chinwag authors
+
+;; Author: The chinwag authors
+;; URL: https://github.com/chinwag/chinwag
+;; SPDX-License-Identifier: MIT
+
+;; This file is not part of GNU Emacs.
+
+;;; Commentary:
+
+;; `chinwag-send-region' sends the active region to the current chat,
+;; with the file name (relative to the project root), the language
+;; (from the major mode) and the line range as context: the backend
+;; turns that into a fenced block labelled with the file and lines, the
+;; same for every editor.  `chinwag-ask' reads a question in the
+;; minibuffer and asks it about the region, or the whole buffer when
+;; no region is active.
+
+;;; Code:
+
+(require 'cl-lib)
+(require 'subr-x)
+(require 'project)
+(require 'chinwag-chat)
+
+(defcustom chinwag-region-prompt "Explain this code."
+  "The message `chinwag-send-region' sends with the region.
+It is used when nothing is written in the chat's input area."
+  :type 'string
+  :group 'chinwag)
+
+(defcustom chinwag-language-alist
+  '((emacs-lisp-mode . "elisp")
+    (lisp-interaction-mode . "elisp")
+    (lisp-data-mode . "elisp")
+    (c++-mode . "cpp")
+    (c++-ts-mode . "cpp")
+    (js-mode . "javascript")
+    (js2-mode . "javascript")
+    (js-ts-mode . "javascript")
+    (rjsx-mode . "jsx")
+    (rustic-mode . "rust")
+    (tuareg-mode . "ocaml")
+    (cperl-mode . "perl")
+    (makefile-gmake-mode . "makefile")
+    (makefile-bsdmake-mode . "makefile")
+    (nxml-mode . "xml")
+    (mhtml-mode . "html")
+    (fundamental-mode . nil))
+  "Languages of major modes, for the fences around code sent to a model.
+A major mode not listed here, nor derived from one listed, gets its
+name without \"-ts-mode\" or \"-mode\": `rust-mode' gives \"rust\",
+`python-ts-mode' \"python\".  A nil language means none."
+  :type '(alist :key-type symbol :value-type (choice string (const nil)))
+  :group 'chinwag)
+
+(defun chinwag-language (&optional mode)
+  "Return the language name of the major MODE (default: the current one)."
+  (let* ((mode (or mode major-mode))
+         (entry (cl-loop for m = mode then (get m 'derived-mode-parent)
+                         while m
+                         thereis (assq m chinwag-language-alist))))
+    (cond
+     (entry (cdr entry))
+     ((and (eq mode 'sh-mode) (boundp 'sh-shell) (symbolp sh-shell) sh-shell)
+      (symbol-name sh-shell))
+     (t
+      (let ((name (symbol-name mode)))
+        (cond ((string-suffix-p "-ts-mode" name) (string-remove-suffix "-ts-mode" name))
+              ((string-suffix-p "-mode" name) (string-remove-suffix "-mode" name))
+              (t name)))))))
+
+(defun chinwag-region--path ()
+  "Return the current buffer's file name relative to its project, or nil."
+  (when buffer-file-name
+    (let* ((project (project-current nil))
+           (root (and project (project-root project))))
+      (if root
+          (file-relative-name buffer-file-name root)
+        (file-name-nondirectory buffer-file-name)))))
+
+(defun chinwag-region-context (beg end)
+  "Return the region from BEG to END as a context plist for `chat/send'.
+It holds :path, :language, :startLine, :endLine and :text."
+  (let* ((beg (min beg end))
+         (end (max beg end))
+         (last (if (and (> end beg)
+                        (save-excursion (goto-char end) (bolp)))
+                   (1- end)
+                 end)))
+    (chinwag-rpc-compact
+     :path (chinwag-region--path)
+     :language (chinwag-language)
+     :startLine (save-restriction (widen) (line-number-at-pos beg))
+     :endLine (save-restriction (widen) (line-number-at-pos last))
+     :text (buffer-substring-no-properties beg end))))
+
+(defun chinwag-region--send (content context &optional default)
+  "Send CONTENT with CONTEXT to the current chat and show it.
+With DEFAULT, CONTENT is used only if nothing is written in the chat."
+  (let ((buffer (chinwag-chat-buffer)))
+    (chinwag-chat-send-message buffer content context default)
+    (chinwag-chat-display buffer)
+    buffer))
+
+;;;###autoload
+(defun chinwag-send-region (beg end &optional read-message)
+  "Send the region from BEG to END to the current chat.
+The message is what is written in the chat's input area, or
+`chinwag-region-prompt'; with a prefix argument READ-MESSAGE, it is
+read in the minibuffer.  The file name, language and lines of the
+region go with it."
+  (interactive
+   (if (use-region-p)
+       (list (region-beginning) (region-end) current-prefix-arg)
+     (user-error "Select the code to send first")))
+  (let ((context (chinwag-region-context beg end))
+        (content (if read-message
+                     (read-string (format-prompt "Message" chinwag-region-prompt)
+                                  nil nil chinwag-region-prompt)
+                   chinwag-region-prompt)))
+    (deactivate-mark)
+    (chinwag-region--send content (list context) (not read-message))))
+
+;;;###autoload
+(defun chinwag-ask (question)
+  "Ask QUESTION about the active region, or about the whole buffer.
+In a chat buffer, just send QUESTION there."
+  (interactive
+   (list (read-string
+          (cond ((derived-mode-p 'chinwag-chat-mode) "Ask: ")
+                ((use-region-p) "Ask about the region: ")
+                (t (format "Ask about %s: " (buffer-name)))))))
+  (when (string-blank-p question)
+    (user-error "No question"))
+  (if (derived-mode-p 'chinwag-chat-mode)
+      (chinwag-chat-send-message (current-buffer) question)
+    (let ((context (if (use-region-p)
+                       (chinwag-region-context (region-beginning) (region-end))
+                     (save-restriction
+                       (widen)
+                       (chinwag-region-context (point-min) (point-max))))))
+      (deactivate-mark)
+      (chinwag-region--send question (list context)))))
+
+(provide 'chinwag-region)
+;;; chinwag-region.el ends here

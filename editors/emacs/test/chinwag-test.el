@@ -1,0 +1,885 @@
+;;; chinwag-test.el --- ERT tests of the chinwag Emacs client  -*- lexical-binding: t; -*-
+
+;; Copyright (C) 2026 The chinwag authors
+;; SPDX-License-Identifier: MIT
+
+;;; Commentary:
+
+;; These tests run in batch Emacs against the real `chinwag' backend,
+;; which talks to a scripted provider on 127.0.0.1 run by the Rust
+;; test `tests/emacs.rs'.  That test writes the backend's config in a
+;; private HOME, queues the provider's answers for one scenario, runs
+;; the ERT test of that scenario and then checks what the provider saw
+;; (requests, keys, context, hang-ups).  Environment:
+;;
+;;   CHINWAG_TEST_BINARY  the backend program
+;;   HOME, XDG_CONFIG_HOME, XDG_DATA_HOME  the private home
+;;
+;; Tests named chinwag-test-unit-* need neither backend nor provider.
+;; Run one scenario by hand (after `cargo build'):
+;;
+;;   CHINWAG_TEST_BINARY=target/debug/chinwag emacs --batch -Q \
+;;     -L editors/emacs -l editors/emacs/test/chinwag-test.el \
+;;     --eval '(ert-run-tests-batch-and-exit "chinwag-test-unit")'
+
+;;; Code:
+
+(require 'ert)
+(require 'cl-lib)
+(require 'subr-x)
+(require 'chinwag)
+
+(defvar chinwag-test-binary (getenv "CHINWAG_TEST_BINARY")
+  "The backend program under test.")
+
+(when chinwag-test-binary
+  (setq chinwag-program chinwag-test-binary))
+
+;; The provider is local: no key is needed unless a test sets one.
+(setq chinwag-auth-source nil)
+
+;;;; Helpers
+
+(defun chinwag-test-wait (what predicate &optional seconds)
+  "Wait up to SECONDS (default 20) for PREDICATE; fail naming WHAT."
+  (let ((deadline (+ (float-time) (or seconds 20)))
+        (value nil))
+    (while (and (not (setq value (funcall predicate)))
+                (< (float-time) deadline))
+      (accept-process-output nil 0.02))
+    (or value (ert-fail (format "timed out waiting for %s" what)))))
+
+(defun chinwag-test-type (buffer text)
+  "Type TEXT at the end of BUFFER, as the user would."
+  (with-current-buffer buffer
+    (goto-char (point-max))
+    (insert text)))
+
+(defun chinwag-test-answer (buffer &optional seconds)
+  "Wait up to SECONDS for BUFFER's answer to end."
+  (chinwag-test-wait "the answer"
+                     (lambda () (null (buffer-local-value 'chinwag-chat--stream buffer)))
+                     seconds))
+
+(defun chinwag-test-chat (&optional new)
+  "Return a chat buffer (a NEW one when non-nil), shown in the selected window."
+  (let ((buffer (chinwag new)))
+    (switch-to-buffer buffer)
+    buffer))
+
+(defun chinwag-test-say (buffer text &optional seconds)
+  "Type TEXT in the chat BUFFER, send it and wait up to SECONDS for the answer."
+  (chinwag-test-type buffer text)
+  (with-current-buffer buffer (chinwag-send))
+  (chinwag-test-answer buffer seconds))
+
+(defun chinwag-test-last-answer (buffer)
+  "Return the text of the last answer in BUFFER, complete or not."
+  (with-current-buffer buffer
+    (save-excursion
+      (goto-char (point-max))
+      (let* ((start (progn (re-search-backward "^## Assistant\n\n") (match-end 0)))
+             (end (if (re-search-forward "^## You$" nil t)
+                      (match-beginning 0)
+                    (point-max))))
+        (string-trim-right (buffer-substring-no-properties start end))))))
+
+(defun chinwag-test-messages ()
+  "Return the text of the *Messages* buffer."
+  (with-current-buffer (messages-buffer) (buffer-string)))
+
+(defun chinwag-test-history (chat-id)
+  "Return the saved chat CHAT-ID."
+  (chinwag-rpc-request 'history/get (list :chatId chat-id)))
+
+(defun chinwag-test-no-buffer-holds (secret)
+  "Fail if any buffer, hidden ones included, holds SECRET."
+  (dolist (buffer (buffer-list))
+    (with-current-buffer buffer
+      (save-restriction
+        (widen)
+        (should-not (and (string-search secret (buffer-substring-no-properties
+                                                (point-min) (point-max)))
+                         (buffer-name buffer)))))))
+
+(defmacro chinwag-test-with-stubs (bindings &rest body)
+  "Run BODY with the functions in BINDINGS, ((NAME FUNCTION) ...), replaced."
+  (declare (indent 1))
+  `(cl-letf ,(mapcar (lambda (b) `((symbol-function ',(car b)) ,(cadr b))) bindings)
+     ,@body))
+
+(defun chinwag-test-face-at (buffer regexp)
+  "Return the face at the start of the first match of REGEXP in BUFFER."
+  (with-current-buffer buffer
+    (save-excursion
+      (goto-char (point-min))
+      (re-search-forward regexp)
+      (get-text-property (match-beginning 0) 'face))))
+
+(defun chinwag-test-fontify (buffer)
+  "Fontify BUFFER as `jit-lock' would (font-lock mode is off in batch)."
+  (with-current-buffer buffer
+    (font-lock-set-defaults)
+    (font-lock-fontify-region (point-min) (point-max))))
+
+;;;; Unit tests: no backend
+
+(ert-deftest chinwag-test-unit-language ()
+  "Major modes map to fence languages, derived modes and tree-sitter too."
+  (should (equal (chinwag-language 'rust-mode) "rust"))
+  (should (equal (chinwag-language 'python-mode) "python"))
+  (should (equal (chinwag-language 'python-ts-mode) "python"))
+  (should (equal (chinwag-language 'emacs-lisp-mode) "elisp"))
+  (should (equal (chinwag-language 'c++-mode) "cpp"))
+  (should (equal (chinwag-language 'js-mode) "javascript"))
+  (should (null (chinwag-language 'fundamental-mode)))
+  (with-temp-buffer
+    (lisp-interaction-mode)
+    (should (equal (chinwag-language) "elisp"))))
+
+(ert-deftest chinwag-test-unit-region-format ()
+  "Context regions are shown as the backend formats them."
+  (should (equal (chinwag-chat-format-region
+                  '(:path "src/main.rs" :language "rust" :startLine 10 :endLine 12
+                          :text "fn main() {}\n"))
+                 "`src/main.rs` lines 10-12:\n```rust\nfn main() {}\n```"))
+  (should (equal (chinwag-chat-format-region '(:startLine 3 :endLine 3 :text "x"))
+                 "Selected code line 3:\n```\nx\n```"))
+  (should (string-match-p "\\`Selected code:\n````\nlet s = \"```\";\n````\\'"
+                          (chinwag-chat-format-region '(:text "let s = \"```\";"))))
+  (with-temp-buffer
+    (insert "one\ntwo\nthree\nfour\n")
+    (let ((context (chinwag-region-context 5 15)))
+      (should (equal (plist-get context :startLine) 2))
+      (should (equal (plist-get context :endLine) 3))
+      (should (equal (plist-get context :text) "two\nthree\n"))
+      (should-not (plist-member context :path)))))
+
+(ert-deftest chinwag-test-unit-mode-and-highlighting ()
+  "Without markdown-mode, chat buffers derive from text-mode and highlight themselves."
+  (should-not (fboundp 'markdown-mode))
+  (with-temp-buffer
+    (chinwag-chat-mode)
+    (should (derived-mode-p 'text-mode))
+    (should (equal font-lock-defaults '(chinwag-chat--font-lock-keywords t)))
+    (should (eq (key-binding (kbd "C-c RET")) #'chinwag-send))
+    (should (eq (key-binding (kbd "C-c C-k")) #'chinwag-stop))
+    (let ((inhibit-read-only t))
+      (chinwag-chat--insert-message
+       "assistant" "Text `inline` here\n\n```rust\nlet a = 1;\n## not a heading\n```\nafter\n\n~~~\nopen block"))
+    (chinwag-test-fontify (current-buffer))
+    (should (eq (chinwag-test-face-at (current-buffer) "^## Assistant") 'chinwag-heading))
+    (should (eq (chinwag-test-face-at (current-buffer) "`inline`") 'chinwag-code))
+    (should (eq (chinwag-test-face-at (current-buffer) "^```rust") 'chinwag-fence))
+    (should (eq (chinwag-test-face-at (current-buffer) "let a") 'chinwag-code))
+    (should (eq (chinwag-test-face-at (current-buffer) "## not") 'chinwag-code))
+    (should (null (chinwag-test-face-at (current-buffer) "after")))
+    (should (eq (chinwag-test-face-at (current-buffer) "open block") 'chinwag-code))
+    ;; Fontifying only the tail, from inside a block, still knows it is code.
+    (let ((inhibit-read-only t))
+      (remove-text-properties (point-min) (point-max) '(face nil)))
+    (save-excursion
+      (goto-char (point-min))
+      (re-search-forward "^## not")
+      (font-lock-fontify-region (line-beginning-position) (point-max)))
+    (should (eq (chinwag-test-face-at (current-buffer) "## not") 'chinwag-code))))
+
+(ert-deftest chinwag-test-unit-markdown-parent ()
+  "With markdown-mode installed, chat buffers derive from it."
+  (unwind-protect
+      (progn
+        (define-derived-mode markdown-mode text-mode "Markdown" "A stand-in.")
+        (with-temp-buffer
+          (chinwag-chat-mode)
+          (should (derived-mode-p 'markdown-mode))
+          (should-not font-lock-defaults))
+        (let ((chinwag-use-markdown-mode nil))
+          (with-temp-buffer
+            (chinwag-chat-mode)
+            (should-not (derived-mode-p 'markdown-mode))
+            (should font-lock-defaults))))
+    (fmakunbound 'markdown-mode)
+    (put 'chinwag-chat-parent-mode 'derived-mode-parent 'text-mode)))
+
+(ert-deftest chinwag-test-unit-handler-errors-are-caught ()
+  "An error in a notification handler is logged and shown, not lost."
+  (let ((chinwag-rpc-notification-functions
+         (list (cons 'test/boom (lambda (_params) (error "Kaboom"))))))
+    (chinwag-rpc--dispatch nil 'test/boom '(:x 1))
+    (should (string-search "error handling test/boom: Kaboom"
+                           (with-current-buffer (chinwag-events-buffer) (buffer-string))))
+    (should (string-search "Kaboom" (chinwag-test-messages)))))
+
+(ert-deftest chinwag-test-unit-vault-state-notification ()
+  "`vault/stateChanged' updates the state and every chat's header line."
+  (let ((buffer (with-current-buffer (generate-new-buffer "*chinwag-unit*")
+                  (chinwag-chat-mode)
+                  (setq chinwag-chat--provider "p" chinwag-chat--model "m")
+                  (current-buffer))))
+    (unwind-protect
+        (progn
+          (chinwag-rpc--dispatch nil 'vault/stateChanged
+                                 '(:state "locked" :protection "password"))
+          (should (chinwag-vault-locked-p))
+          (should (string-search "[vault locked]"
+                                 (buffer-local-value 'header-line-format buffer)))
+          (should (string-search "locked itself" (chinwag-test-messages)))
+          (chinwag-rpc--dispatch nil 'vault/stateChanged '(:state "unlocked"))
+          (should-not (string-search "[vault locked]"
+                                     (buffer-local-value 'header-line-format buffer))))
+      (kill-buffer buffer)
+      (setq chinwag-vault-status nil))))
+
+(ert-deftest chinwag-test-unit-menu-and-keys ()
+  "The transient menu and the command map hold defined commands only."
+  (should (commandp 'chinwag-menu))
+  (should (get 'chinwag-menu 'transient--prefix))
+  (let ((commands nil))
+    (map-keymap (lambda (_key command) (push command commands)) chinwag-command-map)
+    (should (memq 'chinwag-menu commands))
+    (dolist (command commands)
+      (should (commandp command))))
+  (dolist (command '(chinwag chinwag-new chinwag-send chinwag-stop chinwag-select-model
+                             chinwag-send-region chinwag-ask chinwag-rewrite-region
+                             chinwag-history chinwag-set-key chinwag-delete-key
+                             chinwag-unlock chinwag-lock chinwag-set-password
+                             chinwag-doctor chinwag-restart))
+    (should (commandp command))
+    ;; Every suffix of the menu is one of these commands.
+    (should (transient-get-suffix 'chinwag-menu command)))
+  (should (memq #'chinwag-rpc-shutdown kill-emacs-hook)))
+
+(ert-deftest chinwag-test-unit-delta-insertion-cost ()
+  "Measure (do not assert) GCs and time while 5,000 deltas are inserted."
+  (let* ((buffer (with-current-buffer (generate-new-buffer "*chinwag-bench*")
+                   (chinwag-chat-mode)
+                   (setq chinwag-chat--id "bench")
+                   (chinwag-chat--editing
+                     (chinwag-chat--insert-heading chinwag-chat-assistant-heading
+                                                   'assistant))
+                   (current-buffer)))
+         (stream (chinwag-chat--make-stream
+                  :buffer buffer :chat-id "bench" :start (float-time)
+                  :marker (with-current-buffer buffer (copy-marker (point-max) t))))
+         (params (cl-loop for i below 5000
+                          collect (list :chatId "bench" :messageId "m"
+                                        :delta (format "tok%d " i) :kind "text")))
+         ;; Compiled, so that the loop itself allocates nothing.
+         (run (byte-compile (lambda (all)
+                              (dolist (p all)
+                                (chinwag-rpc--dispatch nil 'chat/delta p)))))
+         (gcs (progn (garbage-collect) gcs-done))
+         (gc-time gc-elapsed)
+         (consed (memory-use-counts))
+         (start (float-time)))
+    (puthash "bench" stream chinwag-chat--streams)
+    (unwind-protect
+        (progn
+          (with-current-buffer buffer (goto-char (point-min)))
+          (funcall run params)
+          (let ((elapsed (- (float-time) start))
+                (after (memory-use-counts)))
+            (message "CHINWAG-MEASURE handler: 5000 deltas in %.3f s (%.1f us each), \
+%d GCs, %.3f s in GC, %d conses and %d string bytes allocated"
+                     elapsed (* 1e6 (/ elapsed 5000)) (- gcs-done gcs)
+                     (- gc-elapsed gc-time)
+                     (- (nth 0 after) (nth 0 consed))
+                     (- (nth 6 after) (nth 6 consed))))
+          (with-current-buffer buffer
+            (should (= (point) (point-min)))
+            (should (eq buffer-undo-list nil))
+            (should (string-suffix-p "tok4999 " (buffer-string)))
+            (should (= (chinwag-chat--stream-deltas stream) 5000))))
+      (remhash "bench" chinwag-chat--streams)
+      (kill-buffer buffer))))
+
+;;;; Scenario: a chat round trip
+
+(ert-deftest chinwag-test-chat ()
+  "A chat streams at the end without moving point, then shows usage; and more."
+  (let* ((buffer (chinwag-test-chat))
+         (conn (chinwag-rpc-connection))
+         (requests nil))
+    (with-current-buffer buffer
+      (should (eq major-mode 'chinwag-chat-mode))
+      (should (derived-mode-p 'text-mode))
+      (should (string-match-p "mock / mock-model" header-line-format))
+      (should (equal (buffer-string) "## You\n\n")))
+    ;; The model list comes from the provider; choose the other model.
+    (chinwag-test-with-stubs
+        ((completing-read (lambda (_prompt collection &rest _)
+                            (should (equal (sort (copy-sequence collection) #'string<)
+                                           '("mock-large" "mock-model")))
+                            "mock-large")))
+      (with-current-buffer buffer (chinwag-select-model)))
+    (with-current-buffer buffer
+      (should (string-match-p "mock / mock-large" header-line-format)))
+    ;; Send with C-c RET, recording how the request is made.
+    (chinwag-test-type buffer "Say hello")
+    (let ((undo-before (buffer-local-value 'buffer-undo-list buffer))
+          (record (lambda (_conn method _params &rest args)
+                    (push (cons method args) requests))))
+      (advice-add 'jsonrpc-async-request :before record)
+      (unwind-protect
+          (with-current-buffer buffer
+            (call-interactively (key-binding (kbd "C-c RET"))))
+        (advice-remove 'jsonrpc-async-request record))
+      (let ((send (assq 'chat/send requests)))
+        (should send)
+        ;; No timeout: jsonrpc.el's default of 10 s must not apply.
+        (should (plist-member (cdr send) :timeout))
+        (should (null (plist-get (cdr send) :timeout))))
+      (maphash (lambda (_id continuation) (should (null (nth 2 continuation))))
+               (jsonrpc--request-continuations conn))
+      (with-current-buffer buffer
+        (let ((point-at-send (point))
+              (window (get-buffer-window buffer))
+              (seen-progress nil)
+              (grew nil)
+              (size (buffer-size)))
+          (should (equal (buffer-substring-no-properties 1 (point)) "## You\n\nSay hello"))
+          ;; While it streams: point and window point stay, input is refused.
+          (while chinwag-chat--stream
+            (accept-process-output nil 0.02)
+            (when chinwag-chat--stream
+              (should (= (point) point-at-send))
+              (should (= (window-point window) point-at-send)))
+            (when (> (buffer-size) size) (setq grew t))
+            (when (and mode-line-process (string-match-p "answering" mode-line-process))
+              (setq seen-progress t))
+            (when (and chinwag-chat--stream (> (buffer-size) size))
+              (should-error (progn (goto-char (point-max)) (insert "x"))
+                            :type 'text-read-only)
+              (goto-char point-at-send)))
+          (should grew)
+          (should seen-progress)
+          ;; Untouched since the message was sent: point moves to the new input.
+          (should (= (point) (point-max)))
+          (should (= (window-point window) (point-max)))
+          ;; Nothing streamed went into the undo list.
+          (should (eq buffer-undo-list undo-before))
+          (should (string-match-p "\\[11\\+5 tokens, [0-9.]+ tok/s, [0-9.]+ s\\]"
+                                  mode-line-process))
+          (should (equal (chinwag-test-last-answer buffer)
+                         "Hello from the **mock**\n\n```rust\nfn main() {}\n```"))
+          (should (string-suffix-p "```\n\n## You\n\n" (buffer-string)))
+          ;; The transcript is read-only; the new input area is not.
+          (goto-char (point-min))
+          (should-error (insert "x") :type 'text-read-only)
+          (goto-char (point-max))
+          (insert "typed")
+          (should (string-suffix-p "## You\n\ntyped" (buffer-string)))
+          (delete-region (- (point-max) 5) (point-max))
+          (chinwag-test-fontify buffer)
+          (should (eq (chinwag-test-face-at buffer "^## Assistant") 'chinwag-heading))
+          (should (eq (chinwag-test-face-at buffer "fn main") 'chinwag-code))
+          (should (eq (chinwag-test-face-at buffer "^```rust") 'chinwag-fence)))))
+    ;; The history holds both turns; the title names the buffer.
+    (let ((chat (chinwag-test-history (buffer-local-value 'chinwag-chat--id buffer))))
+      (should (equal (plist-get chat :model) "mock-large"))
+      (should (equal (plist-get (aref (plist-get chat :messages) 1) :status) "complete")))
+    (should (equal (buffer-name buffer) "*chinwag: Say hello*"))
+    ;; A second turn continues the chat; point moved away stays where it went.
+    (chinwag-test-type buffer "More")
+    (with-current-buffer buffer
+      (chinwag-send)
+      (goto-char (point-min))
+      (chinwag-test-answer buffer)
+      (should (= (point) (point-min))))
+    (should (equal (chinwag-test-last-answer buffer) "Again."))
+    ;; Nothing of the conversation reached a log.
+    (dolist (name (list chinwag-events-buffer-name "*chinwag stderr*" " *chinwag stderr*"))
+      (when (get-buffer name)
+        (with-current-buffer name
+          (should-not (string-search "Say hello" (buffer-string)))
+          (should-not (string-search "from the" (buffer-string))))))
+    ;; The doctor sees it all.
+    (with-current-buffer (chinwag-doctor)
+      (let ((text (buffer-string)))
+        (should (string-match-p (concat "Emacs: +" (regexp-quote emacs-version)) text))
+        (should (string-match-p "Backend: +chinwag 0\\.1\\.0, protocol 1\\.0" text))
+        (should (string-match-p "Vault: +unlocked, protection localKey" text))
+        (should (string-match-p "mock +openai-compatible +http://127\\.0\\.0\\.1" text))
+        (should (string-match-p "markdown-mode not installed" text))))
+    ;; Killing Emacs shuts the backend down cleanly.
+    (let ((process (chinwag-connection-process conn)))
+      (chinwag-rpc-shutdown)
+      (should (eq (process-status process) 'exit))
+      (should (= (process-exit-status process) 0))
+      (should-not (chinwag-rpc-live-p)))))
+
+;;;; Scenario: stop
+
+(ert-deftest chinwag-test-stop ()
+  "C-c C-k stops the answer at once; the next message goes through."
+  (let ((buffer (chinwag-test-chat)))
+    (chinwag-test-type buffer "count")
+    (with-current-buffer buffer (chinwag-send))
+    (chinwag-test-wait "the first delta"
+                       (lambda () (string-search "tok0" (with-current-buffer buffer
+                                                          (buffer-string)))))
+    (with-current-buffer buffer
+      (call-interactively (key-binding (kbd "C-c C-k")))
+      ;; At once: the note is there before anything else is processed.
+      (should (string-match-p "\\[stopped\\]\n\n## You\n\n\\'" (buffer-string)))
+      (should (equal mode-line-process " [stopped]"))
+      (let ((text (buffer-string)))
+        (sleep-for 0.4)
+        (accept-process-output nil 0.1)
+        (should (equal (buffer-string) text))))
+    (chinwag-test-answer buffer)
+    (let* ((chat (chinwag-test-history (buffer-local-value 'chinwag-chat--id buffer)))
+           (answer (aref (plist-get chat :messages) 1)))
+      (should (equal (plist-get answer :status) "cancelled"))
+      (should (string-prefix-p "tok0 " (plist-get answer :content))))
+    (chinwag-test-say buffer "again")
+    (should (equal (chinwag-test-last-answer buffer) "after stop"))
+    ;; Killing a chat buffer stops its answer too.
+    (chinwag-test-type buffer "once more")
+    (with-current-buffer buffer (chinwag-send))
+    (chinwag-test-wait "the first delta of the third answer"
+                       (lambda () (string-search "tok0" (chinwag-test-last-answer buffer))))
+    (kill-buffer buffer)
+    (chinwag-rpc-shutdown)))
+
+;;;; Scenario: region and ask
+
+(ert-deftest chinwag-test-region ()
+  "The region goes with its file name, language and lines; ask sends the buffer."
+  (let* ((root (expand-file-name "~/proj/"))
+         (file (expand-file-name "pkg/util.py" root)))
+    (make-directory (expand-file-name ".git" root) t)
+    (make-directory (file-name-directory file) t)
+    (with-temp-file file
+      (insert "import os\n\ndef home():\n    return os.environ['HOME']\n"))
+    (let ((source (find-file-noselect file)))
+      (with-current-buffer source
+        (should (eq major-mode 'python-mode))
+        (transient-mark-mode 1)
+        (goto-char (point-min))
+        (forward-line 2)
+        (push-mark (point) t t)
+        (forward-line 2)
+        (should (use-region-p))
+        (call-interactively #'chinwag-send-region)
+        (should-not (use-region-p)))
+      (let ((chat chinwag-chat--last-buffer))
+        (chinwag-test-answer chat)
+        (should (equal (chinwag-test-last-answer chat) "It reads HOME."))
+        ;; What the buffer shows is what the backend saved.
+        (let* ((saved (chinwag-test-history (buffer-local-value 'chinwag-chat--id chat)))
+               (content (plist-get (aref (plist-get saved :messages) 0) :content)))
+          (should (equal content "Explain this code.\n\n`pkg/util.py` lines 3-4:\n\
+```python\ndef home():\n    return os.environ['HOME']\n```"))
+          (with-current-buffer chat
+            (should (string-search (concat "## You\n\n" content "\n\n## Assistant")
+                                   (buffer-string)))))
+        ;; Ask about the whole buffer, from the minibuffer.
+        (with-current-buffer source
+          (deactivate-mark)
+          (chinwag-test-with-stubs
+              ((read-string (lambda (prompt &rest _)
+                              (should (string-match-p "Ask about util.py" prompt))
+                              "What does it import?")))
+            (call-interactively #'chinwag-ask)))
+        (chinwag-test-answer chat)
+        (should (equal (chinwag-test-last-answer chat) "Only os."))))
+    (chinwag-rpc-shutdown)))
+
+;;;; Scenario: rewrite
+
+(declare-function rust-mode "rust-mode" ())
+(unless (fboundp 'rust-mode)
+  (define-derived-mode rust-mode prog-mode "Rust"
+    "Stands in for rust-mode, which Emacs 28 does not have built in."))
+
+(ert-deftest chinwag-test-rewrite ()
+  "A rewrite is shown as a diff; nothing changes until it is accepted."
+  (let ((original "fn add(a: u8, b: u8) -> u8 { a + b }\nfn main() {}\n"))
+    (with-current-buffer (get-buffer-create "lib.rs")
+      (rust-mode)
+      (insert original)
+      (set-buffer-modified-p nil)
+      (buffer-enable-undo)
+      (transient-mark-mode 1)
+      ;; Rewrite the first line and accept.
+      (goto-char (point-min))
+      (push-mark (point) t t)
+      (forward-line 1)
+      (chinwag-test-with-stubs ((read-string (lambda (&rest _) "use i32")))
+        (call-interactively #'chinwag-rewrite-region))
+      (let ((job chinwag-rewrite--job))
+        (chinwag-test-wait "the proposal"
+                           (lambda () (eq (chinwag-rewrite--job-state job) 'proposed)))
+        (should (> (chinwag-rewrite--job-chars job) 0))
+        (should (equal (buffer-string) original))
+        (should-not (buffer-modified-p))
+        (should chinwag-rewrite-mode)
+        (let ((overlay (chinwag-rewrite--job-overlay job)))
+          (should (eq (overlay-get overlay 'face) 'chinwag-rewrite-removed))
+          (should (equal (substring-no-properties (overlay-get overlay 'after-string))
+                         "fn add(a: i32, b: i32) -> i32 { a + b }\n")))
+        (should (eq (key-binding (kbd "C-c C-c")) #'chinwag-rewrite-accept))
+        (undo-boundary)
+        (call-interactively (key-binding (kbd "C-c C-c")))
+        (should (equal (buffer-string)
+                       "fn add(a: i32, b: i32) -> i32 { a + b }\nfn main() {}\n"))
+        (should-not chinwag-rewrite-mode)
+        (should-not (overlays-in (point-min) (point-max)))
+        ;; One undo step restores the original.
+        (undo-boundary)
+        (primitive-undo 1 (cdr buffer-undo-list))
+        (setq buffer-undo-list nil)
+        (should (equal (buffer-string) original)))
+      (set-buffer-modified-p nil)
+      ;; Rewrite the second line and reject: nothing changes.
+      (goto-char (point-min))
+      (forward-line 1)
+      (push-mark (point) t t)
+      (end-of-line)
+      (chinwag-rewrite-region (region-beginning) (region-end) "add a comment")
+      (chinwag-test-wait "the second proposal"
+                         (lambda () (eq (chinwag-rewrite--job-state chinwag-rewrite--job)
+                                        'proposed)))
+      (should (equal (substring-no-properties
+                      (overlay-get (chinwag-rewrite--job-overlay chinwag-rewrite--job)
+                                   'after-string))
+                     "\n// main\nfn main() {}\n"))
+      (call-interactively (key-binding (kbd "C-c C-k")))
+      (should (equal (buffer-string) original))
+      (should-not (buffer-modified-p))
+      (should-not (overlays-in (point-min) (point-max)))
+      (should-error (chinwag-rewrite-accept) :type 'user-error)
+      ;; A rewrite being written can be stopped.
+      (let ((job (chinwag-rewrite-region 1 10 "slowly")))
+        (chinwag-test-wait "the first delta of the slow rewrite"
+                           (lambda () (chinwag-rewrite--job-chat-id job)))
+        (should (chinwag-stop))
+        (should-not chinwag-rewrite--job)
+        (should (equal (buffer-string) original))
+        (chinwag-test-wait "the end of the slow rewrite"
+                           (lambda () (not (memq job chinwag-rewrite--waiting))))))
+    (chinwag-rpc-shutdown)))
+
+;;;; Scenario: history
+
+(ert-deftest chinwag-test-history ()
+  "The history lists, renames, searches, exports, deletes and reopens chats."
+  (let* ((first (chinwag-test-chat t))
+         (second (progn (chinwag-test-say first "First topic: lifetimes")
+                        (chinwag-test-chat t)))
+         (first-id (buffer-local-value 'chinwag-chat--id first)))
+    (chinwag-test-say second "Second topic")
+    (let ((second-id (buffer-local-value 'chinwag-chat--id second))
+          (history (chinwag-history)))
+      (with-current-buffer history
+        (should (eq major-mode 'chinwag-history-mode))
+        (should (equal (mapcar #'car tabulated-list-entries) (list second-id first-id)))
+        (should (string-search "First topic: lifetimes" (buffer-string)))
+        ;; R renames the chat at point (the newest), and its buffer.
+        (goto-char (point-min))
+        (should (equal (tabulated-list-get-id) second-id))
+        (chinwag-test-with-stubs ((read-string (lambda (&rest _) "Renamed chat")))
+          (call-interactively (key-binding "R")))
+        (should (string-search "Renamed chat" (buffer-string)))
+        (should (equal (buffer-name second) "*chinwag: Renamed chat*"))
+        ;; s searches titles and contents.
+        (chinwag-test-with-stubs ((read-string (lambda (&rest _) "LIFETIME")))
+          (call-interactively (key-binding "s")))
+        (should (equal (mapcar #'car tabulated-list-entries) (list first-id)))
+        (chinwag-test-with-stubs ((read-string (lambda (&rest _) "")))
+          (call-interactively (key-binding "s")))
+        (should (= (length tabulated-list-entries) 2))
+        ;; e exports the chat at point to Markdown (C-u: JSON).
+        (goto-char (point-min))
+        (forward-line 1)
+        (should (equal (tabulated-list-get-id) first-id))
+        (chinwag-test-with-stubs ((read-file-name (lambda (&rest _) "~/first.md")))
+          (call-interactively (key-binding "e")))
+        (should (string-search "First topic: lifetimes"
+                               (with-temp-buffer
+                                 (insert-file-contents "~/first.md")
+                                 (buffer-string))))
+        (let ((current-prefix-arg '(4)))
+          (chinwag-test-with-stubs ((read-file-name (lambda (&rest _) "~/first.json")))
+            (call-interactively (key-binding "e"))))
+        (should (string-search "\"chinwag-export\""
+                               (with-temp-buffer
+                                 (insert-file-contents "~/first.json")
+                                 (buffer-string))))
+        ;; Exporting over an existing file asks first.
+        (chinwag-test-with-stubs ((read-file-name (lambda (&rest _) "~/first.md"))
+                                  (y-or-n-p (lambda (&rest _) nil)))
+          (should-error (call-interactively (key-binding "e")) :type 'user-error))
+        ;; d flags, x deletes after asking.
+        (goto-char (point-min))
+        (call-interactively (key-binding "d"))
+        (goto-char (point-min))
+        (should (eq (char-after) ?D))
+        (let ((asked nil))
+          (chinwag-test-with-stubs ((yes-or-no-p (lambda (prompt) (setq asked prompt) t)))
+            (call-interactively (key-binding "x")))
+          (should (string-match-p "Renamed chat" asked)))
+        (should (equal (mapcar #'car tabulated-list-entries) (list first-id)))
+        (should (equal (plist-get (chinwag-rpc-request 'history/list) :total) 1))
+        (should (string-search "deleted from history"
+                               (buffer-local-value 'header-line-format second)))
+        ;; RET reopens a chat whose buffer is gone; a message continues it.
+        (kill-buffer first)
+        (goto-char (point-min))
+        (let ((reopened (call-interactively (key-binding (kbd "RET")))))
+          (should (equal (buffer-local-value 'chinwag-chat--id reopened) first-id))
+          (with-current-buffer reopened
+            (should (string-match-p "\\`## You\n\nFirst topic: lifetimes\n\n## Assistant\n\n\
+Lifetimes are scopes\\.\n\n## You\n\n\\'"
+                                    (buffer-string))))
+          (chinwag-test-say reopened "Go on")
+          (should (equal (chinwag-test-last-answer reopened) "Continued."))
+          (should (= 4 (length (plist-get (chinwag-test-history first-id) :messages))))))))
+  (chinwag-rpc-shutdown))
+
+;;;; Scenario: keys
+
+(ert-deftest chinwag-test-keys ()
+  "Keys come from read-passwd or auth-source, also when a chat needs one."
+  (let ((asked 0)
+        (chinwag-auth-source nil))
+    (chinwag-test-with-stubs ((read-passwd (lambda (&rest _)
+                                             (setq asked (1+ asked))
+                                             (copy-sequence "sk-emacs-CANARY-1"))))
+      (chinwag-set-key "mock"))
+    (should (= asked 1))
+    (let ((keys (plist-get (chinwag-rpc-request 'vault/listKeys) :keys)))
+      (should (equal (plist-get (aref keys 0) :provider) "mock"))
+      (should-not (string-search "CANARY" (plist-get (aref keys 0) :masked))))
+    (let ((chat (chinwag-test-chat t)))
+      (chinwag-test-say chat "with the typed key")
+      (should (equal (chinwag-test-last-answer chat) "one")))
+    ;; From auth-source, without asking.
+    (with-temp-file (expand-file-name "~/.authinfo")
+      (insert "machine mock password sk-authinfo-CANARY-2\n"
+              "machine remote password remote-key-CANARY-3\n"))
+    (let ((auth-sources (list (expand-file-name "~/.authinfo")))
+          (chinwag-auth-source t))
+      (auth-source-forget-all-cached)
+      (chinwag-test-with-stubs ((read-passwd (lambda (&rest _) (error "Asked"))))
+        (chinwag-set-key "mock")
+        (let ((chat (chinwag-test-chat t)))
+          (chinwag-test-say chat "with the auth-source key")
+          (should (equal (chinwag-test-last-answer chat) "two")))
+        ;; A remote provider without a key: the chat takes it from auth-source.
+        (let ((chinwag-provider "remote"))
+          (let ((chat (chinwag-test-chat t)))
+            (chinwag-test-say chat "needs a key")
+            ;; The retry was made with the key: now the connection is refused.
+            (with-current-buffer chat
+              (should (string-match-p "\\[error: .*refused.*\\]" (buffer-string))))))
+        (should (seq-find (lambda (key) (equal (plist-get key :provider) "remote"))
+                          (plist-get (chinwag-rpc-request 'vault/listKeys) :keys)))))
+    ;; A missing key is asked for when auth-source has none.
+    (chinwag-rpc-request 'vault/deleteKey '(:provider "remote"))
+    (let ((chinwag-provider "remote")
+          (chinwag-auth-source nil)
+          (asked 0))
+      (chinwag-test-with-stubs ((read-passwd (lambda (prompt &rest _)
+                                               (should (string-match-p "No API key for remote"
+                                                                       prompt))
+                                               (setq asked (1+ asked))
+                                               (copy-sequence "remote-typed-CANARY-4"))))
+        (let ((chat (chinwag-test-chat t)))
+          (chinwag-test-say chat "ask me")
+          (with-current-buffer chat
+            (should (string-match-p "\\[error: .*refused.*\\]" (buffer-string))))))
+      (should (= asked 1)))
+    (chinwag-delete-key "remote")
+    (should-not (seq-find (lambda (key) (equal (plist-get key :provider) "remote"))
+                          (plist-get (chinwag-rpc-request 'vault/listKeys) :keys)))
+    ;; No key reached a buffer or a log.
+    (chinwag-test-no-buffer-holds "CANARY")
+    (chinwag-rpc-shutdown)
+    (chinwag-test-no-buffer-holds "CANARY")))
+
+;;;; Scenario: a locked vault
+
+(ert-deftest chinwag-test-unlock ()
+  "A locked vault asks for the password once, unlocks and retries."
+  (let ((password "correct horse battery")
+        (asked 0)
+        (chat (chinwag-test-chat t))
+        (other nil))
+    (chinwag-test-with-stubs ((read-passwd (lambda (_prompt &optional confirm &rest _)
+                                             (should confirm)
+                                             (copy-sequence password))))
+      (chinwag-set-password))
+    (should (equal (plist-get chinwag-vault-status :protection) "password"))
+    ;; Both chats exist before the vault locks.
+    (chinwag-test-say chat "before the lock")
+    (setq other (chinwag-test-chat t))
+    (chinwag-test-say other "the other chat")
+    (chinwag-lock)
+    (should (chinwag-vault-locked-p))
+    (should (string-search "[vault locked]" (buffer-local-value 'header-line-format chat)))
+    ;; Two messages need the vault at once: one question, both go through.
+    (chinwag-test-with-stubs ((read-passwd (lambda (prompt &rest _)
+                                             (should (string-match-p "vault password" prompt))
+                                             (setq asked (1+ asked))
+                                             (copy-sequence password))))
+      (chinwag-test-type chat "first after the lock")
+      (chinwag-test-type other "second after the lock")
+      (with-current-buffer chat (chinwag-send))
+      (with-current-buffer other (chinwag-send))
+      (chinwag-test-answer chat)
+      (chinwag-test-answer other))
+    (should (= asked 1))
+    (should (member (chinwag-test-last-answer chat) '("unlocked A" "unlocked B")))
+    (should (member (chinwag-test-last-answer other) '("unlocked A" "unlocked B")))
+    (should-not (chinwag-vault-locked-p))
+    (should-not (string-search "[vault locked]"
+                               (buffer-local-value 'header-line-format chat)))
+    ;; A wrong password is asked again.
+    (chinwag-lock)
+    (let ((answers (list "wrong password" password))
+          (prompts nil))
+      (chinwag-test-with-stubs ((read-passwd (lambda (prompt &rest _)
+                                               (push prompt prompts)
+                                               (copy-sequence (pop answers)))))
+        (chinwag-test-say chat "after a typo"))
+      (should (= (length prompts) 2))
+      (should (string-match-p "Wrong password" (car prompts)))
+      (should (equal (chinwag-test-last-answer chat) "unlocked C")))
+    ;; Stopped while the password is asked: the message is not sent after all.
+    (chinwag-lock)
+    (chinwag-test-with-stubs ((read-passwd (lambda (&rest _)
+                                             (with-current-buffer chat (chinwag-stop))
+                                             (copy-sequence password))))
+      (chinwag-test-say chat "never mind"))
+    (with-current-buffer chat
+      (should (string-match-p "never mind\n\n## Assistant\n\n\\[stopped\\]\n\n## You\n\n\\'"
+                              (buffer-string))))
+    (should-not (chinwag-vault-locked-p))
+    ;; Giving up leaves the message failed, and the vault locked.
+    (chinwag-lock)
+    (chinwag-test-with-stubs ((read-passwd (lambda (&rest _) nil)))
+      (chinwag-test-say chat "no password"))
+    (with-current-buffer chat
+      (should (string-match-p "\\[error: The vault is locked (no password given)\\]"
+                              (buffer-string))))
+    ;; chinwag-unlock.
+    (chinwag-test-with-stubs ((read-passwd (lambda (&rest _) (copy-sequence password))))
+      (chinwag-unlock))
+    (should-not (chinwag-vault-locked-p))
+    (chinwag-test-no-buffer-holds password)
+    (chinwag-rpc-shutdown)))
+
+;;;; Scenario: the backend dies
+
+(ert-deftest chinwag-test-restart ()
+  "A backend that dies is reported; the next command starts a new one."
+  (let* ((chat (chinwag-test-chat t))
+         (first (progn (chinwag-test-say chat "before the crash")
+                       (chinwag-connection-process (chinwag-rpc-connection)))))
+    (should (equal (chinwag-test-last-answer chat) "first life"))
+    (signal-process first 'KILL)
+    ;; The process is seen dead before its sentinel reports it: wait for the report.
+    (chinwag-test-wait "the exit report"
+                       (lambda () (string-match-p
+                                   "chinwag: the backend was killed by signal 9.*next command"
+                                   (chinwag-test-messages))))
+    (should-not (chinwag-rpc-live-p))
+    (should (string-search "backend was killed by signal 9"
+                           (with-current-buffer (chinwag-events-buffer) (buffer-string))))
+    ;; The next message starts a new backend and continues the chat.
+    (chinwag-test-say chat "after the crash")
+    (should (equal (chinwag-test-last-answer chat) "second life"))
+    (let ((second (chinwag-connection-process (chinwag-rpc-connection))))
+      (should-not (eq first second))
+      ;; Dying in the middle of an answer ends it with the reason.
+      (chinwag-test-type chat "a long one")
+      (with-current-buffer chat (chinwag-send))
+      (chinwag-test-wait "the first delta of the long answer"
+                         (lambda () (string-search "tok0" (chinwag-test-last-answer chat))))
+      (signal-process second 'KILL)
+      (chinwag-test-answer chat)
+      (with-current-buffer chat
+        (should (string-match-p "\\[error: The chinwag backend exited\\]\n\n## You\n\n\\'"
+                                (buffer-string)))))
+    ;; A backend that cannot start says why.
+    (let ((chinwag-program-args '("--no-such-flag")))
+      (let ((err (should-error (chinwag-rpc-connection) :type 'user-error)))
+        (should (string-match-p "did not start: exited with code 2: .*no-such-flag"
+                                (error-message-string err)))))
+    (should-not (chinwag-rpc-live-p))
+    (let ((chinwag-program "/nonexistent/chinwag"))
+      (should-error (chinwag-rpc-connection) :type 'user-error))))
+
+;;;; Scenario: a long answer
+
+(ert-deftest chinwag-test-long-stream ()
+  "An answer streaming for longer than jsonrpc.el's 10 s default completes."
+  (let ((chat (chinwag-test-chat t))
+        (start (float-time)))
+    (chinwag-test-say chat "take your time" 40)
+    (should (> (- (float-time) start) 10.5))
+    (should (equal (chinwag-test-last-answer chat)
+                   (mapconcat (lambda (i) (format "slow%d" i)) (number-sequence 0 19) " ")))
+    (with-current-buffer chat
+      (should-not (string-search "[error" (buffer-string)))))
+  (chinwag-rpc-shutdown))
+
+;;;; Scenario: a fast answer
+
+(defun chinwag-test--fast-answer (label)
+  "Receive a 5,000-token answer in a new chat; report GC and allocation as LABEL."
+  (let ((chat (chinwag-test-chat t))
+        (deltas 0)
+        (count nil))
+    (setq count (lambda (_params) (setq deltas (1+ deltas))))
+    (advice-add 'chinwag-chat--on-delta :before count)
+    (unwind-protect
+        (let ((gcs (progn (garbage-collect) gcs-done))
+              (gc-time gc-elapsed)
+              (counts (memory-use-counts))
+              (start (float-time)))
+          (chinwag-test-say chat "fast" 60)
+          (let ((used (cl-mapcar #'- (memory-use-counts) counts)))
+            (message "CHINWAG-MEASURE end to end, %s: 5000 tokens in %d notifications, \
+%.2f s, %d GCs, %.3f s in GC; per notification %.1f conses, %.1f vector slots, \
+%.1f string bytes in %.1f strings"
+                     label deltas (- (float-time) start) (- gcs-done gcs)
+                     (- gc-elapsed gc-time)
+                     (/ (nth 0 used) (float deltas)) (/ (nth 2 used) (float deltas))
+                     (/ (nth 4 used) (float deltas)) (/ (nth 6 used) (float deltas)))))
+      (advice-remove 'chinwag-chat--on-delta count))
+    (let ((answer (chinwag-test-last-answer chat)))
+      (should (string-prefix-p "w0 w1 w2 " answer))
+      (should (string-suffix-p " w4999" answer))
+      (should (= (length (split-string answer " ")) 5000)))
+    (kill-buffer chat)))
+
+(ert-deftest chinwag-test-fast-stream ()
+  "Measure (do not assert) GCs and time for 5,000 deltas from the backend.
+Once with chinwag's reader, once with `jsonrpc.el''s."
+  (let ((chinwag-fast-reader t))
+    (chinwag-test--fast-answer "chinwag's reader"))
+  (chinwag-rpc-shutdown)
+  (let ((chinwag-fast-reader nil))
+    (chinwag-test--fast-answer "jsonrpc.el's reader"))
+  (chinwag-rpc-shutdown))
+
+;;;; A provider error
+
+(ert-deftest chinwag-test-provider-error ()
+  "A provider that refuses the key: the error shows inline and in the echo area, the
+user's message stays in the transcript, and the next message works."
+  (let ((chat (chinwag-test-chat t)))
+    (chinwag-test-say chat "Will this fail?")
+    (should (string-search "Will this fail?" (with-current-buffer chat (buffer-string))))
+    (should (string-search "[error:" (chinwag-test-last-answer chat)))
+    (should (string-search "401" (chinwag-test-last-answer chat)))
+    (should (string-search "401" (chinwag-test-messages)))
+    (should-not (string-search "CANARY" (with-current-buffer chat (buffer-string))))
+    (chinwag-test-say chat "Again")
+    (should (equal (chinwag-test-last-answer chat) "Recovered."))))
+
+(provide 'chinwag-test)
+;;; chinwag-test.el ends here
