@@ -100,7 +100,8 @@ pub async fn report(
     }
 
     let _ = writeln!(out, "\nProviders");
-    let client = http_client::build(PROBE_TIMEOUT);
+    // The same TLS setup as chats (extra CA included), with a short connect timeout.
+    let client = http_client::build_with_ca(PROBE_TIMEOUT, config.chat.extra_ca_file.as_deref());
     let client = &client;
     let probes = config.providers.iter().map(|provider| async move {
         let endpoint = match client {

@@ -16,11 +16,6 @@ pub const USER_AGENT: &str = concat!("chinwag/", env!("CARGO_PKG_VERSION"));
 #[error("cannot set up HTTPS: {0}")]
 pub struct ClientError(String);
 
-/// A client with the given connect timeout.
-pub fn build(connect_timeout: Duration) -> Result<reqwest::Client, ClientError> {
-    build_with_ca(connect_timeout, None)
-}
-
 /// A client that also trusts the certificate authorities in `extra_ca_file` (PEM).
 pub fn build_with_ca(
     connect_timeout: Duration,
