@@ -162,11 +162,7 @@ impl ChatService {
         if matches!(self.vault.key_for(&provider.name), Ok(Some(_))) {
             return Some("vault");
         }
-        let in_env = provider
-            .api_key_env
-            .as_ref()
-            .is_some_and(|var| std::env::var(var).is_ok_and(|v| !v.is_empty()));
-        in_env.then_some("env")
+        env_key(provider).map(|_| "env")
     }
 
     /// Start a chat (blocking: call off the async threads).
@@ -289,11 +285,8 @@ impl ChatService {
         if let Some(key) = blocking(move || vault.key_for(&name).map_err(ChatError::from)).await? {
             return Ok(Some(key));
         }
-        if let Some(var) = &provider.api_key_env
-            && let Ok(value) = std::env::var(var)
-            && !value.is_empty()
-        {
-            return Ok(Some(Zeroizing::new(value)));
+        if let Some(key) = env_key(provider) {
+            return Ok(Some(key));
         }
         if !provider.is_local() && provider.kind != ProviderKind::Ollama {
             return Err(ChatError::Provider(ProviderError::KeyMissing {
@@ -636,6 +629,12 @@ impl Drop for ActiveGuard {
     fn drop(&mut self) {
         lock(&self.service.active).remove(&self.chat_id);
     }
+}
+
+/// The key in the provider's environment variable, if set and non-empty.
+fn env_key(provider: &ProviderConfig) -> Option<Zeroizing<String>> {
+    let value = std::env::var(provider.api_key_env.as_ref()?).ok()?;
+    (!value.is_empty()).then(|| Zeroizing::new(value))
 }
 
 /// The conversation as the provider sees it: system prompt, earlier turns, the new message.

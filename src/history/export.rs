@@ -64,12 +64,7 @@ impl History {
         let target = path_guard::for_writing(path, self.home(), overwrite)?;
         let chats: Vec<ChatRecord> = match chat_id {
             Some(id) => vec![self.chat(id)?],
-            None => {
-                let (_, page) = self.list(0, usize::MAX)?;
-                page.iter()
-                    .map(|summary| self.chat(&summary.id))
-                    .collect::<Result<_, _>>()?
-            }
+            None => self.chats_newest_first()?,
         };
         let mut exported = Vec::with_capacity(chats.len());
         for chat in chats {

@@ -205,25 +205,36 @@ impl History {
         offset: usize,
         limit: usize,
     ) -> Result<(usize, Vec<ChatSummary>), HistoryError> {
+        let mut chats = self.chat_records()?;
+        let total = chats.len();
+        let end = offset.saturating_add(limit).min(total);
+        if offset >= end {
+            return Ok((total, Vec::new()));
+        }
+        // Only the requested page needs a full order.
+        chats.select_nth_unstable_by(end - 1, newest_first);
+        chats.truncate(end);
+        chats.sort_by(newest_first);
+        Ok((
+            total,
+            chats[offset..].iter().map(ChatSummary::from).collect(),
+        ))
+    }
+
+    /// Every chat record, newest first.
+    pub fn chats_newest_first(&self) -> Result<Vec<ChatRecord>, HistoryError> {
+        let mut chats = self.chat_records()?;
+        chats.sort_by(newest_first);
+        Ok(chats)
+    }
+
+    fn chat_records(&self) -> Result<Vec<ChatRecord>, HistoryError> {
         self.with_ring(|sealed, _| {
-            let mut chats: Vec<ChatRecord> = sealed
+            Ok(sealed
                 .scan::<ChatRecord>(Tree::Chats, b"")?
                 .into_iter()
                 .map(|(_, chat)| chat)
-                .collect();
-            let total = chats.len();
-            let end = offset.saturating_add(limit).min(total);
-            if offset >= total {
-                return Ok((total, Vec::new()));
-            }
-            // Only the requested page needs a full order.
-            chats.select_nth_unstable_by(end - 1, newest_first);
-            chats.truncate(end);
-            chats.sort_by(newest_first);
-            Ok((
-                total,
-                chats[offset..].iter().map(ChatSummary::from).collect(),
-            ))
+                .collect())
         })
     }
 

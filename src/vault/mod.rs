@@ -380,7 +380,7 @@ impl Vault {
         let _gate = lock(&self.unlocking);
         let header = self.require_header()?;
         let secret = self.secret_for(&header, password)?;
-        let ring = self.open_header(&header, &secret)?;
+        let ring = header.open(&secret.unlock())?;
         let count = self.rotate_with(&ring, &secret)?;
         Ok(count)
     }
@@ -513,7 +513,7 @@ impl Vault {
             )))?;
         let header = VaultHeader::from_bytes(&header_bytes)?;
         let secret = self.secret_for(&header, password)?;
-        let ring = self.open_header(&header, &secret)?;
+        let ring = header.open(&secret.unlock())?;
         // Every sealed record must open before anything is replaced.
         for (tree, key, value) in &entries {
             if SEALED_TREES.contains(tree) {
@@ -632,16 +632,8 @@ impl Vault {
         header: &VaultHeader,
         password: &str,
     ) -> Result<KeyRing, VaultError> {
-        let key_file = if header.uses_key_file() {
-            Some(self.require_key_file()?)
-        } else {
-            None
-        };
-        let unlock = Unlock::Password {
-            password: password.as_bytes(),
-            key_file: key_file.as_deref(),
-        };
-        Ok(header.open(&unlock)?)
+        let secret = self.secret_for(header, Some(password))?;
+        Ok(header.open(&secret.unlock())?)
     }
 
     fn secret_for(
@@ -663,10 +655,6 @@ impl Vault {
         } else {
             Ok(Secret::LocalKey(self.require_key_file()?))
         }
-    }
-
-    fn open_header(&self, header: &VaultHeader, secret: &Secret) -> Result<KeyRing, VaultError> {
-        Ok(header.open(&secret.unlock())?)
     }
 
     /// Rotate when the current key has sealed too many records (checked at unlock).
