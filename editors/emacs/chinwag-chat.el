@@ -63,6 +63,14 @@ When nil, or when `markdown-mode' is not installed, they derive from
   :type 'boolean
   :group 'chinwag)
 
+(defcustom chinwag-follow-answer t
+"Whether point at the end of a streaming answer follows the answer.
+When non-nil, a window whose point is where the answer grows keeps
+showing the newest text, as a terminal does; point anywhere else is
+never moved.  When nil, point stays where it is until the answer ends."
+  :type 'boolean
+  :group 'chinwag)
+
 (defcustom chinwag-mode-line-interval 0.5
   "Seconds between updates of the mode line while an answer streams."
   :type 'number
@@ -440,8 +448,11 @@ adds a note, with ERROR as the error's text."
 
 (defun chinwag-chat--insert-delta (stream delta reasoning)
   "Insert DELTA at the end of STREAM's answer; REASONING if it is reasoning.
-Point stays where it is, nothing is recorded for undo, and the text
-inherits the read-only property of the answer."
+Point, in the buffer and in each window showing it, follows the answer
+if `chinwag-follow-answer' is non-nil and it is at the answer's end or
+not moved since the message was sent; otherwise it stays where it is.
+Nothing is recorded for undo, and the text inherits the read-only
+property of the answer."
   (let ((buffer (chinwag-chat--stream-buffer stream)))
     (when (buffer-live-p buffer)
       (with-current-buffer buffer
@@ -450,6 +461,11 @@ inherits the read-only property of the answer."
                (marker (chinwag-chat--stream-marker stream))
                (at (marker-position marker))
                (pt (point))
+               (sent (chinwag-chat--stream-send-point stream))
+               (follows (lambda (pos)
+                          (and chinwag-follow-answer (or (= pos at) (eql pos sent)))))
+               (followers (seq-filter (lambda (window) (funcall follows (window-point window)))
+                                      (get-buffer-window-list buffer nil t)))
                (narrowed (buffer-narrowed-p))
                (beg (and narrowed (point-min-marker)))
                (end (and narrowed (point-max-marker))))
@@ -466,7 +482,11 @@ inherits the read-only property of the answer."
                 (insert-and-inherit "\n\n"))
               (setf (chinwag-chat--stream-text-start stream) (point)))
             (insert-and-inherit delta)))
-          (goto-char (if (> pt at) (+ pt (- (point) at)) pt))
+          (goto-char (cond ((> pt at) (+ pt (- (point) at)))
+                           ((funcall follows pt) (point))
+                           (t pt)))
+          (dolist (window followers)
+            (set-window-point window (marker-position marker)))
           (when narrowed
             (narrow-to-region beg end)
             (set-marker beg nil)
