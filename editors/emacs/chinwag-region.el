@@ -22,7 +22,6 @@
 
 (require 'cl-lib)
 (require 'subr-x)
-(require 'project)
 (require 'chinwag-chat)
 
 (defcustom chinwag-region-prompt "Explain this code."
@@ -72,9 +71,12 @@ name without \"-ts-mode\" or \"-mode\": `rust-mode' gives \"rust\",
               ((string-suffix-p "-mode" name) (string-remove-suffix "-mode" name))
               (t name)))))))
 
+(declare-function project-root "project" (project))
+
 (defun chinwag-region--path ()
   "Return the current buffer's file name relative to its project, or nil."
   (when buffer-file-name
+    (require 'project)
     (let* ((project (project-current nil))
            (root (and project (project-root project))))
       (if root

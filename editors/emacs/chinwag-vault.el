@@ -26,8 +26,9 @@
 ;;; Code:
 
 (require 'cl-lib)
-(require 'auth-source)
 (require 'chinwag-rpc)
+
+(declare-function auth-source-search "auth-source" (&rest spec))
 
 (defcustom chinwag-auth-source nil
   "Whether API keys may come from `auth-source'.
@@ -152,6 +153,9 @@ requests waiting."
 (defun chinwag-vault--auth-source-key (provider)
   "Return the key for PROVIDER from `auth-source', or nil."
   (when chinwag-auth-source
+    ;; Loaded only when asked for: it brings EIEIO classes and caches that would
+    ;; otherwise sit in every session's heap (and lengthen every GC).
+    (require 'auth-source)
     (let* ((found (car (auth-source-search :host provider :max 1
                                            :require '(:secret))))
            (secret (plist-get found :secret)))

@@ -72,7 +72,9 @@
 (require 'chinwag-region)
 (require 'chinwag-rewrite)
 (require 'chinwag-history)
-(require 'chinwag-menu)
+
+;; The menu loads transient only when first shown.
+(autoload 'chinwag-menu "chinwag-menu" "Show chinwag's commands in a transient menu." t)
 
 ;;;###autoload
 (defvar chinwag-command-map

@@ -37,6 +37,8 @@
 
 ;; The provider is local: no key is needed unless a test sets one.
 (setq chinwag-auth-source nil)
+;; chinwag loads auth-source only when it needs it; the tests stub and reset it.
+(require 'auth-source)
 
 ;;;; Helpers
 
@@ -233,6 +235,11 @@
 (ert-deftest chinwag-test-unit-menu-and-keys ()
   "The transient menu and the command map hold defined commands only."
   (should (commandp 'chinwag-menu))
+  ;; Loading chinwag leaves transient out of the heap; the menu's autoload brings it.
+  (unless (featurep 'chinwag-menu)
+    (should-not (featurep 'transient))
+    (should (autoloadp (symbol-function 'chinwag-menu))))
+  (require 'chinwag-menu)
   (should (get 'chinwag-menu 'transient--prefix))
   (let ((commands nil))
     (map-keymap (lambda (_key command) (push command commands)) chinwag-command-map)
