@@ -1,0 +1,514 @@
+//! Editor responsiveness under a stream (run in release: `cargo bench --bench editors`; needs
+//! `tmux`, `nvim` 0.11 and `emacs`).
+//!
+//! Each editor runs with a real screen, in a tmux pane, with our client and a probe
+//! (`benches/editors/probe.{lua,el}`) that re-arms a 1 ms timer and records how late it fires.
+//! A local provider streams `TOKENS` tokens at `TOKENS_PER_SECOND` into the chat buffer. In the
+//! same run, the same editor with the same chat open and no stream is the baseline. We report
+//! the timer's lag (p50/p99/max) while the stream runs, how long after the provider wrote the
+//! last token it is on screen (polled with `tmux capture-pane`), and for Emacs the GC time.
+//! Each scenario runs `ROUNDS` times; lag percentiles pool the rounds.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::Command;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const TOKENS: usize = 5_000;
+const TOKENS_PER_SECOND: u64 = 1_000;
+const ROUNDS: usize = 3;
+/// The probe opens the chat at once, sends at `SEND_AT` and quits at `QUIT_AT` (seconds).
+const SEND_AT: f64 = 1.5;
+const QUIT_AT: f64 = 8.5;
+/// The idle baseline's window: as long as the stream.
+const IDLE_WINDOW: f64 = TOKENS as f64 / TOKENS_PER_SECOND as f64;
+const END_MARKER: &str = "ENDMARK";
+
+#[derive(Clone, Copy, PartialEq)]
+enum Editor {
+    Neovim,
+    Emacs,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Load {
+    /// The chat is open; nothing streams.
+    Idle,
+    /// A stream with the backend's default merge window (deltas merged within 20 ms).
+    Stream,
+    /// A stream with `delta_window_ms = 0`: one notification per provider token.
+    Unmerged,
+}
+
+impl Editor {
+    fn name(self) -> &'static str {
+        match self {
+            Editor::Neovim => "Neovim (TUI)",
+            Editor::Emacs => "Emacs (-nw)",
+        }
+    }
+}
+
+impl Load {
+    fn name(self) -> &'static str {
+        match self {
+            Load::Idle => "no stream (baseline)",
+            Load::Stream => "stream, default merge (20 ms)",
+            Load::Unmerged => "stream, one notification per token",
+        }
+    }
+}
+
+/// What one probe run recorded, on the wall clock in µs.
+#[derive(Default)]
+struct Probe {
+    mark: u64,
+    lags: Vec<(u64, u64)>,
+    gcs: Vec<(u64, u64, u64)>,
+}
+
+/// The provider's view of one stream.
+struct Stream {
+    first: u64,
+    last: u64,
+}
+
+#[derive(Default)]
+struct Outcome {
+    lags: Vec<u64>,
+    /// Delay from the last token written to it being on screen, per round.
+    on_screen: Vec<Option<Duration>>,
+    gc_seconds_per_5s: Vec<f64>,
+    gcs_per_5s: Vec<f64>,
+    /// The stream's own length, per round (to see the provider kept its pace).
+    stream_seconds: Vec<f64>,
+    /// Screen captures taken, and the time they took: the on-screen delay's resolution.
+    polls: u32,
+    polling: Duration,
+}
+
+fn main() {
+    for (tool, version) in [
+        ("tmux", "-V"),
+        ("nvim", "--version"),
+        ("emacs", "--version"),
+    ] {
+        if Command::new(tool).arg(version).output().is_err() {
+            panic!("{tool} is needed for this benchmark");
+        }
+    }
+    let (port, streams) = serve();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let bench = Bench {
+        root,
+        elisp: compile_elisp(root),
+        binary: env!("CARGO_BIN_EXE_chinwag"),
+        port,
+        streams,
+    };
+    let scenarios: Vec<(Editor, Load)> = [Editor::Neovim, Editor::Emacs]
+        .into_iter()
+        .flat_map(|editor| {
+            [Load::Idle, Load::Stream, Load::Unmerged].map(move |load| (editor, load))
+        })
+        .collect();
+    let mut outcomes: Vec<Outcome> = scenarios.iter().map(|_| Outcome::default()).collect();
+    for round in 0..ROUNDS {
+        for (index, &(editor, load)) in scenarios.iter().enumerate() {
+            eprintln!(
+                "round {}/{ROUNDS}: {} — {}",
+                round + 1,
+                editor.name(),
+                load.name()
+            );
+            bench.run(editor, load, &mut outcomes[index]);
+        }
+    }
+    report(&scenarios, &mut outcomes);
+}
+
+/// What every run shares: the sources, the compiled Emacs package, the backend and the provider.
+struct Bench<'a> {
+    root: &'a Path,
+    elisp: tempfile::TempDir,
+    binary: &'static str,
+    port: u16,
+    streams: Receiver<Stream>,
+}
+
+impl Bench<'_> {
+    /// One editor, one load: start the editor with the probe in a fresh tmux server and a fresh
+    /// HOME, follow the stream to the screen, and add what the probe saw to `outcome`.
+    fn run(&self, editor: Editor, load: Load, outcome: &mut Outcome) {
+        let Bench {
+            root,
+            elisp,
+            binary,
+            port,
+            streams,
+        } = self;
+        let home = tempfile::tempdir().unwrap();
+        let config = home.path().join(".config/chinwag");
+        std::fs::create_dir_all(&config).unwrap();
+        let merge = if load == Load::Unmerged {
+            "[chat]\ndelta_window_ms = 0\n"
+        } else {
+            ""
+        };
+        std::fs::write(
+        config.join("config.toml"),
+        format!(
+            "default_provider = \"bench\"\n{merge}\
+             [providers.bench]\nkind = \"openai-compatible\"\nbase_url = \"http://127.0.0.1:{port}/v1\"\ndefault_model = \"m\"\n"
+        ),
+    )
+    .unwrap();
+        let out = home.path().join("probe.out");
+        let (plugin, command) = match editor {
+            Editor::Neovim => (
+                root.join("editors/nvim"),
+                format!(
+                    "nvim -n -i NONE -u {}",
+                    root.join("benches/editors/probe.lua").display()
+                ),
+            ),
+            Editor::Emacs => (
+                elisp.path().to_path_buf(),
+                format!(
+                    "emacs -nw -Q -l {}",
+                    root.join("benches/editors/probe.el").display()
+                ),
+            ),
+        };
+        let home_dir = home.path().display();
+        let mode = if load == Load::Idle { "idle" } else { "stream" };
+        let command = format!(
+            "env HOME={home_dir} XDG_CONFIG_HOME={home_dir}/.config XDG_DATA_HOME={home_dir}/.local/share \
+         XDG_STATE_HOME={home_dir}/.local/state XDG_CACHE_HOME={home_dir}/.cache TERM=tmux-256color \
+         CHINWAG_BENCH_PLUGIN={} CHINWAG_BENCH_BIN={binary} CHINWAG_BENCH_MODE={mode} \
+         CHINWAG_BENCH_SEND_AT={SEND_AT} CHINWAG_BENCH_SECONDS={QUIT_AT} CHINWAG_BENCH_OUT={} {command}",
+            plugin.display(),
+            out.display(),
+        );
+        let socket = format!("chinwag-bench-{}", std::process::id());
+        let tmux = |args: &[&str]| {
+            Command::new("tmux")
+                .args(["-L", &socket, "-f", "/dev/null"])
+                .args(args)
+                .output()
+                .unwrap()
+        };
+        let started = tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            "bench",
+            "-x",
+            "160",
+            "-y",
+            "48",
+            &command,
+        ]);
+        assert!(started.status.success(), "tmux: {started:?}");
+
+        if load != Load::Idle {
+            let stream = streams
+                .recv_timeout(Duration::from_secs_f64(QUIT_AT + 10.0))
+                .expect("the editor should have asked for a stream");
+            let waited = Instant::now();
+            let mut seen = None;
+            while waited.elapsed() < Duration::from_secs(5) {
+                let screen = tmux(&["capture-pane", "-p", "-t", "bench"]);
+                outcome.polls += 1;
+                if String::from_utf8_lossy(&screen.stdout).contains(END_MARKER) {
+                    seen = Some(now_us());
+                    break;
+                }
+            }
+            outcome.polling += waited.elapsed();
+            outcome
+                .on_screen
+                .push(seen.map(|at| Duration::from_micros(at.saturating_sub(stream.last))));
+            outcome
+                .stream_seconds
+                .push((stream.last - stream.first) as f64 / 1e6);
+            let probe = wait_for_probe(&out);
+            window(&probe, stream.first, stream.last, outcome);
+        } else {
+            let probe = wait_for_probe(&out);
+            let start = probe.mark;
+            window(&probe, start, start + (IDLE_WINDOW * 1e6) as u64, outcome);
+        }
+        tmux(&["kill-server"]);
+    }
+}
+
+/// The Emacs package byte-compiled into a temporary folder, as package.el would install it.
+fn compile_elisp(root: &Path) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sources = Vec::new();
+    for entry in std::fs::read_dir(root.join("editors/emacs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "el") {
+            let copy = dir.path().join(path.file_name().unwrap());
+            std::fs::copy(&path, &copy).unwrap();
+            sources.push(copy);
+        }
+    }
+    let compiled = Command::new("emacs")
+        .args(["--batch", "-Q", "-L"])
+        .arg(dir.path())
+        .args(["-f", "batch-byte-compile"])
+        .args(&sources)
+        .output()
+        .unwrap();
+    assert!(compiled.status.success(), "byte-compile: {compiled:?}");
+    dir
+}
+
+/// Keep the lag samples and GC readings that fall between `start` and `end`.
+fn window(probe: &Probe, start: u64, end: u64, outcome: &mut Outcome) {
+    outcome.lags.extend(
+        probe
+            .lags
+            .iter()
+            .filter(|(at, _)| (start..=end).contains(at))
+            .map(|&(_, lag)| lag),
+    );
+    let inside: Vec<_> = probe
+        .gcs
+        .iter()
+        .filter(|(at, _, _)| (start..=end).contains(at))
+        .collect();
+    if let (Some(first), Some(last)) = (inside.first(), inside.last())
+        && last.0 > first.0
+    {
+        let scale = 5e6 / (last.0 - first.0) as f64;
+        outcome
+            .gc_seconds_per_5s
+            .push((last.1 - first.1) as f64 / 1e6 * scale);
+        outcome.gcs_per_5s.push((last.2 - first.2) as f64 * scale);
+    }
+}
+
+fn wait_for_probe(out: &Path) -> Probe {
+    let deadline = Instant::now() + Duration::from_secs_f64(QUIT_AT + 20.0);
+    loop {
+        let text = std::fs::read_to_string(out).unwrap_or_default();
+        if text.ends_with("done\n") {
+            return parse(&text);
+        }
+        assert!(Instant::now() < deadline, "the probe did not finish");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn parse(text: &str) -> Probe {
+    let mut probe = Probe::default();
+    for line in text.lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let number = |i: usize| fields[i].parse::<u64>().unwrap();
+        match fields[0] {
+            "mark" => probe.mark = number(1),
+            "lag" => probe.lags.push((number(1), number(2))),
+            "gc" => probe.gcs.push((number(1), number(2), number(3))),
+            _ => {}
+        }
+    }
+    probe
+}
+
+fn report(scenarios: &[(Editor, Load)], outcomes: &mut [Outcome]) {
+    println!(
+        "{TOKENS} tokens at {TOKENS_PER_SECOND} tokens/s, {ROUNDS} rounds per row; 1 ms timer lag pooled over the rounds"
+    );
+    println!();
+    println!(
+        "| editor | load | timer samples | lag p50 | lag p99 | lag max | last token on screen after stream end (per round) | GC per 5 s | stream length |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let mut resolution = Duration::ZERO;
+    for (&(editor, load), outcome) in scenarios.iter().zip(outcomes.iter_mut()) {
+        outcome.lags.sort_unstable();
+        let lags = &outcome.lags;
+        let percentile = |p: f64| {
+            if lags.is_empty() {
+                f64::NAN
+            } else {
+                lags[((lags.len() - 1) as f64 * p).round() as usize] as f64 / 1e3
+            }
+        };
+        let on_screen = if load == Load::Idle {
+            "—".to_string()
+        } else {
+            outcome
+                .on_screen
+                .iter()
+                .map(|delay| match delay {
+                    Some(delay) => format!("{:.1} ms", delay.as_secs_f64() * 1e3),
+                    None => "not within 5 s".to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let gc = if editor == Editor::Emacs && !outcome.gc_seconds_per_5s.is_empty() {
+            let n = outcome.gc_seconds_per_5s.len() as f64;
+            format!(
+                "{:.3} s ({:.1} GCs)",
+                outcome.gc_seconds_per_5s.iter().sum::<f64>() / n,
+                outcome.gcs_per_5s.iter().sum::<f64>() / n
+            )
+        } else {
+            "—".to_string()
+        };
+        let stream = if outcome.stream_seconds.is_empty() {
+            "—".to_string()
+        } else {
+            let n = outcome.stream_seconds.len() as f64;
+            format!("{:.2} s", outcome.stream_seconds.iter().sum::<f64>() / n)
+        };
+        if outcome.polls > 0 {
+            resolution = resolution.max(outcome.polling / outcome.polls);
+        }
+        println!(
+            "| {} | {} | {} | {:.2} ms | {:.2} ms | {:.2} ms | {on_screen} | {gc} | {stream} |",
+            editor.name(),
+            load.name(),
+            lags.len(),
+            percentile(0.50),
+            percentile(0.99),
+            percentile(1.0),
+        );
+    }
+    println!();
+    println!(
+        "The screen is polled with `tmux capture-pane`; one capture takes up to {:.1} ms, the \
+         on-screen delay's resolution.",
+        resolution.as_secs_f64() * 1e3
+    );
+}
+
+fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64
+}
+
+/// A keep-alive HTTP/1.1 server streaming `TOKENS` OpenAI-style deltas at `TOKENS_PER_SECOND`
+/// to every chat request; it reports when it wrote the first and the last token.
+fn serve() -> (u16, Receiver<Stream>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (sender, receiver) = channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let sender = sender.clone();
+            std::thread::spawn(move || handle(stream, &sender));
+        }
+    });
+    (port, receiver)
+}
+
+/// The answer's tokens: prose with `inline code`, and now and then a fenced block, so the
+/// editors' highlighting has real work; the last token is `END_MARKER`.
+fn tokens() -> Vec<String> {
+    const WORDS: [&str; 12] = [
+        "the", "stream", "keeps", "`pace`", "while", "an", "editor", "redraws", "every", "line",
+        "of", "text",
+    ];
+    let mut tokens = Vec::with_capacity(TOKENS);
+    let mut in_code = false;
+    for i in 0..TOKENS - 1 {
+        let line = i / 12;
+        if i % 12 == 0 && line % 20 == 10 {
+            tokens.push("\n```rust\n".to_string());
+            in_code = true;
+        } else if i % 12 == 0 && line % 20 == 0 && in_code {
+            tokens.push("\n```\n\n".to_string());
+            in_code = false;
+        } else if i % 12 == 11 {
+            tokens.push(format!("{};\n", WORDS[i % WORDS.len()]));
+        } else {
+            tokens.push(format!("{} ", WORDS[(i * 7) % WORDS.len()]));
+        }
+    }
+    if in_code {
+        tokens.push(format!("\n```\n{END_MARKER}"));
+    } else {
+        tokens.push(END_MARKER.to_string());
+    }
+    tokens
+}
+
+fn handle(stream: TcpStream, streams: &Sender<Stream>) {
+    stream.set_nodelay(true).unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    loop {
+        let mut request = String::new();
+        if reader.read_line(&mut request).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut length = 0;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            if line.trim().is_empty() {
+                break;
+            }
+            if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        if !request.starts_with("POST") || !request.contains("/chat/completions") {
+            let _ = writer.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+            continue;
+        }
+        match stream_tokens(&mut writer) {
+            Ok(times) => {
+                let _ = streams.send(times);
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+fn stream_tokens(writer: &mut TcpStream) -> std::io::Result<Stream> {
+    let chunk = |data: &str| format!("{:x}\r\n{data}\r\n", data.len());
+    writer.write_all(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n",
+    )?;
+    let tokens = tokens();
+    let start = Instant::now();
+    let mut first = 0;
+    let mut last = 0;
+    for (i, token) in tokens.iter().enumerate() {
+        let due = start + Duration::from_micros(i as u64 * 1_000_000 / TOKENS_PER_SECOND);
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        let event = format!(
+            "data: {}\n\n",
+            serde_json::json!({"choices": [{"delta": {"content": token}}]})
+        );
+        writer.write_all(chunk(&event).as_bytes())?;
+        last = now_us();
+        if i == 0 {
+            first = last;
+        }
+    }
+    let finish =
+        "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+    writer.write_all(format!("{}0\r\n\r\n", chunk(finish)).as_bytes())?;
+    Ok(Stream { first, last })
+}

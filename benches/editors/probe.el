@@ -1,0 +1,75 @@
+;;; probe.el --- Responsiveness probe for `emacs -nw' -*- lexical-binding: t; -*-
+
+;;; Commentary:
+
+;; Started by `cargo bench --bench editors' under tmux.  A one-shot 1 ms timer is re-armed
+;; every time it fires; how late it fires is the command loop's lag.  In "stream" mode the
+;; probe opens a chat and sends a prompt at CHINWAG_BENCH_SEND_AT seconds; in "idle" mode it
+;; opens the same chat and sends nothing.  Samples go to CHINWAG_BENCH_OUT as lines:
+;;   mark <wall µs>                        when the prompt was (or, idle, would have been) sent
+;;   lag <wall µs> <lag µs>                one per timer firing
+;;   gc <wall µs> <gc-elapsed µs> <gcs>    every 25th firing
+;;   done                                  the file is complete
+
+;;; Code:
+
+(add-to-list 'load-path (getenv "CHINWAG_BENCH_PLUGIN"))
+(require 'chinwag)
+(setq chinwag-program (getenv "CHINWAG_BENCH_BIN")
+      chinwag-display-action '(display-buffer-same-window)
+      inhibit-startup-screen t)
+
+(defconst probe-capacity 20000)
+(defvar probe-at (make-vector probe-capacity 0.0))
+(defvar probe-lag (make-vector probe-capacity 0.0))
+(defvar probe-gc nil)
+(defvar probe-count 0)
+(defvar probe-expected 0.0)
+(defvar probe-mark 0.0)
+(defvar probe-timer nil)
+
+(defun probe-tick ()
+  "Record how late this firing is and arm the next one."
+  (let ((now (float-time)))
+    (when (< probe-count probe-capacity)
+      (aset probe-at probe-count now)
+      (aset probe-lag probe-count (- now probe-expected))
+      (when (zerop (% probe-count 25))
+        (push (list now gc-elapsed gcs-done) probe-gc))
+      (setq probe-count (1+ probe-count))))
+  (setq probe-expected (+ (float-time) 0.001)
+        probe-timer (run-at-time 0.001 nil #'probe-tick)))
+
+(defun probe-us (seconds)
+  "SECONDS as whole microseconds."
+  (round (* seconds 1e6)))
+
+(defun probe-finish ()
+  "Write the samples and leave."
+  (cancel-timer probe-timer)
+  (with-temp-file (getenv "CHINWAG_BENCH_OUT")
+    (insert (format "mark %d\n" (probe-us probe-mark)))
+    (dotimes (i probe-count)
+      (insert (format "lag %d %d\n" (probe-us (aref probe-at i))
+                      (probe-us (max 0.0 (aref probe-lag i))))))
+    (dolist (gc (reverse probe-gc))
+      (insert (format "gc %d %d %d\n" (probe-us (nth 0 gc)) (probe-us (nth 1 gc)) (nth 2 gc))))
+    (insert "done\n"))
+  (kill-emacs 0))
+
+(defun probe-start ()
+  "Open a chat, start sampling, schedule the prompt and the end."
+  (let ((buffer (chinwag)))
+    (delete-other-windows)
+    (setq probe-expected (+ (float-time) 0.001)
+          probe-timer (run-at-time 0.001 nil #'probe-tick))
+    (run-at-time (string-to-number (getenv "CHINWAG_BENCH_SEND_AT")) nil
+                 (lambda ()
+                   (setq probe-mark (float-time))
+                   (when (equal (getenv "CHINWAG_BENCH_MODE") "stream")
+                     (chinwag-chat-send-message buffer "Tell me a long story."))))
+    (run-at-time (string-to-number (getenv "CHINWAG_BENCH_SECONDS")) nil #'probe-finish)))
+
+(add-hook 'emacs-startup-hook #'probe-start)
+
+;;; probe.el ends here

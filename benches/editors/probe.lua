@@ -1,0 +1,80 @@
+-- Responsiveness probe for Neovim's TUI, started by `cargo bench --bench editors` under tmux.
+--
+-- A one-shot 1 ms timer is re-armed every time it fires; how late it fires is the event loop's
+-- lag. In "stream" mode the probe opens a chat and sends a prompt at `CHINWAG_BENCH_SEND_AT`
+-- seconds; in "idle" mode it opens the same chat and sends nothing. Samples are written to
+-- `CHINWAG_BENCH_OUT` as lines the harness reads:
+--   mark <wall µs>                   when the prompt was (or, idle, would have been) sent
+--   lag <wall µs> <lag µs>           one per timer firing
+--   done                             the file is complete
+
+local uv = vim.uv
+local env = vim.env
+
+vim.opt.rtp:prepend(env.CHINWAG_BENCH_PLUGIN)
+vim.o.shortmess = vim.o.shortmess .. "IWF"
+vim.o.swapfile = false
+vim.o.more = false
+
+require("chinwag").setup({
+  cmd = { env.CHINWAG_BENCH_BIN },
+  window = { layout = "current" },
+})
+
+local mode = env.CHINWAG_BENCH_MODE
+local send_at = tonumber(env.CHINWAG_BENCH_SEND_AT) * 1000
+local total = tonumber(env.CHINWAG_BENCH_SECONDS) * 1000
+
+-- Wall clock (µs) of an `hrtime()` reading, so the harness can line samples up with the
+-- provider's stream on its own clock.
+local sec, usec = uv.gettimeofday()
+local wall0 = sec * 1e6 + usec
+local hr0 = uv.hrtime()
+local function wall(hr)
+  return wall0 + (hr - hr0) / 1e3
+end
+
+local capacity = 20000
+local at, lag = {}, {}
+for i = 1, capacity do
+  at[i], lag[i] = 0, 0
+end
+local count = 0
+local mark_hr = nil
+
+local timer = uv.new_timer()
+local expected = 0
+local function tick()
+  local now = uv.hrtime()
+  if count < capacity then
+    count = count + 1
+    at[count], lag[count] = now, now - expected
+  end
+  expected = uv.hrtime() + 1e6
+  timer:start(1, 0, tick)
+end
+
+local function finish()
+  timer:stop()
+  local out = assert(io.open(env.CHINWAG_BENCH_OUT, "w"))
+  out:write(("mark %d\n"):format(wall(mark_hr)))
+  for i = 1, count do
+    out:write(("lag %d %d\n"):format(wall(at[i]), math.max(0, lag[i]) / 1e3))
+  end
+  out:write("done\n")
+  out:close()
+  vim.cmd("qall!")
+end
+
+vim.schedule(function()
+  require("chinwag").open()
+  expected = uv.hrtime() + 1e6
+  timer:start(1, 0, tick)
+  vim.defer_fn(function()
+    mark_hr = uv.hrtime()
+    if mode == "stream" then
+      require("chinwag").send("Tell me a long story.")
+    end
+  end, send_at)
+  vim.defer_fn(finish, total)
+end)
