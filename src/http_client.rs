@@ -6,7 +6,6 @@ use std::path::Path;
 use std::sync::Once;
 use std::time::Duration;
 
-use crate::config::is_loopback;
 
 /// The User-Agent sent with every request.
 pub const USER_AGENT: &str = concat!("chinwag/", env!("CARGO_PKG_VERSION"));
@@ -25,13 +24,19 @@ pub fn build_with_ca(
     let mut builder = reqwest::Client::builder()
         .user_agent(USER_AGENT)
         .connect_timeout(connect_timeout)
-        // Plain http:// is refused for non-loopback hosts when the config is read; a redirect
-        // must not get around that.
+        // Redirects stay on the origin the user configured: reqwest strips `Authorization`
+        // when a redirect changes host, but not the other headers keys travel in
+        // (`x-api-key`, `api-key`), and plain http:// (refused for non-loopback hosts when the
+        // config is read) must not come back through a redirect either.
         .redirect(reqwest::redirect::Policy::custom(|attempt| {
+            let same_origin = attempt
+                .previous()
+                .first()
+                .is_none_or(|first| first.origin() == attempt.url().origin());
             if attempt.previous().len() >= 5 {
                 attempt.error("too many redirects")
-            } else if attempt.url().scheme() != "https" && !is_loopback(attempt.url()) {
-                attempt.error("refusing a redirect to plain http://")
+            } else if !same_origin {
+                attempt.error("refusing a redirect to another host")
             } else {
                 attempt.follow()
             }

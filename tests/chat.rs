@@ -364,6 +364,43 @@ fn provider_http_faults_are_clear_and_never_show_the_key() {
 }
 
 #[test]
+fn redirects_are_followed_on_the_same_origin_only() {
+    let provider = ProviderServer::start();
+    let elsewhere = ProviderServer::start();
+    let home = Home::new();
+    let mut server = start(&home, &provider);
+    let chat_id = new_chat(&mut server, 1, json!({}));
+
+    // Same origin: followed, with the key.
+    provider.push(
+        Reply::json(307, "").header("Location", &provider.url("/v1/moved/chat/completions")),
+    );
+    provider.push(Reply::sse(&openai_stream(&["moved ", "fine"])));
+    let (deltas, response) = send(&mut server, 2, &chat_id, "hi");
+    ok(response);
+    assert_eq!(joined(&deltas, "text"), "moved fine");
+    let seen = provider.seen();
+    assert_eq!(seen.last().unwrap().path, "/v1/moved/chat/completions");
+    assert_eq!(
+        seen.last().unwrap().header("authorization"),
+        Some(format!("Bearer {KEY}").as_str())
+    );
+
+    // Another origin (another port on the same host): refused before anything is sent there.
+    provider.push(
+        Reply::json(307, "").header("Location", &elsewhere.url("/v1/chat/completions")),
+    );
+    elsewhere.push(Reply::sse(&openai_stream(&["stolen"])));
+    let (deltas, response) = send(&mut server, 3, &chat_id, "again");
+    assert!(deltas.is_empty());
+    let message = response["error"]["message"].as_str().unwrap();
+    assert!(message.contains("another host"), "{response}");
+    assert!(elsewhere.seen().is_empty());
+    assert!(!response.to_string().contains(KEY));
+    server.finish();
+}
+
+#[test]
 fn rate_limits_are_retried_after_the_wait_the_provider_asks_for() {
     let provider = ProviderServer::start();
     let home = Home::new();
