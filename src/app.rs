@@ -31,7 +31,7 @@ impl Storage {
         )
         .map_err(|error| {
             format!(
-                "cannot open the database in {}: {error}",
+                "cannot open the database in {}: {error}; restart chinwag once this is fixed",
                 paths.database_dir.display()
             )
         })?;

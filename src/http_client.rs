@@ -6,7 +6,6 @@ use std::path::Path;
 use std::sync::Once;
 use std::time::Duration;
 
-
 /// The User-Agent sent with every request.
 pub const USER_AGENT: &str = concat!("chinwag/", env!("CARGO_PKG_VERSION"));
 

@@ -372,9 +372,8 @@ fn redirects_are_followed_on_the_same_origin_only() {
     let chat_id = new_chat(&mut server, 1, json!({}));
 
     // Same origin: followed, with the key.
-    provider.push(
-        Reply::json(307, "").header("Location", &provider.url("/v1/moved/chat/completions")),
-    );
+    provider
+        .push(Reply::json(307, "").header("Location", &provider.url("/v1/moved/chat/completions")));
     provider.push(Reply::sse(&openai_stream(&["moved ", "fine"])));
     let (deltas, response) = send(&mut server, 2, &chat_id, "hi");
     ok(response);
@@ -387,9 +386,7 @@ fn redirects_are_followed_on_the_same_origin_only() {
     );
 
     // Another origin (another port on the same host): refused before anything is sent there.
-    provider.push(
-        Reply::json(307, "").header("Location", &elsewhere.url("/v1/chat/completions")),
-    );
+    provider.push(Reply::json(307, "").header("Location", &elsewhere.url("/v1/chat/completions")));
     elsewhere.push(Reply::sse(&openai_stream(&["stolen"])));
     let (deltas, response) = send(&mut server, 3, &chat_id, "again");
     assert!(deltas.is_empty());

@@ -1,6 +1,8 @@
 //! [`Backend`] on a sled database owned by this process.
 
+use std::io::ErrorKind;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
@@ -21,6 +23,11 @@ pub enum OpenError {
 pub struct SledBackend {
     db: sled::Db,
     trees: [sled::Tree; 4],
+    /// Why a write failed, once one has. sled keeps a failed change in memory and refuses
+    /// every later write (even some reads, which may restructure nodes), so from then on every
+    /// call answers this one clear error: no read shows a change that was never saved, and the
+    /// user learns to restart once the cause (a full disk, say) is fixed.
+    failed: OnceLock<String>,
 }
 
 impl SledBackend {
@@ -36,11 +43,11 @@ impl SledBackend {
                 sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
                     OpenError::Locked
                 }
-                other => OpenError::Other(other.to_string()),
+                other => OpenError::Other(describe(&other)),
             })?;
         let open_tree = |tree: Tree| {
             db.open_tree(tree.name())
-                .map_err(|error| OpenError::Other(error.to_string()))
+                .map_err(|error| OpenError::Other(describe(&error)))
         };
         let trees = [
             open_tree(Tree::Meta)?,
@@ -48,7 +55,11 @@ impl SledBackend {
             open_tree(Tree::Chats)?,
             open_tree(Tree::Messages)?,
         ];
-        Ok(Self { db, trees })
+        Ok(Self {
+            db,
+            trees,
+            failed: OnceLock::new(),
+        })
     }
 
     fn tree(&self, tree: Tree) -> &sled::Tree {
@@ -58,14 +69,51 @@ impl SledBackend {
     fn flush(&self) -> Result<(), StoreError> {
         self.db.flush().map(|_| ()).map_err(database)
     }
+
+    /// Refuse every call once a write has failed.
+    fn usable(&self) -> Result<(), StoreError> {
+        match self.failed.get() {
+            None => Ok(()),
+            Some(why) => Err(StoreError::Database(format!(
+                "storage stopped after a write failed ({why}); everything saved before that is \
+                 safe: restart chinwag once this is fixed"
+            ))),
+        }
+    }
+
+    /// Remember a failed write (the first cause wins) and say what to do about it.
+    fn write_failed(&self, error: StoreError) -> StoreError {
+        let StoreError::Database(why) = error else {
+            return error;
+        };
+        let why = self.failed.get_or_init(|| why).clone();
+        StoreError::Database(format!(
+            "{why}; nothing saved before is lost: restart chinwag once this is fixed"
+        ))
+    }
 }
 
 fn database(error: sled::Error) -> StoreError {
-    StoreError::Database(error.to_string())
+    StoreError::Database(describe(&error))
+}
+
+/// The error in words a user can act on: the common causes by name, the rest as sled says.
+fn describe(error: &sled::Error) -> String {
+    match error {
+        sled::Error::Io(io) => match io.kind() {
+            ErrorKind::StorageFull => "the disk is full (no space left on device)".into(),
+            ErrorKind::ReadOnlyFilesystem => "the data folder is on a read-only file system".into(),
+            ErrorKind::PermissionDenied => "permission denied in the data folder".into(),
+            ErrorKind::QuotaExceeded => "the disk quota is exceeded".into(),
+            _ => format!("I/O error: {io}"),
+        },
+        other => other.to_string(),
+    }
 }
 
 impl Backend for SledBackend {
     fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.usable()?;
         self.tree(tree)
             .get(key)
             .map(|value| value.map(|v| v.to_vec()))
@@ -73,6 +121,7 @@ impl Backend for SledBackend {
     }
 
     fn scan(&self, tree: Tree, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        self.usable()?;
         self.tree(tree)
             .scan_prefix(prefix)
             .map(|entry| {
@@ -84,6 +133,7 @@ impl Backend for SledBackend {
     }
 
     fn apply(&self, ops: Vec<Op>) -> Result<(), StoreError> {
+        self.usable()?;
         let [meta, keys, chats, messages] = &self.trees;
         let result: Result<(), TransactionError<()>> =
             (meta, keys, chats, messages).transaction(|(meta, keys, chats, messages)| {
@@ -108,18 +158,22 @@ impl Backend for SledBackend {
                 }
                 Ok::<(), ConflictableTransactionError<()>>(())
             });
-        result.map_err(|error| match error {
-            TransactionError::Storage(error) => database(error),
-            TransactionError::Abort(()) => StoreError::Database("transaction aborted".into()),
-        })?;
-        self.flush()
+        result
+            .map_err(|error| match error {
+                TransactionError::Storage(error) => database(error),
+                TransactionError::Abort(()) => StoreError::Database("transaction aborted".into()),
+            })
+            .and_then(|()| self.flush())
+            .map_err(|error| self.write_failed(error))
     }
 
     fn clear(&self, trees: &[Tree]) -> Result<(), StoreError> {
-        for tree in trees {
-            self.tree(*tree).clear().map_err(database)?;
-        }
-        self.flush()
+        self.usable()?;
+        trees
+            .iter()
+            .try_for_each(|tree| self.tree(*tree).clear().map(|_| ()).map_err(database))
+            .and_then(|()| self.flush())
+            .map_err(|error| self.write_failed(error))
     }
 }
 

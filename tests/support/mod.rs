@@ -57,7 +57,12 @@ impl Home {
         out
     }
     pub fn command(&self) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_chinwag"));
+        self.command_for(env!("CARGO_BIN_EXE_chinwag"))
+    }
+    /// `program` in chinwag's test environment: for a wrapper that starts chinwag itself (a
+    /// shell in a private mount namespace, say).
+    pub fn command_for(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut command = Command::new(program);
         command
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -100,11 +105,16 @@ impl Server {
 
     pub fn start_with(home: &Home, framing: Framing, adjust: impl FnOnce(&mut Command)) -> Self {
         let mut command = home.command();
+        adjust(&mut command);
+        Self::spawn(command, framing)
+    }
+
+    /// Start `command` (chinwag, or a wrapper that runs it with our stdio) and talk to it.
+    pub fn spawn(mut command: Command, framing: Framing) -> Self {
         command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        adjust(&mut command);
         let mut child = command.spawn().expect("start chinwag");
         let stdout = child.stdout.take().unwrap();
         let mut stderr = child.stderr.take().unwrap();
