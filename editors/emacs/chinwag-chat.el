@@ -166,29 +166,48 @@ Each gets the outcome: the `chat/send' result plist, or the symbol
 (defconst chinwag-chat--fence-re "^[ \t]*\\(`\\{3,\\}\\|~\\{3,\\}\\).*$"
   "Regexp matching a code fence line; group 1 is the fence.")
 
-(defvar-local chinwag-chat--outside nil
-  "A position known to be outside any code block, during fontification.")
-
 (defun chinwag-chat--closes-p (fence line-fence rest)
   "Return non-nil if a line with LINE-FENCE and then REST closes FENCE."
   (and (eq (aref fence 0) (aref line-fence 0))
        (>= (length line-fence) (length fence))
        (string-blank-p rest)))
 
+(defvar-local chinwag-chat--fence-cache nil
+  "(BOL . FENCE): the code block open at line start BOL (FENCE, or nil).
+It lets a growing answer be scanned from the last line fontified rather
+than from its heading on every redisplay; a change before BOL drops it.")
+
+(defun chinwag-chat--forget-fences (beg _end _length)
+  "Drop the fence cache if the change at BEG is before the cached line."
+  (when (and chinwag-chat--fence-cache (< beg (car chinwag-chat--fence-cache)))
+    (setq chinwag-chat--fence-cache nil)))
+
+(defun chinwag-chat--scan-fences (open limit)
+  "Follow fence lines from point to LIMIT, OPEN being the fence open at point.
+Return the fence open at LIMIT, or nil."
+  (while (re-search-forward chinwag-chat--fence-re limit t)
+    (let ((fence (match-string-no-properties 1))
+          (rest (buffer-substring-no-properties (match-end 1) (match-end 0))))
+      (cond
+       ((not open) (setq open fence))
+       ((chinwag-chat--closes-p open fence rest) (setq open nil)))))
+  open)
+
 (defun chinwag-chat--open-fence-at (pos)
   "Return the fence of the code block POS is inside, or nil.
-Only the message POS is in is scanned, from its heading."
+Only the message POS is in is scanned: from its heading, or from the
+cached line if that is between the heading and POS."
   (save-excursion
-    (goto-char (or (previous-single-property-change pos 'chinwag-heading)
-                   (point-min)))
-    (let ((open nil))
-      (while (re-search-forward chinwag-chat--fence-re pos t)
-        (let ((fence (match-string-no-properties 1))
-              (rest (buffer-substring-no-properties (match-end 1) (match-end 0))))
-          (cond
-           ((not open) (setq open fence))
-           ((chinwag-chat--closes-p open fence rest) (setq open nil)))))
-      open)))
+    (let* ((heading (or (previous-single-property-change pos 'chinwag-heading)
+                        (point-min)))
+           (cache chinwag-chat--fence-cache)
+           (cached (and cache (<= heading (car cache) pos)))
+           (bol (progn (goto-char pos) (line-beginning-position)))
+           (open (progn (goto-char (if cached (car cache) heading))
+                        (chinwag-chat--scan-fences (and cached (cdr cache)) bol))))
+      (setq chinwag-chat--fence-cache (cons bol open))
+      (goto-char bol)
+      (chinwag-chat--scan-fences open pos))))
 
 (defun chinwag-chat--match-code (limit)
   "Find the next fenced code block before LIMIT, for font-lock.
@@ -197,8 +216,7 @@ the block), group 2 the code and group 3 the closing fence line (empty
 when the block is not closed before LIMIT)."
   (when (< (point) limit)
     (let* ((start (point))
-           (inside (and (not (eql start chinwag-chat--outside))
-                        (chinwag-chat--open-fence-at start)))
+           (inside (chinwag-chat--open-fence-at start))
            fence open-beg open-end body-beg)
       (if inside
           (setq fence inside open-beg start open-end start body-beg start)
@@ -220,7 +238,6 @@ when the block is not closed before LIMIT)."
                                 body-beg (max body-beg close-beg)
                                 close-beg close-end))
           (goto-char (max close-end (1+ start)))
-          (setq chinwag-chat--outside (point))
           t)))))
 
 (defconst chinwag-chat--font-lock-keywords
@@ -272,7 +289,8 @@ keeps in its history.
   (setq-local word-wrap t)
   (setq-local chinwag-chat--input (copy-marker (point-max)))
   (unless (chinwag-chat--markdown-p)
-    (setq-local font-lock-defaults '(chinwag-chat--font-lock-keywords t)))
+    (setq-local font-lock-defaults '(chinwag-chat--font-lock-keywords t))
+    (add-hook 'after-change-functions #'chinwag-chat--forget-fences nil t))
   (add-hook 'kill-buffer-hook #'chinwag-chat--on-kill nil t))
 
 ;;;; Providers, header line and mode line
@@ -464,8 +482,9 @@ property of the answer."
                (sent (chinwag-chat--stream-send-point stream))
                (follows (lambda (pos)
                           (and chinwag-follow-answer (or (= pos at) (eql pos sent)))))
-               (followers (seq-filter (lambda (window) (funcall follows (window-point window)))
-                                      (get-buffer-window-list buffer nil t)))
+               (followers (cl-loop for window in (get-buffer-window-list buffer nil t)
+                                   when (funcall follows (window-point window))
+                                   collect window))
                (narrowed (buffer-narrowed-p))
                (beg (and narrowed (point-min-marker)))
                (end (and narrowed (point-max-marker))))

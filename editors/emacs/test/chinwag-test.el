@@ -186,6 +186,37 @@
       (font-lock-fontify-region (line-beginning-position) (point-max)))
     (should (eq (chinwag-test-face-at (current-buffer) "## not") 'chinwag-code))))
 
+(ert-deftest chinwag-test-unit-highlighting-while-streaming ()
+  "Fontified piece by piece as an answer streams, faces equal one whole pass."
+  (with-temp-buffer
+    (chinwag-chat-mode)
+    (font-lock-set-defaults)
+    (let ((inhibit-read-only t))
+      (chinwag-chat--insert-message "user" "Question with ```fake``` fences")
+      (chinwag-chat--insert-message "assistant" ""))
+    (font-lock-fontify-region (point-min) (point-max))
+    (dolist (piece '("Intro `x`\n\n``" "`py" "thon\nx = 1\n" "## in code\n``" "`\nout\n"
+                     "~~~~\nstill ~~~\n" "```\n~~~~\n" "after **bold**\n````\nlast"))
+      (let ((start (point-max))
+            (inhibit-read-only t))
+        (goto-char start)
+        (insert piece)
+        ;; As jit-lock does after a change: from the start of the changed line.
+        (font-lock-fontify-region (save-excursion (goto-char start) (line-beginning-position))
+                                  (point-max))))
+    (let ((streamed (cl-loop for pos from (point-min) below (point-max)
+                             collect (get-text-property pos 'face))))
+      (let ((inhibit-read-only t))
+        (remove-text-properties (point-min) (point-max) '(face nil)))
+      (setq chinwag-chat--fence-cache nil)
+      (font-lock-fontify-region (point-min) (point-max))
+      (should (equal streamed (cl-loop for pos from (point-min) below (point-max)
+                                       collect (get-text-property pos 'face)))))
+    (should (eq (chinwag-test-face-at (current-buffer) "^## in code") 'chinwag-code))
+    (should (eq (chinwag-test-face-at (current-buffer) "^still") 'chinwag-code))
+    (should (null (chinwag-test-face-at (current-buffer) "^after")))
+    (should (eq (chinwag-test-face-at (current-buffer) "^last") 'chinwag-code))))
+
 (ert-deftest chinwag-test-unit-markdown-parent ()
   "With markdown-mode installed, chat buffers derive from it."
   (unwind-protect
