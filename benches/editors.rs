@@ -178,7 +178,7 @@ impl Bench<'_> {
                 elisp.path().to_path_buf(),
                 format!(
                     "emacs -nw -Q -l {}",
-                    root.join("benches/editors/probe.el").display()
+                    elisp.path().join("probe.elc").display()
                 ),
             ),
         };
@@ -245,12 +245,17 @@ impl Bench<'_> {
     }
 }
 
-/// The Emacs package byte-compiled into a temporary folder, as package.el would install it.
+/// The Emacs package byte-compiled into a temporary folder, as package.el would install it,
+/// with the probe beside it (compiled too, so that its own work disturbs the measure little).
 fn compile_elisp(root: &Path) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let mut sources = Vec::new();
-    for entry in std::fs::read_dir(root.join("editors/emacs")).unwrap() {
-        let path = entry.unwrap().path();
+    let package = std::fs::read_dir(root.join("editors/emacs")).unwrap();
+    let probe = root.join("benches/editors/probe.el");
+    for path in package
+        .map(|entry| entry.unwrap().path())
+        .chain(std::iter::once(probe))
+    {
         if path.extension().is_some_and(|e| e == "el") {
             let copy = dir.path().join(path.file_name().unwrap());
             std::fs::copy(&path, &copy).unwrap();

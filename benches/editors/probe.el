@@ -26,7 +26,14 @@
 (defvar probe-count 0)
 (defvar probe-expected 0.0)
 (defvar probe-mark 0.0)
-(defvar probe-timer nil)
+(defvar probe-timer (timer-create)
+  "One timer, re-armed each time: the probe makes as little garbage as it can.")
+
+(defun probe-arm ()
+  "Arm the timer to fire 1 ms from now."
+  (setq probe-expected (+ (float-time) 0.001))
+  (timer-set-time probe-timer probe-expected)
+  (timer-activate probe-timer))
 
 (defun probe-tick ()
   "Record how late this firing is and arm the next one."
@@ -37,8 +44,9 @@
       (when (zerop (% probe-count 25))
         (push (list now gc-elapsed gcs-done) probe-gc))
       (setq probe-count (1+ probe-count))))
-  (setq probe-expected (+ (float-time) 0.001)
-        probe-timer (run-at-time 0.001 nil #'probe-tick)))
+  (probe-arm))
+
+(timer-set-function probe-timer #'probe-tick)
 
 (defun probe-us (seconds)
   "SECONDS as whole microseconds."
@@ -61,8 +69,7 @@
   "Open a chat, start sampling, schedule the prompt and the end."
   (let ((buffer (chinwag)))
     (delete-other-windows)
-    (setq probe-expected (+ (float-time) 0.001)
-          probe-timer (run-at-time 0.001 nil #'probe-tick))
+    (probe-arm)
     (run-at-time (string-to-number (getenv "CHINWAG_BENCH_SEND_AT")) nil
                  (lambda ()
                    (setq probe-mark (float-time))
