@@ -836,8 +836,18 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600);
         drop(owner);
         assert!(!place.socket().exists());
-        // The lock went with the owner: this process can open the database again.
-        SledBackend::open(&place.db(), CACHE).unwrap();
+        // The lock went with the owner: this process can open the database again. sled's
+        // I/O threads let go of the lock file a moment after the last handle drops, so wait.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            match SledBackend::open(&place.db(), CACHE) {
+                Ok(_) => break,
+                Err(OpenError::Locked) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(error) => panic!("{error}"),
+            }
+        }
     }
 
     #[test]
