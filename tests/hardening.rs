@@ -3,8 +3,9 @@
 //! environment.
 //!
 //! Root ignores file permissions, so a full or read-only disk is made for real: chinwag runs in
-//! a private mount namespace (`unshare -m`) with a small tmpfs over its data dir. These tests
-//! need `unshare -m` and `mount` to work, i.e. root (as in CI); without them they fail and say so.
+//! a private mount namespace (`unshare -m`; for other users `unshare -rm`, a user namespace in
+//! which they may mount) with a small tmpfs over its data dir. Where neither works these tests
+//! fail and say so.
 
 mod support;
 
@@ -81,27 +82,40 @@ run_chinwag() {
 }
 "#;
 
+/// `unshare`'s options for a private mount namespace: root has the right to mount; anyone else
+/// gets it inside a user namespace where they are root.
+fn unshare_options() -> &'static [&'static str] {
+    if running_as_root() {
+        &["--mount"]
+    } else {
+        &["--map-root-user", "--mount"]
+    }
+}
+
+fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // /proc/self belongs to this process's effective user.
+    std::fs::metadata("/proc/self").unwrap().uid() == 0
+}
+
 /// Fail with a clear message unless this machine lets us mount a tmpfs in a private mount
-/// namespace: the tests below cannot make a full or read-only disk any other way as root.
+/// namespace: the tests below cannot make a full or read-only disk any other way.
 fn require_unshare(home: &Home) {
     let probe = home.path().join("unshare-probe");
     std::fs::create_dir_all(&probe).unwrap();
     let outcome = Command::new("unshare")
-        .args([
-            "--mount",
-            "sh",
-            "-c",
-            "mount -t tmpfs -o size=64k tmpfs \"$0\"",
-        ])
+        .args(unshare_options())
+        .args(["sh", "-c", "mount -t tmpfs -o size=64k tmpfs \"$0\""])
         .arg(&probe)
         .output();
+    let options = unshare_options().join(" ");
     match outcome {
         Ok(output) if output.status.success() => {}
         Ok(output) => panic!(
-            "this test needs `unshare -m` and `mount -t tmpfs` as root (as in CI); they failed: {}",
+            "this test needs `unshare {options}` and `mount -t tmpfs` to work; they failed: {}",
             String::from_utf8_lossy(&output.stderr)
         ),
-        Err(error) => panic!("this test needs `unshare -m` as root (as in CI): {error}"),
+        Err(error) => panic!("this test needs `unshare {options}` (util-linux): {error}"),
     }
 }
 
@@ -113,7 +127,8 @@ fn namespace_command(home: &Home, data_home: &Path, script: &str) -> Command {
     std::fs::create_dir_all(data_home.join("chinwag")).unwrap();
     let mut command = home.command_for("unshare");
     command
-        .args(["--mount", "sh", "-c"])
+        .args(unshare_options())
+        .args(["sh", "-c"])
         .arg(format!("{PRELUDE}{script}"))
         .env("CHINWAG", env!("CARGO_BIN_EXE_chinwag"))
         .env("XDG_DATA_HOME", data_home)
@@ -133,8 +148,9 @@ fn wait_exited(server: &mut Server) -> i64 {
 
 // --- A full disk --------------------------------------------------------------------------
 
-/// The tmpfs under the data dir: the database opens and takes a few chats, then fills.
-const SMALL_DISK: &str = "1m";
+/// A file taking most of the 2 MiB tmpfs under the data dir, so that the database opens and
+/// takes a few chats, then fills the disk; deleting it is "freeing space".
+const BALLAST_KIB: usize = 1024;
 
 /// Each answer's size: a few dozen fill the small disk.
 const ANSWER_BYTES: usize = 16 * 1024;
@@ -217,10 +233,11 @@ fn a_full_disk_is_a_clear_error_and_loses_nothing_acknowledged() {
     let home = Home::new();
     home.write_config(&mock_config(&provider, ""));
     let script = format!(
-        "mount -t tmpfs -o size={SMALL_DISK},mode=0700 tmpfs \"$DATA\"\n\
+        "mount -t tmpfs -o size=2m,mode=0700 tmpfs \"$DATA\"\n\
+         dd if=/dev/zero of=\"$DATA/ballast\" bs=1k count={BALLAST_KIB} 2>/dev/null\n\
          run_chinwag\n\
          run_chinwag\n\
-         mount -o remount,size=8m \"$DATA\"\n\
+         rm \"$DATA/ballast\"\n\
          run_chinwag\n"
     );
     let command = namespace_command(&home, &home.path().join("data"), &script);
@@ -256,7 +273,7 @@ fn a_full_disk_is_a_clear_error_and_loses_nothing_acknowledged() {
         acknowledged.turns.push((chat_id, user, filler));
     }
     let Some((method, failed)) = failure else {
-        panic!("the {SMALL_DISK} disk never filled");
+        panic!("the disk never filled");
     };
     eprintln!(
         "the disk filled after {} chats and {} turns; {method} answered {failed}",
@@ -336,7 +353,7 @@ fn a_read_only_data_dir_is_a_clear_error_and_the_server_stays_up() {
 
     let script = "mount -t tmpfs -o size=8m,mode=0700 tmpfs \"$DATA\"\n\
                   cp -a \"$SOURCE/.\" \"$DATA\"\n\
-                  mount -o remount,ro \"$DATA\"\n\
+                  mount -o remount,bind,ro \"$DATA\"\n\
                   run_chinwag\n";
     let mut command = namespace_command(&home, &home.path().join("read-only"), script);
     command.env("SOURCE", home.data_dir());
@@ -379,7 +396,9 @@ fn a_read_only_data_dir_is_a_clear_error_and_the_server_stays_up() {
 struct Process {
     pid: u32,
     cmdline: Vec<u8>,
-    environ: Vec<u8>,
+    /// None when it cannot be read: chinwag makes itself non-dumpable, which hides its
+    /// environment from every user but root.
+    environ: Option<Vec<u8>>,
 }
 
 /// `root` and every process descending from it (by parent pid), as /proc shows them now. A
@@ -407,7 +426,8 @@ fn process_tree(root: u32) -> Vec<Process> {
     while let Some(pid) = pending.pop() {
         pending.extend(children.get(&pid).into_iter().flatten().copied());
         let read = |file: &str| std::fs::read(format!("/proc/{pid}/{file}"));
-        if let (Ok(cmdline), Ok(environ)) = (read("cmdline"), read("environ")) {
+        if let Ok(cmdline) = read("cmdline") {
+            let environ = read("environ").ok();
             tree.push(Process {
                 pid,
                 cmdline,
@@ -435,7 +455,11 @@ fn canary_hits<'a>(
             if contains(&process.cmdline, canary) {
                 hits.push((process.pid, "cmdline", *canary));
             }
-            if contains(&process.environ, canary) {
+            if process
+                .environ
+                .as_deref()
+                .is_some_and(|e| contains(e, canary))
+            {
                 hits.push((process.pid, "environ", *canary));
             }
         }
@@ -518,6 +542,10 @@ fn no_secret_in_any_process_arguments_or_environment() {
             tree.iter().any(|p| p.pid == chinwag),
             "chinwag is not running"
         );
+        if running_as_root() {
+            // Root reads every environment: all of them are checked.
+            assert!(tree.iter().all(|p| p.environ.is_some()));
+        }
         let hits = canary_hits(&tree, &canaries);
         assert!(hits.is_empty(), "{what}: a secret shows in /proc: {hits:?}");
         tree.len()

@@ -23,11 +23,11 @@ pub enum OpenError {
 pub struct SledBackend {
     db: sled::Db,
     trees: [sled::Tree; 4],
-    /// Why a write failed, once one has. sled keeps a failed change in memory and refuses
-    /// every later write (even some reads, which may restructure nodes), so from then on every
-    /// call answers this one clear error: no read shows a change that was never saved, and the
-    /// user learns to restart once the cause (a full disk, say) is fixed.
-    failed: OnceLock<String>,
+    /// Why storage failed, once it has. sled keeps a failed change in memory and refuses every
+    /// later write (even some reads, which may restructure nodes), so from then on every call
+    /// answers this one clear error: no read shows a change that was never saved, and the user
+    /// learns to restart once the cause (a full disk, say) is fixed.
+    failure: OnceLock<String>,
 }
 
 impl SledBackend {
@@ -58,7 +58,7 @@ impl SledBackend {
         Ok(Self {
             db,
             trees,
-            failed: OnceLock::new(),
+            failure: OnceLock::new(),
         })
     }
 
@@ -70,23 +70,24 @@ impl SledBackend {
         self.db.flush().map(|_| ()).map_err(database)
     }
 
-    /// Refuse every call once a write has failed.
+    /// Refuse every call once storage has failed.
     fn usable(&self) -> Result<(), StoreError> {
-        match self.failed.get() {
+        match self.failure.get() {
             None => Ok(()),
             Some(why) => Err(StoreError::Database(format!(
-                "storage stopped after a write failed ({why}); everything saved before that is \
+                "storage stopped after a failure ({why}); everything saved before that is \
                  safe: restart chinwag once this is fixed"
             ))),
         }
     }
 
-    /// Remember a failed write (the first cause wins) and say what to do about it.
-    fn write_failed(&self, error: StoreError) -> StoreError {
+    /// Remember a failure (the first cause wins) and say what to do about it. Reads count too:
+    /// sled may split or merge nodes while it looks a key up, which writes.
+    fn failed(&self, error: StoreError) -> StoreError {
         let StoreError::Database(why) = error else {
             return error;
         };
-        let why = self.failed.get_or_init(|| why).clone();
+        let why = self.failure.get_or_init(|| why).clone();
         StoreError::Database(format!(
             "{why}; nothing saved before is lost: restart chinwag once this is fixed"
         ))
@@ -117,7 +118,7 @@ impl Backend for SledBackend {
         self.tree(tree)
             .get(key)
             .map(|value| value.map(|v| v.to_vec()))
-            .map_err(database)
+            .map_err(|error| self.failed(database(error)))
     }
 
     fn scan(&self, tree: Tree, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
@@ -127,7 +128,7 @@ impl Backend for SledBackend {
             .map(|entry| {
                 entry
                     .map(|(k, v)| (k.to_vec(), v.to_vec()))
-                    .map_err(database)
+                    .map_err(|error| self.failed(database(error)))
             })
             .collect()
     }
@@ -164,7 +165,7 @@ impl Backend for SledBackend {
                 TransactionError::Abort(()) => StoreError::Database("transaction aborted".into()),
             })
             .and_then(|()| self.flush())
-            .map_err(|error| self.write_failed(error))
+            .map_err(|error| self.failed(error))
     }
 
     fn clear(&self, trees: &[Tree]) -> Result<(), StoreError> {
@@ -173,7 +174,7 @@ impl Backend for SledBackend {
             .iter()
             .try_for_each(|tree| self.tree(*tree).clear().map(|_| ()).map_err(database))
             .and_then(|()| self.flush())
-            .map_err(|error| self.write_failed(error))
+            .map_err(|error| self.failed(error))
     }
 }
 
