@@ -9,12 +9,15 @@
 //! last token it is on screen (polled with `tmux capture-pane`), and for Emacs the GC time.
 //! Each scenario runs `ROUNDS` times; lag percentiles pool the rounds.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::Command;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+#[path = "support/http.rs"]
+mod http;
 
 const TOKENS: usize = 5_000;
 const TOKENS_PER_SECOND: u64 = 1_000;
@@ -452,30 +455,12 @@ fn handle(stream: TcpStream, streams: &Sender<Stream>) {
     stream.set_nodelay(true).unwrap();
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut writer = stream;
-    loop {
-        let mut request = String::new();
-        if reader.read_line(&mut request).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut length = 0;
-        let mut line = String::new();
-        loop {
-            line.clear();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            if line.trim().is_empty() {
-                break;
-            }
-            if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = value.trim().parse().unwrap_or(0);
-            }
-        }
-        let mut body = vec![0; length];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
-        if !request.starts_with("POST") || !request.contains("/chat/completions") {
+    while let Some(request) = http::read_request(&mut reader) {
+        let streaming = String::from_utf8_lossy(&request.body).contains("\"stream\":true");
+        if !request.line.starts_with("POST")
+            || !request.line.contains("/chat/completions")
+            || !streaming
+        {
             let _ = writer.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
             continue;
         }

@@ -8,13 +8,16 @@
 //!   window 0, so every provider delta is one notification) against the events per second curl
 //!   reads from the same stream.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+#[path = "support/http.rs"]
+mod http;
 
 const LATENCY_RUNS: usize = 60;
 const BULK_EVENTS: usize = 100_000;
@@ -44,12 +47,14 @@ fn main() {
     let mut curl = Vec::new();
     for run in 0..LATENCY_RUNS {
         let id = 100 + run as i64;
+        // The clock starts before the write: writing wakes chinwag, which may run the whole
+        // round trip before this thread is scheduled again.
+        let started = Instant::now();
         chinwag.send(
             id,
             "chat/send",
             json!({"chatId": chat_id, "content": "first"}),
         );
-        let started = Instant::now();
         let mut first = None;
         loop {
             let message = chinwag.read();
@@ -81,6 +86,7 @@ fn main() {
     );
 
     // Relay throughput.
+    let started = Instant::now();
     chinwag.send(
         9,
         "chat/send",
@@ -88,7 +94,6 @@ fn main() {
     );
     let mut deltas = 0usize;
     let mut first_at = None;
-    let started = Instant::now();
     loop {
         let message = chinwag.read();
         if message["method"] == "chat/delta" {
@@ -258,31 +263,14 @@ fn handle(stream: TcpStream, bulk: &str) {
     stream.set_nodelay(true).unwrap();
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut writer = stream;
-    loop {
-        let mut length = 0;
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        loop {
-            line.clear();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            if line.trim().is_empty() {
-                break;
-            }
-            if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = value.trim().parse().unwrap_or(0);
-            }
-        }
-        let mut body = vec![0; length];
-        if reader.read_exact(&mut body).is_err() {
-            return;
+    while let Some(request) = http::read_request(&mut reader) {
+        if !request.line.contains("/chat/completions") {
+            let _ = writer.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+            continue;
         }
         let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n";
         let chunk = |data: &str| format!("{:x}\r\n{data}\r\n", data.len());
-        let result = if String::from_utf8_lossy(&body).contains("bulk") {
+        let result = if String::from_utf8_lossy(&request.body).contains("bulk") {
             writer
                 .write_all(head.as_bytes())
                 .and_then(|()| writer.write_all(chunk(bulk).as_bytes()))
