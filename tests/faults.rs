@@ -38,16 +38,7 @@ fn ten_thousand_malformed_frames_are_each_answered() {
                 2 => format!("{{\"jsonrpc\":\"1.0\",\"id\":{i},\"method\":\"x\"}}"),
                 _ => "\"just a string\"".to_string(),
             };
-            match framing {
-                support::Framing::ContentLength => flood.extend_from_slice(
-                    format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes(),
-                ),
-                support::Framing::Ndjson => {}
-            }
-            flood.extend_from_slice(body.as_bytes());
-            if framing == support::Framing::Ndjson {
-                flood.push(b'\n');
-            }
+            framing.frame(body.as_bytes(), &mut flood);
         }
         server.send_raw(&flood);
         for _ in 0..10_000 {

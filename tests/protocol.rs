@@ -195,19 +195,7 @@ fn two_hundred_pipelined_requests_are_all_answered() {
             } else {
                 json!({"jsonrpc":"2.0","id":id,"method":"$/test/sleep","params":{"millis": id % 7}})
             };
-            let body = message.to_string();
-            match framing {
-                Framing::ContentLength => {
-                    bytes.extend_from_slice(
-                        format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes(),
-                    );
-                    bytes.extend_from_slice(body.as_bytes());
-                }
-                Framing::Ndjson => {
-                    bytes.extend_from_slice(body.as_bytes());
-                    bytes.push(b'\n');
-                }
-            }
+            framing.frame(message.to_string().as_bytes(), &mut bytes);
         }
         server.send_raw(&bytes);
         let mut seen = [false; 200];

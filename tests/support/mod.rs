@@ -24,6 +24,22 @@ pub enum Framing {
     Ndjson,
 }
 
+impl Framing {
+    /// Append `body` (any bytes) to `out` as one frame.
+    pub fn frame(self, body: &[u8], out: &mut Vec<u8>) {
+        match self {
+            Framing::ContentLength => {
+                out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
+                out.extend_from_slice(body);
+            }
+            Framing::Ndjson => {
+                out.extend_from_slice(body);
+                out.push(b'\n');
+            }
+        }
+    }
+}
+
 pub const BOTH: [Framing; 2] = [Framing::ContentLength, Framing::Ndjson];
 
 /// A private HOME with XDG folders, removed on drop.
@@ -143,18 +159,7 @@ impl Server {
     /// Send a body (any bytes) framed in this server's framing.
     pub fn send_body(&mut self, body: &[u8]) {
         let mut frame = Vec::new();
-        match self.framing {
-            Framing::ContentLength => {
-                frame.extend_from_slice(
-                    format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes(),
-                );
-                frame.extend_from_slice(body);
-            }
-            Framing::Ndjson => {
-                frame.extend_from_slice(body);
-                frame.push(b'\n');
-            }
-        }
+        self.framing.frame(body, &mut frame);
         self.send_raw(&frame);
     }
 

@@ -104,6 +104,15 @@ function H.answer(buf, n)
   return answers[n] and answers[n].text
 end
 
+--- The text of virtual-text chunks (`{ {text, hl}, ... }`).
+local function chunks_text(chunks)
+  local parts = {}
+  for _, chunk in ipairs(chunks) do
+    parts[#parts + 1] = chunk[1]
+  end
+  return table.concat(parts)
+end
+
 --- Virtual texts in the chinwag namespace, in buffer order, as strings.
 function H.virt_texts(buf)
   local ns = api.nvim_create_namespace("chinwag")
@@ -111,11 +120,7 @@ function H.virt_texts(buf)
   for _, mark in ipairs(api.nvim_buf_get_extmarks(buf, ns, 0, -1, { details = true })) do
     local details = mark[4]
     if details.virt_text then
-      local text = ""
-      for _, chunk in ipairs(details.virt_text) do
-        text = text .. chunk[1]
-      end
-      out[#out + 1] = text
+      out[#out + 1] = chunks_text(details.virt_text)
     end
   end
   return out
@@ -127,11 +132,7 @@ function H.virt_lines(buf)
   local out = {}
   for _, mark in ipairs(api.nvim_buf_get_extmarks(buf, ns, 0, -1, { details = true })) do
     for _, line in ipairs(mark[4].virt_lines or {}) do
-      local text = ""
-      for _, chunk in ipairs(line) do
-        text = text .. chunk[1]
-      end
-      out[#out + 1] = text
+      out[#out + 1] = chunks_text(line)
     end
   end
   return out
