@@ -9,48 +9,45 @@ use crate::config::{Config, ConfigError};
 use crate::history::History;
 use crate::paths::Paths;
 use crate::protocol::{AppError, ErrorCode};
-use crate::store::shared::{Role, SharedStore};
+use crate::store::shared::Role;
 use crate::transport::Outgoing;
 use crate::vault::Vault;
-use crate::{settings, store};
 
-/// The database and the services built on it.
+/// The vault (with the database it vouches for) and the services built on it.
 pub struct Storage {
-    pub store: Arc<SharedStore>,
     pub vault: Arc<Vault>,
     pub history: Arc<History>,
 }
 
 impl Storage {
-    /// Open the database (or reach the chinwag that owns it) and the vault in it.
+    /// Open the vault and its database (or reach the chinwag that owns it).
     pub fn open(paths: &Paths, config: &Config) -> Result<Storage, String> {
-        let store = SharedStore::open(
-            &paths.database_dir,
-            &paths.owner_socket,
-            config.storage.cache_bytes,
-        )
-        .map_err(|error| {
-            format!(
-                "cannot open the database in {}: {error}; restart chinwag once this is fixed",
-                paths.database_dir.display()
-            )
-        })?;
-        let store = Arc::new(store);
-        let backend: Arc<dyn store::Backend> = store.clone();
-        let vault = Vault::open(backend, paths.key_file.clone(), config.vault.clone())
-            .map_err(|error| format!("cannot open the vault: {error}"))?;
+        let vault = Vault::open(paths, config.vault.clone(), config.storage.cache_bytes)
+            .map_err(|error| {
+                format!(
+                    "cannot open the vault and database in {}: {error}; restart chinwag once \
+                     this is fixed",
+                    paths.data_dir.display()
+                )
+            })?;
         let vault = Arc::new(vault);
         let history = Arc::new(History::new(vault.clone(), paths.home_dir.clone()));
-        Ok(Storage {
-            store,
-            vault,
-            history,
-        })
+        Ok(Storage { vault, history })
     }
 
-    /// The privacy settings' on-exit duties: clear history and/or delete keys.
+    /// Whether this process owns the database (and so may run duties that affect every
+    /// editor); false while the database is not open yet.
+    fn owns_store(&self) -> bool {
+        self.vault
+            .store()
+            .is_ok_and(|store| store.role() == Role::Owner)
+    }
+
+    /// The privacy settings' on-exit duties: clear history and/or delete keys. They need the
+    /// vault open (the settings, like every key, are sealed in it): a locked password vault
+    /// without `CHINWAG_PASSWORD` or `password_command` runs them at the next start instead.
     pub fn run_exit_duties(&self) {
-        let settings = match settings::load(self.store.as_ref()) {
+        let settings = match self.vault.settings() {
             Ok(settings) => settings,
             Err(error) => {
                 tracing::warn!(%error, "cannot read settings for the on-exit duties");
@@ -71,12 +68,19 @@ impl Storage {
         }
     }
 
-    /// At start, run the on-exit duties that a process which died could not run. Only the
-    /// owner does it: a follower starts while another chinwag is still working.
+    /// At start, run the on-exit duties that a process which died could not run, and remove
+    /// records a crash left without a key. Only the owner does it: a follower starts while
+    /// another chinwag is still working.
     pub fn run_missed_exit_duties(&self) {
-        if self.store.role() == Role::Owner {
-            self.run_exit_duties();
+        if !self.owns_store() {
+            return;
         }
+        match self.vault.sweep_orphans() {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, "removed records whose chat key is gone"),
+            Err(error) => tracing::debug!(%error, "no sweep of orphaned records"),
+        }
+        self.run_exit_duties();
     }
 }
 

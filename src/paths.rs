@@ -25,6 +25,14 @@ pub struct Paths {
     pub database_dir: PathBuf,
     /// Where the process that owns the database listens for other chinwag processes.
     pub owner_socket: PathBuf,
+    /// The vault file: every key, the settings and the manifest, sealed as a whole.
+    pub vault_file: PathBuf,
+    /// The lock every chinwag process takes around the vault file.
+    pub vault_lock: PathBuf,
+    /// Where chinwag 0.1 kept its database (vault header inside); upgraded, then removed.
+    pub legacy_database_dir: PathBuf,
+    /// chinwag 0.1's owner socket.
+    pub legacy_owner_socket: PathBuf,
     /// The local key file that protects the vault when there is no password.
     pub key_file: PathBuf,
 }
@@ -53,8 +61,12 @@ impl Paths {
             config_file: config_dir.join("config.toml"),
             key_file: config_dir.join("vault.key"),
             log_dir: data_dir.join("logs"),
-            database_dir: data_dir.join("db"),
-            owner_socket: data_dir.join("owner.sock"),
+            database_dir: data_dir.join("store"),
+            owner_socket: data_dir.join("store.sock"),
+            vault_file: data_dir.join("vault"),
+            vault_lock: data_dir.join("vault.lock"),
+            legacy_database_dir: data_dir.join("db"),
+            legacy_owner_socket: data_dir.join("owner.sock"),
             config_dir,
             data_dir,
         }

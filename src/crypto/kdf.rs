@@ -23,12 +23,13 @@ pub struct KdfParams {
     pub parallelism: u32,
 }
 
-/// 4 GiB in KiB: beyond this a derivation is an accident or an attack, not a setting.
-const MAX_MEMORY_KIB: u32 = 4 * 1024 * 1024;
+/// 1 GiB in KiB: beyond this a derivation is an accident or an attack, not a setting (a
+/// header edited to 4 GiB once held an unlock for 250 s and 4.1 GiB before failing).
+pub const MAX_MEMORY_KIB: u32 = 1024 * 1024;
 /// More passes than this buy nothing that more memory would not buy better.
-const MAX_ITERATIONS: u32 = 64;
+pub const MAX_ITERATIONS: u32 = 16;
 /// More lanes than desktops have cores only makes the derivation slower for the user.
-const MAX_PARALLELISM: u32 = 16;
+pub const MAX_PARALLELISM: u32 = 8;
 
 impl KdfParams {
     /// RFC 9106's second recommended option (64 MiB, t=3, p=4): strong, well under a second.
@@ -55,7 +56,7 @@ impl KdfParams {
             )
         } else if self.memory_kib > MAX_MEMORY_KIB {
             format!(
-                "Argon2 memory of {} KiB is above the maximum of {MAX_MEMORY_KIB} KiB (4 GiB)",
+                "Argon2 memory of {} KiB is above the maximum of {MAX_MEMORY_KIB} KiB (1 GiB)",
                 self.memory_kib
             )
         } else if self.iterations < floor.iterations {
@@ -79,6 +80,19 @@ impl KdfParams {
             return Ok(());
         };
         Err(CryptoError::ParamsOutOfRange(problem))
+    }
+
+    /// Whether costs read from disk stay within what `configured` allows, with a margin
+    /// (twice the memory and passes of the larger of `configured` and the default): a vault
+    /// edited to cost far more than the user ever chose is refused before any derivation.
+    pub fn within_reach_of(&self, configured: &KdfParams) -> bool {
+        let memory = configured.memory_kib.max(Self::DEFAULT.memory_kib);
+        let iterations = configured.iterations.max(Self::DEFAULT.iterations);
+        let parallelism = configured.parallelism.max(Self::DEFAULT.parallelism);
+        self.check().is_ok()
+            && u64::from(self.memory_kib) <= 2 * u64::from(memory)
+            && self.iterations <= 2 * iterations
+            && self.parallelism <= parallelism.max(MAX_PARALLELISM)
     }
 }
 

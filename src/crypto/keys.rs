@@ -47,8 +47,29 @@ impl DataKey {
     }
 
     /// An explicit copy, used when a new ring is built from an old one.
-    fn duplicate(&self) -> DataKey {
+    pub(super) fn duplicate(&self) -> DataKey {
         DataKey::from_bytes(self.generation, self.bytes())
+    }
+
+    /// The key as base64, to be kept inside the sealed vault body (per-chat keys) and nowhere
+    /// else. Wiped on drop.
+    pub fn to_stored(&self) -> Zeroizing<String> {
+        use base64::Engine;
+        Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(self.bytes()))
+    }
+
+    /// A key kept by [`DataKey::to_stored`].
+    pub fn from_stored(generation: u32, stored: &str) -> Result<DataKey, CryptoError> {
+        use base64::Engine;
+        let bytes = Zeroizing::new(
+            base64::engine::general_purpose::STANDARD
+                .decode(stored)
+                .map_err(|_| CryptoError::Integrity("a stored chat key"))?,
+        );
+        let array: &[u8; 32] = bytes[..]
+            .try_into()
+            .map_err(|_| CryptoError::Integrity("a stored chat key"))?;
+        Ok(DataKey::from_bytes(generation, array))
     }
 }
 

@@ -36,9 +36,11 @@ mod keys;
 mod process;
 mod random;
 pub mod record;
+pub mod vault_file;
 
 pub use envelope::{HeaderProtection, Unlock, VaultHeader, WrappedKey};
 pub use error::CryptoError;
 pub use kdf::KdfParams;
 pub use keys::{DataKey, KeyRing};
 pub use process::harden_process;
+pub use vault_file::{OpenVault, SealedVault, record_digest};

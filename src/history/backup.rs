@@ -1,9 +1,10 @@
 //! `history/backup` and `history/restore`: an encrypted single-file copy of the whole store
-//! (vault header, keys, chats, messages, settings). Records stay sealed exactly as stored, so a
-//! backup is as safe as the database and opens with the same password or key file.
+//! (the vault file with keys, settings and chat keys; every record). Everything stays sealed
+//! exactly as stored, so a backup is as safe as the data folder and opens with the same
+//! password or key file; restoring checks every record against the backup's own manifest.
 //!
-//! File layout: the magic line, then entries `[tree u8][key len u32 BE][key][value len u32
-//! BE][value]` until the end.
+//! File layout: the magic line, `[vault file len u32 BE][vault file]`, then entries
+//! `[tree u8][key len u32 BE][key][value len u32 BE][value]` until the end.
 
 use serde::Serialize;
 
@@ -11,7 +12,7 @@ use super::path_guard;
 use super::{History, HistoryError};
 use crate::store::{Tree, TreeEntries};
 
-const MAGIC: &[u8] = b"CHINWAG-BACKUP-1\n";
+const MAGIC: &[u8] = b"CHINWAG-BACKUP-2\n";
 
 /// The largest backup `history/restore` reads.
 const MAX_BACKUP_BYTES: u64 = 4 * 1024 * 1024 * 1024;
@@ -32,19 +33,14 @@ pub struct RestoreSummary {
 impl History {
     /// Write a backup to `path`. The vault must be unlocked.
     pub fn backup(&self, path: &str, overwrite: bool) -> Result<BackupSummary, HistoryError> {
-        self.vault.ring()?;
+        let (vault_file, entries) = self.vault.snapshot()?;
         let target = path_guard::for_writing(path, self.home(), overwrite)?;
         let mut bytes = MAGIC.to_vec();
-        for tree in Tree::ALL {
-            for (key, value) in self.vault.backend().scan(tree, b"")? {
-                bytes.push(tree as u8);
-                for part in [&key, &value] {
-                    let len = u32::try_from(part.len())
-                        .map_err(|_| HistoryError::Io("a record is larger than 4 GiB".into()))?;
-                    bytes.extend_from_slice(&len.to_be_bytes());
-                    bytes.extend_from_slice(part);
-                }
-            }
+        push_part(&mut bytes, &vault_file)?;
+        for (tree, key, value) in entries {
+            bytes.push(tree as u8);
+            push_part(&mut bytes, &key)?;
+            push_part(&mut bytes, &value)?;
         }
         path_guard::write_atomically(&target, &bytes).map_err(|error| {
             HistoryError::Io(format!("cannot write {}: {error}", target.display()))
@@ -72,38 +68,45 @@ impl History {
         let bytes = std::fs::read(&source).map_err(|error| {
             HistoryError::Io(format!("cannot read {}: {error}", source.display()))
         })?;
-        let entries = parse(&bytes)?;
-        let chats = entries
-            .iter()
-            .filter(|(tree, _, _)| *tree == Tree::Chats)
-            .count();
-        self.vault.replace_all(entries, password)?;
+        let (vault_file, entries) = parse(&bytes)?;
+        let chats = self.vault.restore(&vault_file, entries, password)?;
         Ok(RestoreSummary { chats })
     }
 }
 
-fn parse(bytes: &[u8]) -> Result<TreeEntries, HistoryError> {
-    let mut rest = bytes
-        .strip_prefix(MAGIC)
-        .ok_or_else(|| HistoryError::BadBackup("missing the backup header".into()))?;
+fn push_part(out: &mut Vec<u8>, part: &[u8]) -> Result<(), HistoryError> {
+    let len = u32::try_from(part.len())
+        .map_err(|_| HistoryError::Io("a record is larger than 4 GiB".into()))?;
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(part);
+    Ok(())
+}
+
+fn take_part<'a>(rest: &mut &'a [u8]) -> Result<&'a [u8], HistoryError> {
     let truncated = || HistoryError::BadBackup("truncated".into());
+    let (len, tail) = rest.split_at_checked(4).ok_or_else(truncated)?;
+    let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
+    let (data, tail) = tail.split_at_checked(len).ok_or_else(truncated)?;
+    *rest = tail;
+    Ok(data)
+}
+
+fn parse(bytes: &[u8]) -> Result<(Vec<u8>, TreeEntries), HistoryError> {
+    let mut rest = bytes.strip_prefix(MAGIC).ok_or_else(|| {
+        HistoryError::BadBackup("missing the backup header (or a backup of chinwag 0.1)".into())
+    })?;
+    let vault_file = take_part(&mut rest)?.to_vec();
     let mut entries = Vec::new();
     while let Some((&tree, tail)) = rest.split_first() {
         let tree = Tree::from_u8(tree)
+            .filter(|tree| *tree != Tree::Keys)
             .ok_or_else(|| HistoryError::BadBackup(format!("unknown tree {tree}")))?;
-        let mut parts = [Vec::new(), Vec::new()];
         rest = tail;
-        for part in &mut parts {
-            let (len, tail) = rest.split_at_checked(4).ok_or_else(truncated)?;
-            let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
-            let (data, tail) = tail.split_at_checked(len).ok_or_else(truncated)?;
-            *part = data.to_vec();
-            rest = tail;
-        }
-        let [key, value] = parts;
+        let key = take_part(&mut rest)?.to_vec();
+        let value = take_part(&mut rest)?.to_vec();
         entries.push((tree, key, value));
     }
-    Ok(entries)
+    Ok((vault_file, entries))
 }
 
 #[cfg(test)]
@@ -114,19 +117,25 @@ mod tests {
     fn truncated_or_foreign_files_are_refused() {
         assert!(parse(b"not a backup").is_err());
         let mut good = MAGIC.to_vec();
+        push_part(&mut good, b"vault").unwrap();
         good.push(2);
-        good.extend_from_slice(&3u32.to_be_bytes());
-        good.extend_from_slice(b"abc");
-        good.extend_from_slice(&1u32.to_be_bytes());
-        good.push(b'x');
+        push_part(&mut good, b"abc").unwrap();
+        push_part(&mut good, b"x").unwrap();
         assert_eq!(
             parse(&good).unwrap(),
-            vec![(Tree::Chats, b"abc".to_vec(), b"x".to_vec())]
+            (
+                b"vault".to_vec(),
+                vec![(Tree::Chats, b"abc".to_vec(), b"x".to_vec())]
+            )
         );
-        for cut in MAGIC.len() + 1..good.len() {
+        for cut in MAGIC.len()..good.len() {
+            if cut == MAGIC.len() + 4 + 5 {
+                continue; // a backup with no records is whole
+            }
             assert!(parse(&good[..cut]).is_err(), "cut at {cut}");
         }
-        good[MAGIC.len()] = 9;
+        let tree_at = MAGIC.len() + 4 + 5;
+        good[tree_at] = 9;
         assert!(parse(&good).is_err());
     }
 }

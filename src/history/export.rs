@@ -3,10 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::path_guard;
-use super::records::{ChatRecord, MessageRecord, Role};
-use super::{History, HistoryError, message_key};
+use super::records::{ChatRecord, DamagedChat, MessageRecord, Role};
+use super::{History, HistoryError, encode};
 use crate::clock::rfc3339;
-use crate::store::Tree;
 use crate::store::sealed::new_id;
 
 /// The largest file `history/import` reads.
@@ -25,6 +24,9 @@ pub enum ExportFormat {
 pub struct ExportSummary {
     pub path: String,
     pub chats: usize,
+    /// Chats left out because they failed their integrity checks.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub damaged: Vec<DamagedChat>,
 }
 
 /// `history/import` result.
@@ -62,15 +64,21 @@ impl History {
         overwrite: bool,
     ) -> Result<ExportSummary, HistoryError> {
         let target = path_guard::for_writing(path, self.home(), overwrite)?;
-        let chats: Vec<ChatRecord> = match chat_id {
-            Some(id) => vec![self.chat(id)?],
-            None => self.chats_newest_first()?,
+        let (exported, damaged) = match chat_id {
+            Some(id) => {
+                let chat = self.chat(id)?;
+                let messages = self.messages(id)?;
+                (vec![ExportedChat { chat, messages }], Vec::new())
+            }
+            None => {
+                let (chats, damaged) = self.everything()?;
+                let exported = chats
+                    .into_iter()
+                    .map(|(chat, messages)| ExportedChat { chat, messages })
+                    .collect::<Vec<_>>();
+                (exported, damaged)
+            }
         };
-        let mut exported = Vec::with_capacity(chats.len());
-        for chat in chats {
-            let messages = self.messages(&chat.id)?;
-            exported.push(ExportedChat { chat, messages });
-        }
         let count = exported.len();
         let bytes = match format {
             ExportFormat::Json => {
@@ -94,6 +102,7 @@ impl History {
         Ok(ExportSummary {
             path: target.display().to_string(),
             chats: count,
+            damaged,
         })
     }
 
@@ -124,39 +133,28 @@ impl History {
             imported: 0,
             skipped: 0,
         };
-        self.with_ring(|sealed, _| {
+        self.vault.write(|tx| {
             for ExportedChat { mut chat, messages } in file.chats {
                 // Ids become database keys, which must carry no meaning: accept only ours.
                 if !is_record_id(&chat.id) {
                     chat.id = new_id()?;
                 }
-                if self
-                    .vault
-                    .backend()
-                    .get(Tree::Chats, chat.id.as_bytes())?
-                    .is_some()
-                {
+                if tx.view().has_chat(&chat.id) {
                     summary.skipped += 1;
                     continue;
                 }
                 chat.message_count = messages.len() as u64;
-                let mut ops = Vec::with_capacity(messages.len() + 1);
+                tx.create_chat(&chat.id, encode(&chat)?, chat.updated_at)?;
                 for (seq, mut message) in messages.into_iter().enumerate() {
                     if !is_record_id(&message.id) {
                         message.id = new_id()?;
                     }
                     message.seq = seq as u64;
-                    ops.push(sealed.insert(
-                        Tree::Messages,
-                        &message_key(&chat.id, &message.id),
-                        &message,
-                    )?);
+                    tx.put_message(&chat.id, &message.id, &encode(&message)?)?;
                 }
-                ops.push(sealed.insert(Tree::Chats, chat.id.as_bytes(), &chat)?);
-                self.vault.commit(ops)?;
                 summary.imported += 1;
             }
-            Ok(())
+            Ok::<_, HistoryError>(())
         })?;
         Ok(summary)
     }

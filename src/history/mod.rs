@@ -1,8 +1,10 @@
 //! Chat history: every conversation, encrypted, in the `chats` and `messages` trees.
 //!
 //! Record keys are random ids (`chats`: chat id; `messages`: `chat id/message id`), so nothing
-//! readable about a conversation sits on disk. Listing and searching decrypt as they go; there
-//! is no plaintext index. Methods block: call them from `spawn_blocking`.
+//! readable about a conversation sits on disk. Each chat is sealed under its own key, kept in
+//! the vault file with the digest of its record ([`crate::vault`]), so deleting a chat is final
+//! and a record that was removed, rolled back or spliced in is reported (1003), never skipped in
+//! silence. Methods block: call them from `spawn_blocking`.
 
 mod backup;
 mod export;
@@ -12,18 +14,19 @@ pub mod records;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use zeroize::Zeroizing;
+
 pub use backup::{BackupSummary, RestoreSummary};
 pub use export::{ExportFormat, ExportSummary, ImportSummary};
 pub use records::{
-    ChatDetail, ChatRecord, ChatSummary, MessageRecord, MessageStatus, MessageView, Role,
-    SearchHit, Usage,
+    ChatDetail, ChatRecord, ChatSummary, DamagedChat, MessageRecord, MessageStatus, MessageView,
+    Role, SearchHit, Usage,
 };
 
 use crate::clock::now_millis;
-use crate::crypto::KeyRing;
-use crate::store::sealed::{Sealed, new_id};
-use crate::store::{Op, StoreError, Tree};
-use crate::vault::{Vault, VaultError};
+use crate::store::StoreError;
+use crate::store::sealed::new_id;
+use crate::vault::{Damage, Vault, VaultError};
 use path_guard::PathRefused;
 
 /// The longest title kept.
@@ -69,13 +72,13 @@ pub struct History {
     home: PathBuf,
 }
 
-/// The key of a message record.
-fn message_key(chat_id: &str, message_id: &str) -> Vec<u8> {
-    format!("{chat_id}/{message_id}").into_bytes()
-}
-
-fn message_prefix(chat_id: &str) -> Vec<u8> {
-    format!("{chat_id}/").into_bytes()
+/// One page of `history/list`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listing {
+    pub total: usize,
+    pub chats: Vec<ChatSummary>,
+    /// Chats on this page that failed their checks: listed apart, never dropped in silence.
+    pub damaged: Vec<DamagedChat>,
 }
 
 /// A title from the first words of a prompt.
@@ -108,18 +111,45 @@ fn clean_title(title: &str) -> Result<String, HistoryError> {
     Ok(title.chars().take(MAX_TITLE_CHARS).collect())
 }
 
+/// A record as stored: JSON, in a buffer wiped on drop.
+fn encode<T: serde::Serialize>(value: &T) -> Result<Zeroizing<Vec<u8>>, HistoryError> {
+    serde_json::to_vec(value)
+        .map(Zeroizing::new)
+        .map_err(|error| HistoryError::Vault(VaultError::Shape(error.to_string())))
+}
+
+fn decode<T: serde::de::DeserializeOwned>(chat_id: &str, bytes: &[u8]) -> Result<T, HistoryError> {
+    serde_json::from_slice(bytes).map_err(|_| {
+        HistoryError::Vault(VaultError::Damaged(format!(
+            "chat {chat_id}: a record has an unexpected shape"
+        )))
+    })
+}
+
+fn damaged_chat(damage: Damage) -> DamagedChat {
+    DamagedChat {
+        id: damage.chat_id,
+        reason: damage.reason,
+    }
+}
+
+/// The messages of a chat in order: time first (a turn's answer may be written before its
+/// question finished saving), then position.
+fn sorted_messages(
+    chat_id: &str,
+    stored: Vec<(String, Zeroizing<Vec<u8>>)>,
+) -> Result<Vec<MessageRecord>, HistoryError> {
+    let mut messages = stored
+        .iter()
+        .map(|(_, bytes)| decode::<MessageRecord>(chat_id, bytes))
+        .collect::<Result<Vec<_>, _>>()?;
+    messages.sort_by_key(|m| (m.created_at, m.seq));
+    Ok(messages)
+}
+
 impl History {
     pub fn new(vault: Arc<Vault>, home: PathBuf) -> Self {
         Self { vault, home }
-    }
-
-    fn with_ring<T>(
-        &self,
-        work: impl FnOnce(&Sealed<'_>, &KeyRing) -> Result<T, HistoryError>,
-    ) -> Result<T, HistoryError> {
-        let ring = self.vault.ring()?;
-        let sealed = Sealed::new(self.vault.backend().as_ref(), &ring);
-        work(&sealed, &ring)
     }
 
     /// Start a chat.
@@ -134,38 +164,41 @@ impl History {
             Some(title) => clean_title(title)?,
             None => String::new(),
         };
-        self.with_ring(|sealed, _| {
-            let now = now_millis();
-            let chat = ChatRecord {
-                id: new_id()?,
-                title,
-                provider: provider.to_string(),
-                model: model.to_string(),
-                system,
-                created_at: now,
-                updated_at: now,
-                message_count: 0,
-            };
-            let op = sealed.insert(Tree::Chats, chat.id.as_bytes(), &chat)?;
-            self.vault.commit(vec![op])?;
-            Ok(chat)
-        })
+        let now = now_millis();
+        let chat = ChatRecord {
+            id: new_id()?,
+            title,
+            provider: provider.to_string(),
+            model: model.to_string(),
+            system,
+            created_at: now,
+            updated_at: now,
+            message_count: 0,
+        };
+        let record = encode(&chat)?;
+        self.vault
+            .write(|tx| Ok::<_, HistoryError>(tx.create_chat(&chat.id, record, now)?))?;
+        Ok(chat)
     }
 
     /// The stored chat record.
     pub fn chat(&self, chat_id: &str) -> Result<ChatRecord, HistoryError> {
-        self.with_ring(|sealed, _| {
-            sealed
-                .get::<ChatRecord>(Tree::Chats, chat_id.as_bytes())?
-                .ok_or_else(|| HistoryError::NoSuchChat(chat_id.to_string()))
+        self.vault.read(|view| {
+            let bytes = view
+                .chat(chat_id)?
+                .ok_or_else(|| HistoryError::NoSuchChat(chat_id.to_string()))?;
+            decode(chat_id, &bytes)
         })
     }
 
     /// Replace the chat record (provider, model, system, title changes).
     pub fn update_chat(&self, chat: &ChatRecord) -> Result<(), HistoryError> {
-        self.with_ring(|sealed, _| {
-            let op = sealed.insert(Tree::Chats, chat.id.as_bytes(), chat)?;
-            self.vault.commit(vec![op])?;
+        let record = encode(chat)?;
+        self.vault.write(|tx| {
+            if tx.chat(&chat.id)?.is_none() {
+                return Err(HistoryError::NoSuchChat(chat.id.clone()));
+            }
+            tx.put_chat(&chat.id, record, chat.updated_at)?;
             Ok(())
         })
     }
@@ -177,173 +210,209 @@ impl History {
         chat_id: &str,
         mut message: MessageRecord,
     ) -> Result<MessageRecord, HistoryError> {
-        self.with_ring(|sealed, _| {
-            let mut chat = sealed
-                .get::<ChatRecord>(Tree::Chats, chat_id.as_bytes())?
+        if message.id.is_empty() {
+            message.id = new_id()?;
+        }
+        self.vault.write(|tx| {
+            let bytes = tx
+                .chat(chat_id)?
                 .ok_or_else(|| HistoryError::NoSuchChat(chat_id.to_string()))?;
-            if message.id.is_empty() {
-                message.id = new_id()?;
-            }
+            let mut chat: ChatRecord = decode(chat_id, &bytes)?;
             message.seq = chat.message_count;
             chat.message_count += 1;
             chat.updated_at = now_millis().max(chat.updated_at);
             if chat.title.is_empty() && message.role == Role::User {
                 chat.title = title_from(&message.content);
             }
-            let ops = vec![
-                sealed.insert(Tree::Messages, &message_key(chat_id, &message.id), &message)?,
-                sealed.insert(Tree::Chats, chat.id.as_bytes(), &chat)?,
-            ];
-            self.vault.commit(ops)?;
+            tx.put_message(chat_id, &message.id, &encode(&message)?)?;
+            tx.put_chat(chat_id, encode(&chat)?, chat.updated_at)?;
             Ok(message)
         })
     }
 
-    /// Chats, newest first: `(total, page)`.
-    pub fn list(
+    /// Chats, newest first: one page. Only the page's records are opened (the vault keeps
+    /// each chat's last change), so a page costs the same with ten chats or ten thousand.
+    pub fn list(&self, offset: usize, limit: usize) -> Result<Listing, HistoryError> {
+        self.vault.read(|view| {
+            let ids = view.chat_ids_newest_first();
+            let total = ids.len();
+            let mut listing = Listing {
+                total,
+                chats: Vec::new(),
+                damaged: Vec::new(),
+            };
+            for id in ids.iter().skip(offset).take(limit) {
+                match view.chat(id) {
+                    Ok(Some(bytes)) => match decode::<ChatRecord>(id, &bytes) {
+                        Ok(chat) => listing.chats.push(ChatSummary::from(&chat)),
+                        Err(HistoryError::Vault(VaultError::Damaged(reason))) => {
+                            listing.damaged.push(DamagedChat {
+                                id: id.clone(),
+                                reason,
+                            })
+                        }
+                        Err(other) => return Err(other),
+                    },
+                    Ok(None) => {}
+                    Err(VaultError::Damaged(reason)) => listing.damaged.push(DamagedChat {
+                        id: id.clone(),
+                        reason,
+                    }),
+                    Err(other) => return Err(other.into()),
+                }
+            }
+            Ok(listing)
+        })
+    }
+
+    /// Every chat that opens, newest first, with its messages, and those that do not.
+    pub fn everything(
         &self,
-        offset: usize,
-        limit: usize,
-    ) -> Result<(usize, Vec<ChatSummary>), HistoryError> {
-        let mut chats = self.chat_records()?;
-        let total = chats.len();
-        let end = offset.saturating_add(limit).min(total);
-        if offset >= end {
-            return Ok((total, Vec::new()));
-        }
-        // Only the requested page needs a full order.
-        chats.select_nth_unstable_by(end - 1, newest_first);
-        chats.truncate(end);
-        chats.sort_by(newest_first);
-        Ok((
-            total,
-            chats[offset..].iter().map(ChatSummary::from).collect(),
-        ))
-    }
-
-    /// Every chat record, newest first.
-    pub fn chats_newest_first(&self) -> Result<Vec<ChatRecord>, HistoryError> {
-        let mut chats = self.chat_records()?;
-        chats.sort_by(newest_first);
-        Ok(chats)
-    }
-
-    fn chat_records(&self) -> Result<Vec<ChatRecord>, HistoryError> {
-        self.with_ring(|sealed, _| {
-            Ok(sealed
-                .scan::<ChatRecord>(Tree::Chats, b"")?
-                .into_iter()
-                .map(|(_, chat)| chat)
-                .collect())
+    ) -> Result<(Vec<(ChatRecord, Vec<MessageRecord>)>, Vec<DamagedChat>), HistoryError> {
+        self.vault.read(|view| {
+            let (opened, damage) = view.all_chats()?;
+            let mut damaged: Vec<DamagedChat> = damage.into_iter().map(damaged_chat).collect();
+            let mut chats = Vec::with_capacity(opened.len());
+            for chat in opened {
+                let decoded = decode::<ChatRecord>(&chat.id, &chat.record)
+                    .and_then(|record| Ok((record, sorted_messages(&chat.id, chat.messages)?)));
+                match decoded {
+                    Ok(pair) => chats.push(pair),
+                    Err(HistoryError::Vault(VaultError::Damaged(reason))) => {
+                        damaged.push(DamagedChat {
+                            id: chat.id,
+                            reason,
+                        })
+                    }
+                    Err(other) => return Err(other),
+                }
+            }
+            chats.sort_by(|a, b| newest_first(&a.0, &b.0));
+            Ok((chats, damaged))
         })
     }
 
     /// The messages of a chat, in order.
     pub fn messages(&self, chat_id: &str) -> Result<Vec<MessageRecord>, HistoryError> {
-        self.with_ring(|sealed, _| {
-            let mut messages: Vec<MessageRecord> = sealed
-                .scan::<MessageRecord>(Tree::Messages, &message_prefix(chat_id))?
-                .into_iter()
-                .map(|(_, message)| message)
-                .collect();
-            // Time first: a turn's answer may be written before its question finished saving.
-            messages.sort_by_key(|m| (m.created_at, m.seq));
-            Ok(messages)
+        self.vault.read(|view| {
+            let stored = view
+                .messages(chat_id)?
+                .ok_or_else(|| HistoryError::NoSuchChat(chat_id.to_string()))?;
+            sorted_messages(chat_id, stored)
         })
     }
 
     /// A chat with its messages.
     pub fn get(&self, chat_id: &str) -> Result<ChatDetail, HistoryError> {
-        let chat = self.chat(chat_id)?;
-        let messages = self.messages(chat_id)?;
-        Ok(ChatDetail {
-            summary: ChatSummary::from(&chat),
-            system: chat.system.clone(),
-            messages: messages.iter().map(MessageView::from).collect(),
+        self.vault.read(|view| {
+            let bytes = view
+                .chat(chat_id)?
+                .ok_or_else(|| HistoryError::NoSuchChat(chat_id.to_string()))?;
+            let chat: ChatRecord = decode(chat_id, &bytes)?;
+            let stored = view
+                .messages(chat_id)?
+                .ok_or_else(|| HistoryError::NoSuchChat(chat_id.to_string()))?;
+            let messages = sorted_messages(chat_id, stored)?;
+            Ok(ChatDetail {
+                summary: ChatSummary::from(&chat),
+                system: chat.system.clone(),
+                messages: messages.iter().map(MessageView::from).collect(),
+            })
         })
     }
 
     /// Give a chat a new title.
     pub fn rename(&self, chat_id: &str, title: &str) -> Result<ChatSummary, HistoryError> {
         let title = clean_title(title)?;
-        let mut chat = self.chat(chat_id)?;
-        chat.title = title;
-        chat.updated_at = now_millis().max(chat.updated_at);
-        self.update_chat(&chat)?;
-        Ok(ChatSummary::from(&chat))
+        self.vault.write(|tx| {
+            let bytes = tx
+                .chat(chat_id)?
+                .ok_or_else(|| HistoryError::NoSuchChat(chat_id.to_string()))?;
+            let mut chat: ChatRecord = decode(chat_id, &bytes)?;
+            chat.title = title;
+            chat.updated_at = now_millis().max(chat.updated_at);
+            tx.put_chat(chat_id, encode(&chat)?, chat.updated_at)?;
+            Ok(ChatSummary::from(&chat))
+        })
     }
 
-    /// Delete a chat and its messages. Needs no unlock (nothing is decrypted).
+    /// Delete a chat and its messages. Its key leaves the vault file first, so no copy of its
+    /// records (sled keeps old ones for a while) can be decrypted afterwards.
     pub fn delete(&self, chat_id: &str) -> Result<bool, HistoryError> {
-        let backend = self.vault.backend();
-        if backend.get(Tree::Chats, chat_id.as_bytes())?.is_none() {
-            return Ok(false);
-        }
-        let mut ops: Vec<Op> = backend
-            .scan(Tree::Messages, &message_prefix(chat_id))?
-            .into_iter()
-            .map(|(key, _)| Op::Remove {
-                tree: Tree::Messages,
-                key,
-            })
-            .collect();
-        ops.push(Op::Remove {
-            tree: Tree::Chats,
-            key: chat_id.as_bytes().to_vec(),
-        });
-        backend.apply(ops)?;
-        Ok(true)
+        self.vault
+            .write(|tx| Ok::<_, HistoryError>(tx.remove_chat(chat_id)?))
     }
 
-    /// Delete every chat. Needs no unlock. Returns how many there were.
+    /// Delete every chat (every chat key leaves the vault file in one atomic replace; the
+    /// records are removed after). Returns how many there were.
     pub fn clear(&self) -> Result<usize, HistoryError> {
-        let backend = self.vault.backend();
-        let count = backend.scan(Tree::Chats, b"")?.len();
-        backend.clear(&[Tree::Chats, Tree::Messages])?;
-        Ok(count)
+        self.vault.write(|tx| Ok::<_, HistoryError>(tx.clear_chats()))
     }
 
     /// Case-insensitive search over titles and contents; one hit per chat, newest first.
-    pub fn search(&self, query: &str, limit: usize) -> Result<Vec<SearchHit>, HistoryError> {
+    /// Chats that fail their checks are reported apart.
+    pub fn search(
+        &self,
+        query: &str,
+        limit: usize,
+    ) -> Result<(Vec<SearchHit>, Vec<DamagedChat>), HistoryError> {
         let needle = query.trim().to_lowercase();
         if needle.is_empty() {
             return Err(HistoryError::InvalidInput(
                 "the search text is empty".into(),
             ));
         }
-        self.with_ring(|sealed, _| {
-            let chats = sealed.scan::<ChatRecord>(Tree::Chats, b"")?;
+        self.vault.read(|view| {
+            let (opened, damage) = view.all_chats()?;
+            let mut damaged: Vec<DamagedChat> = damage.into_iter().map(damaged_chat).collect();
             let mut hits: Vec<(i64, SearchHit)> = Vec::new();
-            let mut seen = std::collections::HashSet::new();
-            for (_, chat) in &chats {
-                if let Some(snippet) = snippet(&chat.title, &needle) {
-                    seen.insert(chat.id.clone());
-                    hits.push((chat.updated_at, hit(chat, None, snippet)));
-                }
-            }
-            let by_id: std::collections::HashMap<&str, &ChatRecord> = chats
-                .iter()
-                .map(|(_, chat)| (chat.id.as_str(), chat))
-                .collect();
-            for (key, message) in sealed.scan::<MessageRecord>(Tree::Messages, b"")? {
-                let chat_id = String::from_utf8_lossy(&key);
-                let chat_id = chat_id.split('/').next().unwrap_or("");
-                if seen.contains(chat_id) {
-                    continue;
-                }
-                let Some(chat) = by_id.get(chat_id) else {
-                    continue;
+            for chat in opened {
+                let record = match decode::<ChatRecord>(&chat.id, &chat.record) {
+                    Ok(record) => record,
+                    Err(HistoryError::Vault(VaultError::Damaged(reason))) => {
+                        damaged.push(DamagedChat {
+                            id: chat.id.clone(),
+                            reason,
+                        });
+                        continue;
+                    }
+                    Err(other) => return Err(other),
                 };
-                if let Some(snippet) = snippet(&message.content, &needle) {
-                    seen.insert(chat_id.to_string());
-                    hits.push((
-                        chat.updated_at,
-                        hit(chat, Some(message.id.clone()), snippet),
-                    ));
+                if let Some(snippet) = snippet(&record.title, &needle) {
+                    hits.push((record.updated_at, hit(&record, None, snippet)));
+                    continue;
+                }
+                let mut messages = Vec::with_capacity(chat.messages.len());
+                for (_, bytes) in &chat.messages {
+                    match decode::<MessageRecord>(&chat.id, bytes) {
+                        Ok(message) => messages.push(message),
+                        Err(HistoryError::Vault(VaultError::Damaged(reason))) => {
+                            damaged.push(DamagedChat {
+                                id: chat.id.clone(),
+                                reason,
+                            });
+                            messages.clear();
+                            break;
+                        }
+                        Err(other) => return Err(other),
+                    }
+                }
+                messages.sort_by_key(|m| (m.created_at, m.seq));
+                for message in messages {
+                    if let Some(snippet) = snippet(&message.content, &needle) {
+                        hits.push((
+                            record.updated_at,
+                            hit(&record, Some(message.id.clone()), snippet),
+                        ));
+                        break;
+                    }
                 }
             }
-            hits.sort_by_key(|hit| std::cmp::Reverse(hit.0));
-            Ok(hits.into_iter().take(limit).map(|(_, hit)| hit).collect())
+            hits.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.chat_id.cmp(&b.1.chat_id)));
+            Ok((
+                hits.into_iter().take(limit).map(|(_, hit)| hit).collect(),
+                damaged,
+            ))
         })
     }
 

@@ -65,6 +65,15 @@ pub struct MessageRecord {
     pub finish_reason: Option<String>,
 }
 
+/// A chat that failed its integrity checks, listed apart (`history/list`, `history/search`,
+/// `history/export`) so that a bad record never hides the rest nor goes unnoticed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DamagedChat {
+    pub id: String,
+    pub reason: String,
+}
+
 /// A chat as listed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]

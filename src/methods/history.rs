@@ -67,7 +67,11 @@ impl HistoryApiServer for HistoryMethods {
         blocking::run(move || {
             history
                 .list(params.offset, page(params.limit))
-                .map(|(total, chats)| ListResult { total, chats })
+                .map(|listing| ListResult {
+                    total: listing.total,
+                    chats: listing.chats,
+                    damaged: listing.damaged,
+                })
         })
         .await
     }
@@ -106,7 +110,7 @@ impl HistoryApiServer for HistoryMethods {
         blocking::run(move || {
             history
                 .search(&query, page(limit))
-                .map(|results| SearchResult { results })
+                .map(|(results, damaged)| SearchResult { results, damaged })
         })
         .await
     }

@@ -8,7 +8,7 @@ use super::blocking;
 use crate::api::SettingsApiServer;
 use crate::app::App;
 use crate::protocol::{AppError, ErrorCode, Params};
-use crate::settings::{self, Settings, SettingsPatch};
+use crate::settings::{Settings, SettingsPatch};
 use crate::store::StoreError;
 
 pub struct SettingsMethods {
@@ -30,12 +30,12 @@ impl From<StoreError> for AppError {
 #[async_trait]
 impl SettingsApiServer for SettingsMethods {
     async fn get(&self) -> RpcResult<Settings> {
-        let store = self.app.storage()?.store.clone();
-        blocking::run(move || settings::load(store.as_ref())).await
+        let vault = self.app.storage()?.vault.clone();
+        blocking::run(move || vault.settings()).await
     }
 
     async fn set(&self, params: Params<SettingsPatch>) -> RpcResult<Settings> {
-        let store = self.app.storage()?.store.clone();
-        blocking::run(move || settings::update(store.as_ref(), params.0)).await
+        let vault = self.app.storage()?.vault.clone();
+        blocking::run(move || vault.update_settings(params.0)).await
     }
 }

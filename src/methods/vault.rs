@@ -62,6 +62,9 @@ impl From<VaultError> for AppError {
             VaultError::Crypto(CryptoError::Integrity(what)) => {
                 AppError::new(ErrorCode::IntegrityError, message).with_data(json!({"what": what}))
             }
+            VaultError::Damaged(what) => {
+                AppError::new(ErrorCode::IntegrityError, message).with_data(json!({"what": what}))
+            }
             VaultError::Crypto(_) | VaultError::KeyFile { .. } | VaultError::Shape(_) => {
                 AppError::new(ErrorCode::IntegrityError, message)
             }

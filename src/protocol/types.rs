@@ -170,6 +170,9 @@ pub struct ListParams {
 pub struct ListResult {
     pub total: usize,
     pub chats: Vec<crate::history::ChatSummary>,
+    /// Chats of this page that failed their integrity checks (absent when none did).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub damaged: Vec<crate::history::DamagedChat>,
 }
 
 /// Params naming a chat.
@@ -204,6 +207,9 @@ pub struct SearchParams {
 #[derive(Debug, Clone, Serialize)]
 pub struct SearchResult {
     pub results: Vec<crate::history::SearchHit>,
+    /// Chats that could not be searched because they failed their integrity checks.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub damaged: Vec<crate::history::DamagedChat>,
 }
 
 /// `history/export` params: `chatId` or `all: true`.

@@ -1,43 +1,54 @@
-//! The vault: the data key ring that encrypts everything, and the API keys stored under it.
+//! The vault: every secret chinwag keeps, in one small file beside the database.
 //!
-//! The ring is wrapped in a header (see `crate::crypto::envelope`) kept in the `meta` tree,
-//! either under the user's password (Argon2id, with the local key file mixed in as a second
-//! factor when present) or under the local key file alone. Unlocking reads only: a wrong
-//! password leaves every file as it was. Methods here block (Argon2, fsync): call them from
+//! The vault file (see `crate::crypto::vault_file`) holds, sealed as a whole under a vault key
+//! that the user's password (Argon2id, with the local key file mixed in when present) or the
+//! local key file alone wraps: the API keys, the settings, and for every chat its own key and
+//! the digest of its current record. Nothing secret is ever written to sled: sled keeps every
+//! byte it was given for a long time, so the database holds only records sealed under chat
+//! keys that live here. Deleting a chat, clearing history, changing the password: each
+//! replaces this file, after which what was removed cannot be decrypted from any old copy of
+//! the database.
+//!
+//! Several chinwag processes (one per editor) share the data folder. Each caches the file's
+//! contents and re-reads them whenever the file changed; every change runs under an exclusive
+//! lock on `vault.lock`, every read under a shared one, so no process ever seals under a key
+//! the file no longer holds. Methods here block (Argon2, fsync): call them from
 //! `spawn_blocking`.
 
+mod body;
+mod file;
 mod key_file;
+mod legacy;
 mod password_source;
 mod provider_keys;
+mod records;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+use serde::Serialize;
+use zeroize::Zeroizing;
 
 use crate::config::VaultConfig;
-use crate::crypto::{CryptoError, KeyRing, Unlock, VaultHeader, record};
-use crate::store::sealed::{Sealed, SealedError, new_id};
+use crate::crypto::{CryptoError, OpenVault, SealedVault, Unlock};
+use crate::paths::Paths;
+use crate::settings::{Settings, SettingsPatch};
+use crate::store::shared::SharedStore;
 use crate::store::{Backend, Op, StoreError, Tree, TreeEntries};
+use body::Body;
+use file::FileLock;
 
 pub use password_source::PASSWORD_ENV;
 pub use provider_keys::{KeyFormatError, mask};
+pub use records::{Damage, OpenedChat, Tx, View, message_key};
 
-/// Where the header lives in the `meta` tree.
-const HEADER_KEY: &[u8] = b"vault.header";
+/// Where the database's id sits in its `meta` tree (the vault body names the same id).
+const STORE_ID_KEY: &[u8] = b"store.id";
 
-/// How many records have been sealed under the current data key (approximate across processes).
-const SEALED_COUNT_KEY: &[u8] = b"vault.sealedCount";
-
-/// Rotate the data key after this many encryptions: far below AES-GCM's 2^32 limit for random
-/// nonces.
-const ROTATE_AFTER: u64 = 1 << 30;
-
-/// The trees whose records are encrypted.
-const SEALED_TREES: [Tree; 3] = [Tree::Keys, Tree::Chats, Tree::Messages];
+/// How many chats one rotation step re-seals before writing the vault file.
+const ROTATION_BATCH: usize = 64;
 
 /// Minimum password length.
 const MIN_PASSWORD_CHARS: usize = 8;
@@ -51,6 +62,10 @@ pub enum VaultError {
     WrongPassword,
     #[error(transparent)]
     Crypto(CryptoError),
+    /// Stored data failed a check: tampered, rolled back, truncated or missing. Never
+    /// answered by replacing anything.
+    #[error("the stored data failed its integrity check: {0}")]
+    Damaged(String),
     #[error("invalid API key for {provider}: {reason} (expected {expected})")]
     InvalidKey {
         provider: String,
@@ -75,8 +90,19 @@ pub enum VaultError {
     Shape(String),
 }
 
-impl From<SealedError> for VaultError {
-    fn from(error: SealedError) -> Self {
+impl From<CryptoError> for VaultError {
+    fn from(error: CryptoError) -> Self {
+        match error {
+            CryptoError::WrongPassword => VaultError::WrongPassword,
+            CryptoError::Integrity(what) => VaultError::Damaged(what.to_string()),
+            other => VaultError::Crypto(other),
+        }
+    }
+}
+
+impl From<crate::store::sealed::SealedError> for VaultError {
+    fn from(error: crate::store::sealed::SealedError) -> Self {
+        use crate::store::sealed::SealedError;
         match error {
             SealedError::Store(error) => VaultError::Store(error),
             SealedError::Crypto(error) => VaultError::from(error),
@@ -85,19 +111,7 @@ impl From<SealedError> for VaultError {
     }
 }
 
-impl From<CryptoError> for VaultError {
-    fn from(error: CryptoError) -> Self {
-        match error {
-            CryptoError::WrongPassword => VaultError::WrongPassword,
-            // Records sealed under a key this process does not hold: another chinwag rotated
-            // the data key. Unlocking again picks up the new ring.
-            CryptoError::UnknownGeneration(_) => VaultError::Locked,
-            other => VaultError::Crypto(other),
-        }
-    }
-}
-
-/// What protects the data key.
+/// What protects the vault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Protection {
@@ -126,85 +140,157 @@ pub struct StoredKey {
     pub masked: String,
 }
 
-#[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
-struct KeyRecord {
-    provider: String,
-    key: String,
+/// The vault file's contents as this process last read them, with the key that opens them.
+struct Session {
+    open: Arc<OpenVault>,
+    body: Body,
+    version: file::Version,
 }
 
 enum State {
     Locked,
-    Unlocked(Arc<KeyRing>),
+    Unlocked(Arc<Session>),
+}
+
+/// The files the vault uses.
+#[derive(Debug, Clone)]
+struct Files {
+    vault: PathBuf,
+    lock: PathBuf,
+    key_file: PathBuf,
+    store_dir: PathBuf,
+    socket: PathBuf,
+    legacy_db: PathBuf,
+    legacy_socket: PathBuf,
+    cache_bytes: u64,
 }
 
 /// The vault service.
 pub struct Vault {
-    backend: Arc<dyn Backend>,
-    key_file_path: PathBuf,
+    files: Files,
     config: VaultConfig,
+    store: OnceLock<Arc<SharedStore>>,
     state: Mutex<State>,
-    /// One Argon2 derivation at a time.
+    /// One Argon2 derivation (and one re-read of the file) at a time.
     unlocking: Mutex<()>,
+    /// One writer at a time in this process (the file lock orders processes).
+    writing: Mutex<()>,
+    /// A store of chinwag 0.1 waiting for its password to be migrated.
+    legacy: Mutex<Option<crate::crypto::VaultHeader>>,
+    /// The newest body epoch seen: an older one is a rolled-back vault file.
+    high_water: AtomicU64,
     /// The environment/command password failed; do not retry it until the next lock/unlock.
     automatic_failed: AtomicBool,
     last_used: Mutex<Instant>,
 }
 
 impl Vault {
-    /// Open the vault kept in `backend`, creating one on first use: under `CHINWAG_PASSWORD`
-    /// when set, else under a new local key file at `key_file_path`.
-    pub fn open(
-        backend: Arc<dyn Backend>,
-        key_file_path: PathBuf,
-        config: VaultConfig,
-    ) -> Result<Vault, VaultError> {
+    /// Open the vault of `paths`, creating a new one (and its database) on first use: under
+    /// `CHINWAG_PASSWORD` when set, else under a new local key file. A store of chinwag 0.1 is
+    /// migrated, at once when its secret is at hand, else at the first unlock. Anything
+    /// damaged or missing is reported, never replaced.
+    pub fn open(paths: &Paths, config: VaultConfig, cache_bytes: u64) -> Result<Vault, VaultError> {
         let vault = Vault {
-            backend,
-            key_file_path,
+            files: Files {
+                vault: paths.vault_file.clone(),
+                lock: paths.vault_lock.clone(),
+                key_file: paths.key_file.clone(),
+                store_dir: paths.database_dir.clone(),
+                socket: paths.owner_socket.clone(),
+                legacy_db: paths.legacy_database_dir.clone(),
+                legacy_socket: paths.legacy_owner_socket.clone(),
+                cache_bytes,
+            },
             config,
+            store: OnceLock::new(),
             state: Mutex::new(State::Locked),
             unlocking: Mutex::new(()),
+            writing: Mutex::new(()),
+            legacy: Mutex::new(None),
+            high_water: AtomicU64::new(0),
             automatic_failed: AtomicBool::new(false),
             last_used: Mutex::new(Instant::now()),
         };
-        if vault.header()?.is_none() {
-            vault.create()?;
+        let _lock = vault.file_lock(true)?;
+        if file::version(&vault.files.vault)
+            .map_err(|error| vault.io_error(error))?
+            .is_some()
+        {
+            vault.open_store()?;
+            return Ok(vault);
         }
+        if vault.files.legacy_db.join("db").exists() {
+            let header = legacy::read_header(&vault.files.legacy_db, cache_bytes)?;
+            match vault.automatic_secret(&header)? {
+                Some(secret) => {
+                    legacy::migrate(&vault, &header, &secret)?;
+                    vault.open_store()?;
+                }
+                None => {
+                    tracing::info!("a chinwag 0.1 store waits for its password to be upgraded");
+                    *lock(&vault.legacy) = Some(header);
+                }
+            }
+            return Ok(vault);
+        }
+        let store = vault.open_store()?;
+        if store.get(Tree::Meta, STORE_ID_KEY)?.is_some() {
+            // A database without its vault file: never paper over it with a new vault.
+            return Ok(vault);
+        }
+        vault.create(store.as_ref())?;
         Ok(vault)
     }
 
-    /// Create the first header, holding a file lock so two processes starting at once agree.
-    fn create(&self) -> Result<(), VaultError> {
-        let lock_path = self.key_file_path.with_extension("init.lock");
-        let lock_file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|error| self.key_file_error(error.to_string()))?;
-        // Released when `lock_file` is dropped.
-        lock_file
-            .lock()
-            .map_err(|error| self.key_file_error(error.to_string()))?;
-        if self.header()?.is_some() {
-            return Ok(());
-        }
-        let ring = KeyRing::new(vec![crate::crypto::DataKey::generate(1)?])?;
-        let header = match password_source::from_env() {
+    /// A brand-new vault and store id.
+    fn create(&self, store: &dyn Backend) -> Result<(), VaultError> {
+        let store_id = crate::store::sealed::new_id()?;
+        let open = match password_source::from_env() {
             Some(password) => {
-                self.check_new_password(&password)?;
+                check_new_password(&password)?;
                 let key_file = self.read_key_file()?;
-                self.seal_password(&ring, &password, key_file.as_ref())?
+                OpenVault::create(
+                    &Unlock::Password {
+                        password: password.as_bytes(),
+                        key_file: key_file.as_deref(),
+                    },
+                    &self.config.kdf,
+                )?
             }
             None => {
                 let key_file = self.read_or_create_key_file()?;
-                VaultHeader::seal(&ring, &Unlock::LocalKey(&key_file), &self.config.kdf)?
+                OpenVault::create(&Unlock::LocalKey(&key_file), &self.config.kdf)?
             }
         };
-        self.write_header(&header, Vec::new())?;
+        let body = Body::new(store_id.clone(), Settings::default());
+        store.apply(vec![Op::Insert {
+            tree: Tree::Meta,
+            key: STORE_ID_KEY.to_vec(),
+            value: store_id.into_bytes(),
+        }])?;
+        let version = self.write_body(&open, &body)?;
+        self.install(Arc::new(open), body, version);
         tracing::info!("created a new vault");
-        *self.lock_state() = State::Unlocked(Arc::new(ring));
         Ok(())
+    }
+
+    /// The database, opened once (shared with other chinwag processes).
+    fn open_store(&self) -> Result<Arc<SharedStore>, VaultError> {
+        if let Some(store) = self.store.get() {
+            return Ok(store.clone());
+        }
+        let store = SharedStore::open(
+            &self.files.store_dir,
+            &self.files.socket,
+            self.files.cache_bytes,
+        )?;
+        let store = Arc::new(store);
+        Ok(self.store.get_or_init(|| store).clone())
+    }
+
+    /// The database, once it is open (after a pending upgrade: once unlocked).
+    pub fn store(&self) -> Result<Arc<SharedStore>, VaultError> {
+        self.store.get().cloned().ok_or(VaultError::Locked)
     }
 
     /// The vault's state and protection.
@@ -212,12 +298,20 @@ impl Vault {
     /// A vault under the local key file needs nothing from the user, so it is never reported
     /// locked: asking for its status opens it.
     pub fn status(&self) -> Result<VaultStatus, VaultError> {
-        let header = self.require_header()?;
-        if !header.is_password() {
-            self.ring()?;
-        }
+        let legacy = lock(&self.legacy).clone();
+        let (is_password, uses_key_file) = match legacy {
+            Some(header) => (header.is_password(), header.uses_key_file()),
+            None => {
+                let sealed = self.read_sealed()?;
+                let header = sealed.header();
+                if !header.is_password() {
+                    self.session()?;
+                }
+                (header.is_password(), header.uses_key_file())
+            }
+        };
         let unlocked = matches!(*self.lock_state(), State::Unlocked(_));
-        let (protection, warning) = if header.is_password() {
+        let (protection, warning) = if is_password {
             (Protection::Password, None)
         } else {
             (
@@ -225,82 +319,55 @@ impl Vault {
                 Some(format!(
                     "No password is set: your keys and history are protected only by the key file {}. \
                      Anyone who can read your config folder can read them. Set a password to protect them properly.",
-                    self.key_file_path.display()
+                    self.files.key_file.display()
                 )),
             )
         };
         Ok(VaultStatus {
             state: if unlocked { "unlocked" } else { "locked" },
             protection,
-            key_file: header.uses_key_file() || !header.is_password(),
+            key_file: uses_key_file || !is_password,
             auto_lock_minutes: self.config.auto_lock_minutes,
             warning,
         })
     }
 
-    /// The unlocked key ring, unlocking without the user when possible (local key file,
-    /// `CHINWAG_PASSWORD`, `password_command`).
-    pub fn ring(&self) -> Result<Arc<KeyRing>, VaultError> {
-        *lock(&self.last_used) = Instant::now();
-        if let State::Unlocked(ring) = &*self.lock_state() {
-            return Ok(ring.clone());
-        }
-        let _gate = lock(&self.unlocking);
-        if let State::Unlocked(ring) = &*self.lock_state() {
-            return Ok(ring.clone());
-        }
-        let header = self.require_header()?;
-        if !header.is_password() {
-            let key_file = self.require_key_file()?;
-            let ring = header.open(&Unlock::LocalKey(&key_file))?;
-            return Ok(self.set_unlocked(ring));
-        }
-        if self.automatic_failed.load(Ordering::SeqCst) {
-            return Err(VaultError::Locked);
-        }
-        let password = match password_source::from_env() {
-            Some(password) => Some(password),
-            None => match &self.config.password_command {
-                Some(command) => match password_source::from_command(command) {
-                    Ok(password) => Some(password),
-                    Err(message) => {
-                        self.automatic_failed.store(true, Ordering::SeqCst);
-                        tracing::warn!(%message, "password command failed");
-                        return Err(VaultError::PasswordCommand(message));
-                    }
-                },
-                None => None,
-            },
-        };
-        let Some(password) = password else {
-            return Err(VaultError::Locked);
-        };
-        match self.open_with_password(&header, &password) {
-            Ok(ring) => {
-                let ring = self.set_unlocked(ring);
-                self.rotate_if_worn(&header, &password, &ring);
-                Ok(self.current_ring().unwrap_or(ring))
-            }
-            Err(VaultError::WrongPassword) => {
-                self.automatic_failed.store(true, Ordering::SeqCst);
-                tracing::warn!("the password from the environment or command is wrong");
-                Err(VaultError::Locked)
-            }
-            Err(other) => Err(other),
-        }
+    /// Make sure the vault is open, unlocking without the user when possible (local key
+    /// file, `CHINWAG_PASSWORD`, `password_command`).
+    pub fn ensure_unlocked(&self) -> Result<(), VaultError> {
+        self.session().map(|_| ())
     }
 
     /// Unlock with a password from the editor.
     pub fn unlock(&self, password: &str) -> Result<VaultStatus, VaultError> {
-        let _gate = lock(&self.unlocking);
-        let header = self.require_header()?;
-        if header.is_password() {
-            let ring = self.open_with_password(&header, password)?;
-            let ring = self.set_unlocked(ring);
-            self.rotate_if_worn(&header, password, &ring);
-        } else {
-            let key_file = self.require_key_file()?;
-            self.set_unlocked(header.open(&Unlock::LocalKey(&key_file))?);
+        let legacy = lock(&self.legacy).clone();
+        if let Some(header) = legacy {
+            // Lock order everywhere: writing, then the file lock, then unlocking.
+            let _writing = lock(&self.writing);
+            let _lock = self.file_lock(true)?;
+            let _gate = lock(&self.unlocking);
+            let key_file = if header.uses_key_file() {
+                Some(self.require_key_file()?)
+            } else {
+                None
+            };
+            let secret = Secret::Password(Zeroizing::new(password.to_string()), key_file);
+            if file::version(&self.files.vault)
+                .map_err(|error| self.io_error(error))?
+                .is_none()
+            {
+                legacy::migrate(self, &header, &secret)?;
+            }
+            *lock(&self.legacy) = None;
+            self.open_store()?;
+        }
+        {
+            let _gate = lock(&self.unlocking);
+            let sealed = self.read_sealed()?;
+            let secret = self.secret_for(sealed.header(), Some(password))?;
+            let session = self.open_session(&sealed, &secret)?;
+            *self.lock_state() = State::Unlocked(session);
+            self.automatic_failed.store(false, Ordering::SeqCst);
         }
         *lock(&self.last_used) = Instant::now();
         self.status()
@@ -324,17 +391,13 @@ impl Vault {
     /// Lock a password vault unused for `limit`. Returns whether it locked. (A vault under the
     /// local key file would reopen by itself at once, so it is left alone.)
     fn lock_if_idle_for(&self, limit: Duration) -> bool {
-        if !self
-            .header()
-            .ok()
-            .flatten()
-            .is_some_and(|h| h.is_password())
-        {
-            return false;
-        }
         let idle = lock(&self.last_used).elapsed();
         let mut state = self.lock_state();
-        if matches!(*state, State::Unlocked(_)) && idle >= limit {
+        let is_password = match &*state {
+            State::Unlocked(session) => session.open.header().is_password(),
+            State::Locked => return false,
+        };
+        if is_password && idle >= limit {
             *state = State::Locked;
             tracing::info!(idle_secs = idle.as_secs(), "vault locked after idling");
             return true;
@@ -342,61 +405,156 @@ impl Vault {
         false
     }
 
-    /// Set, change (with the current one) or remove (`new: None`) the password. Only the data
-    /// key's wrapping changes.
+    /// Set, change (with the current one) or remove (`new: None`) the password. The vault key
+    /// and every chat key are replaced and every record re-sealed, so nothing on disk stays
+    /// readable under the old protection.
     pub fn set_password(
         &self,
         current: Option<&str>,
         new: Option<&str>,
     ) -> Result<VaultStatus, VaultError> {
-        let _gate = lock(&self.unlocking);
-        let header = self.require_header()?;
-        let ring = if header.is_password() {
-            let current = current.ok_or(VaultError::CurrentPasswordNeeded)?;
-            self.open_with_password(&header, current)?
-        } else {
-            header.open(&Unlock::LocalKey(&*self.require_key_file()?))?
-        };
-        let new_header = match new {
-            Some(password) => {
-                self.check_new_password(password)?;
-                let key_file = self.read_key_file()?;
-                self.seal_password(&ring, password, key_file.as_ref())?
-            }
-            None => {
-                let key_file = self.read_or_create_key_file()?;
-                VaultHeader::seal(&ring, &Unlock::LocalKey(&key_file), &self.config.kdf)?
-            }
-        };
-        self.write_header(&new_header, Vec::new())?;
-        self.set_unlocked(ring);
-        tracing::info!(password = new.is_some(), "vault protection changed");
+        if let Some(password) = new {
+            check_new_password(password)?;
+        }
+        self.finish_legacy_upgrade(current)?;
+        {
+            let _writing = lock(&self.writing);
+            let _lock = self.file_lock(true)?;
+            let _gate = lock(&self.unlocking);
+            let sealed = self.read_sealed()?;
+            let secret = self.secret_for(sealed.header(), current)?;
+            let session = self.open_session(&sealed, &secret)?;
+            let key_file = match new {
+                Some(_) => self.read_key_file()?,
+                None => Some(self.read_or_create_key_file()?),
+            };
+            let unlock = match (new, key_file.as_deref()) {
+                (Some(password), key_file) => Unlock::Password {
+                    password: password.as_bytes(),
+                    key_file,
+                },
+                (None, Some(key_file)) => Unlock::LocalKey(key_file),
+                (None, None) => return Err(VaultError::Crypto(CryptoError::KeyFileMissing)),
+            };
+            let count = self.rotate_into(&session, &unlock)?;
+            tracing::info!(password = new.is_some(), count, "vault protection changed");
+        }
         self.status()
     }
 
-    /// Re-encrypt every record under a new data key. Needs the password when one is set.
-    /// Returns how many records were re-encrypted.
+    /// Replace the vault key and every chat key, re-sealing every record, under the same
+    /// protection (a new salt). Needs the password when one is set. Returns how many records
+    /// were re-sealed.
     pub fn rotate(&self, password: Option<&str>) -> Result<usize, VaultError> {
+        self.finish_legacy_upgrade(password)?;
+        let _writing = lock(&self.writing);
+        let _lock = self.file_lock(true)?;
         let _gate = lock(&self.unlocking);
-        let header = self.require_header()?;
-        let secret = self.secret_for(&header, password)?;
-        let ring = header.open(&secret.unlock())?;
-        let count = self.rotate_with(&ring, &secret)?;
-        Ok(count)
+        let sealed = self.read_sealed()?;
+        let secret = self.secret_for(sealed.header(), password)?;
+        let session = self.open_session(&sealed, &secret)?;
+        self.rotate_into(&session, &secret.unlock())
     }
 
     /// Wipe keys and history and start a fresh vault (a lost password cannot be recovered).
-    /// The new vault is protected by the local key file; set a password afterwards.
+    /// The new vault is protected by the local key file; set a password afterwards. Settings
+    /// are kept when they can be read. Also the way out of a damaged or missing vault file.
     pub fn reset(&self) -> Result<VaultStatus, VaultError> {
-        let _gate = lock(&self.unlocking);
-        self.backend.clear(&SEALED_TREES)?;
-        let key_file = self.read_or_create_key_file()?;
-        let ring = KeyRing::new(vec![crate::crypto::DataKey::generate(1)?])?;
-        let header = VaultHeader::seal(&ring, &Unlock::LocalKey(&key_file), &self.config.kdf)?;
-        self.write_header(&header, Vec::new())?;
-        self.set_unlocked(ring);
-        tracing::warn!("vault reset: keys and history wiped");
+        {
+            let _writing = lock(&self.writing);
+            let _lock = self.file_lock(true)?;
+            let _gate = lock(&self.unlocking);
+            let settings = match &*self.lock_state() {
+                State::Unlocked(session) => session.body.settings,
+                State::Locked => Settings::default(),
+            };
+            if lock(&self.legacy).take().is_some() {
+                legacy::discard(self)?;
+            }
+            let store = self.open_store()?;
+            let key_file = self.read_or_create_key_file()?;
+            let open = OpenVault::create(&Unlock::LocalKey(&key_file), &self.config.kdf)?;
+            let store_id = crate::store::sealed::new_id()?;
+            let mut body = Body::new(store_id.clone(), settings);
+            body.epoch = self.high_water.load(Ordering::SeqCst) + 1;
+            // The new file first: from this moment no old key exists anywhere.
+            let version = self.write_body(&open, &body)?;
+            store.clear(&Tree::ALL)?;
+            store.apply(vec![Op::Insert {
+                tree: Tree::Meta,
+                key: STORE_ID_KEY.to_vec(),
+                value: store_id.into_bytes(),
+            }])?;
+            self.install(Arc::new(open), body, version);
+            tracing::warn!("vault reset: keys and history wiped");
+        }
         self.status()
+    }
+
+    /// Read under the shared lock: the body and the records it vouches for stay consistent
+    /// for the length of `work`.
+    pub fn read<T, E: From<VaultError>>(
+        &self,
+        work: impl FnOnce(&View<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        *lock(&self.last_used) = Instant::now();
+        let _lock = self.file_lock(false)?;
+        let session = self.session()?;
+        let store = self.store()?;
+        work(&View {
+            body: &session.body,
+            backend: store.as_ref(),
+        })
+    }
+
+    /// Change the body and the records together, under the exclusive lock. Records are
+    /// written between two writes of the vault file: the first names their digests as
+    /// pending, the second settles them, so a crash at any point leaves a vault that vouches
+    /// for whatever the database holds.
+    pub fn write<T, E: From<VaultError>>(
+        &self,
+        work: impl FnOnce(&mut Tx<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        *lock(&self.last_used) = Instant::now();
+        let _writing = lock(&self.writing);
+        let _lock = self.file_lock(true)?;
+        let session = self.session()?;
+        let store = self.store()?;
+        let mut tx = Tx::new(session.body.clone(), store.as_ref());
+        let value = work(&mut tx)?;
+        self.commit(&session, tx)?;
+        Ok(value)
+    }
+
+    fn commit(&self, session: &Session, mut tx: Tx<'_>) -> Result<(), VaultError> {
+        let pending = tx.seal_staged()?;
+        if !tx.body_changed && tx.ops.is_empty() && !tx.clear_records {
+            return Ok(());
+        }
+        let backend = tx.backend;
+        let ops = std::mem::take(&mut tx.ops);
+        let clear_records = tx.clear_records;
+        let mut body = tx.body;
+        body.epoch += 1;
+        let version = self.write_body(&session.open, &body)?;
+        self.install(session.open.clone(), body.clone(), version);
+        if !ops.is_empty() {
+            backend.apply(ops)?;
+        }
+        if clear_records {
+            backend.clear(&[Tree::Chats, Tree::Messages])?;
+        }
+        if !pending.is_empty() {
+            for chat_id in &pending {
+                if let Some(entry) = body.chats.get_mut(chat_id) {
+                    entry.settle();
+                }
+            }
+            body.epoch += 1;
+            let version = self.write_body(&session.open, &body)?;
+            self.install(session.open.clone(), body, version);
+        }
+        Ok(())
     }
 
     /// Store an API key for `provider`, replacing any earlier one. Returns it masked.
@@ -406,239 +564,480 @@ impl Vault {
             expected: error.expected,
             reason: error.reason,
         })?;
-        let ring = self.ring()?;
-        let sealed = Sealed::new(self.backend.as_ref(), &ring);
-        let mut ops: Vec<Op> = self
-            .key_records(&sealed)?
-            .into_iter()
-            .filter(|(_, record)| record.provider == provider)
-            .map(|(id, _)| Op::Remove {
-                tree: Tree::Keys,
-                key: id,
-            })
-            .collect();
-        let record = KeyRecord {
-            provider: provider.to_string(),
-            key: key.to_string(),
-        };
-        ops.push(sealed.insert(Tree::Keys, new_id()?.as_bytes(), &record)?);
-        self.commit(ops)?;
+        self.write(|tx| {
+            tx.body
+                .keys
+                .insert(provider.to_string(), Zeroizing::new(key.to_string()));
+            tx.body_changed = true;
+            Ok::<_, VaultError>(())
+        })?;
         Ok(mask(key))
     }
 
     /// The stored keys, masked.
     pub fn list_keys(&self) -> Result<Vec<StoredKey>, VaultError> {
-        let ring = self.ring()?;
-        let sealed = Sealed::new(self.backend.as_ref(), &ring);
-        let mut keys: Vec<StoredKey> = self
-            .key_records(&sealed)?
-            .into_iter()
-            .map(|(_, record)| StoredKey {
-                provider: record.provider.clone(),
-                masked: mask(&record.key),
-            })
-            .collect();
-        keys.sort_by(|a, b| a.provider.cmp(&b.provider));
-        Ok(keys)
+        self.with_body(|body| {
+            body.keys
+                .iter()
+                .map(|(provider, key)| StoredKey {
+                    provider: provider.clone(),
+                    masked: mask(key),
+                })
+                .collect()
+        })
     }
 
     /// The stored key for `provider`.
     pub fn key_for(&self, provider: &str) -> Result<Option<Zeroizing<String>>, VaultError> {
-        let ring = self.ring()?;
-        let sealed = Sealed::new(self.backend.as_ref(), &ring);
-        Ok(self
-            .key_records(&sealed)?
-            .into_iter()
-            .find(|(_, record)| record.provider == provider)
-            .map(|(_, record)| Zeroizing::new(record.key.clone())))
+        self.with_body(|body| body.keys.get(provider).cloned())
     }
 
-    /// Delete the stored key for `provider`. Returns whether there was one.
+    /// Delete the stored key for `provider`: the vault file is replaced without it. Returns
+    /// whether there was one.
     pub fn delete_key(&self, provider: &str) -> Result<bool, VaultError> {
-        let ring = self.ring()?;
-        let sealed = Sealed::new(self.backend.as_ref(), &ring);
-        let ops: Vec<Op> = self
-            .key_records(&sealed)?
-            .into_iter()
-            .filter(|(_, record)| record.provider == provider)
-            .map(|(id, _)| Op::Remove {
-                tree: Tree::Keys,
-                key: id,
-            })
-            .collect();
-        let found = !ops.is_empty();
-        if found {
-            self.backend.apply(ops)?;
-        }
-        Ok(found)
+        self.write(|tx| {
+            let found = tx.body.keys.remove(provider).is_some();
+            tx.body_changed |= found;
+            Ok::<_, VaultError>(found)
+        })
     }
 
-    /// Delete every stored key without unlocking (a privacy setting on exit).
+    /// Delete every stored key (a privacy setting on exit).
     pub fn delete_all_keys(&self) -> Result<(), VaultError> {
-        Ok(self.backend.clear(&[Tree::Keys])?)
+        self.write(|tx| {
+            if !tx.body.keys.is_empty() {
+                tx.body.keys.clear();
+                tx.body_changed = true;
+            }
+            Ok::<_, VaultError>(())
+        })
     }
 
-    /// Apply a batch of sealed writes, counting the encryptions toward the next rotation.
-    pub fn commit(&self, mut ops: Vec<Op>) -> Result<(), VaultError> {
-        let sealed = ops
-            .iter()
-            .filter(|op| matches!(op, Op::Insert { tree, .. } if SEALED_TREES.contains(tree)))
-            .count() as u64;
-        if sealed > 0 {
-            let count = self.sealed_count()?.saturating_add(sealed);
-            ops.push(Op::Insert {
-                tree: Tree::Meta,
-                key: SEALED_COUNT_KEY.to_vec(),
-                value: count.to_be_bytes().to_vec(),
-            });
-        }
-        self.backend.apply(ops)?;
-        Ok(())
+    /// The settings (sealed in the vault like everything else).
+    pub fn settings(&self) -> Result<Settings, VaultError> {
+        self.with_body(|body| body.settings)
     }
 
-    /// Replace the whole store with `entries` (a backup), but only if the backup's header
-    /// opens with `password` (password vaults) or the local key file. Nothing changes on failure.
-    pub fn replace_all(
-        &self,
-        entries: TreeEntries,
-        password: Option<&str>,
-    ) -> Result<(), VaultError> {
-        let _gate = lock(&self.unlocking);
-        let header_bytes = entries
-            .iter()
-            .find(|(tree, key, _)| *tree == Tree::Meta && key.as_slice() == HEADER_KEY)
-            .map(|(_, _, value)| value.clone())
-            .ok_or(VaultError::Crypto(CryptoError::Integrity(
-                "the backup has no vault header",
-            )))?;
-        let header = VaultHeader::from_bytes(&header_bytes)?;
-        let secret = self.secret_for(&header, password)?;
-        let ring = header.open(&secret.unlock())?;
-        // Every sealed record must open before anything is replaced.
-        for (tree, key, value) in &entries {
-            if SEALED_TREES.contains(tree) {
-                record::open(&ring, tree.name(), key, value)?;
+    /// Change some settings; returns them all.
+    pub fn update_settings(&self, patch: SettingsPatch) -> Result<Settings, VaultError> {
+        self.write(|tx| {
+            let before = tx.body.settings;
+            patch.apply_to(&mut tx.body.settings);
+            tx.body_changed |= before != tx.body.settings;
+            Ok::<_, VaultError>(tx.body.settings)
+        })
+    }
+
+    /// The vault file and every record, exactly as stored: what a backup holds.
+    pub fn snapshot(&self) -> Result<(Vec<u8>, TreeEntries), VaultError> {
+        let _lock = self.file_lock(false)?;
+        self.session()?;
+        let (bytes, _) = file::read(&self.files.vault)
+            .map_err(|error| self.io_error(error))?
+            .ok_or_else(|| missing_vault_file(&self.files.vault))?;
+        let store = self.store()?;
+        let mut entries = Vec::new();
+        for tree in [Tree::Meta, Tree::Chats, Tree::Messages] {
+            for (key, value) in store.scan(tree, b"")? {
+                entries.push((tree, key, value));
             }
         }
-        // One atomic batch: a crash leaves either the old store or the restored one.
+        Ok((bytes, entries))
+    }
+
+    /// Replace the vault file and every record with a backup's, but only once the backup's
+    /// vault opens with `password` (or the local key file) and every record in it is the one
+    /// its vault vouches for. Nothing changes on failure. Returns how many chats it holds.
+    pub fn restore(
+        &self,
+        vault_bytes: &[u8],
+        entries: TreeEntries,
+        password: Option<&str>,
+    ) -> Result<usize, VaultError> {
+        let _writing = lock(&self.writing);
+        let _lock = self.file_lock(true)?;
+        let _gate = lock(&self.unlocking);
+        if lock(&self.legacy).take().is_some() {
+            legacy::discard(self)?;
+        }
+        let sealed = SealedVault::parse(vault_bytes)?;
+        let secret = self.secret_for(sealed.header(), password)?;
+        self.check_costs(&sealed)?;
+        let open = sealed.unlock(&secret.unlock())?;
+        let body = Body::decode(&open.open(&sealed)?)?;
+        let memory = MemoryStore::new(&entries);
+        let store_id = memory.get(Tree::Meta, STORE_ID_KEY)?;
+        if store_id.as_deref() != Some(body.store_id.as_bytes()) {
+            return Err(VaultError::Damaged(
+                "the backup's records do not belong to its vault".into(),
+            ));
+        }
+        let (_, damage) = View {
+            body: &body,
+            backend: &memory,
+        }
+        .all_chats()?;
+        if let Some(first) = damage.first() {
+            return Err(VaultError::Damaged(format!(
+                "the backup is damaged: {} (and {} more)",
+                first.reason,
+                damage.len() - 1
+            )));
+        }
+        let store = self.open_store()?;
         let incoming: std::collections::HashSet<(Tree, &[u8])> = entries
             .iter()
             .map(|(tree, key, _)| (*tree, key.as_slice()))
             .collect();
         let mut ops = Vec::new();
         for tree in Tree::ALL {
-            for (key, _) in self.backend.scan(tree, b"")? {
+            for (key, _) in store.scan(tree, b"")? {
                 if !incoming.contains(&(tree, key.as_slice())) {
                     ops.push(Op::Remove { tree, key });
                 }
             }
         }
         drop(incoming);
+        let chats = body.chats.len();
         ops.extend(
             entries
                 .into_iter()
                 .map(|(tree, key, value)| Op::Insert { tree, key, value }),
         );
-        self.backend.apply(ops)?;
-        self.set_unlocked(ring);
-        tracing::info!("store restored from a backup");
-        Ok(())
+        // One atomic batch for the records, then the vault file: a crash in between leaves
+        // a vault that does not vouch for the records (reported), and restoring again mends it.
+        store.apply(ops)?;
+        let mut body = body;
+        body.epoch = body
+            .epoch
+            .max(self.high_water.load(Ordering::SeqCst))
+            .saturating_add(1);
+        let version = self.write_body(&open, &body)?;
+        self.high_water.store(body.epoch, Ordering::SeqCst);
+        self.install(Arc::new(open), body, version);
+        tracing::info!(chats, "store restored from a backup");
+        Ok(chats)
     }
 
-    /// The backend, for services that store sealed records (history).
-    pub fn backend(&self) -> &Arc<dyn Backend> {
-        &self.backend
+    /// Remove records no chat in the vault owns: left by a crash after the vault file was
+    /// written and before the database caught up. They cannot be decrypted (their key is
+    /// gone); this only frees the space. Returns how many were removed.
+    pub fn sweep_orphans(&self) -> Result<usize, VaultError> {
+        self.write(|tx| {
+            let mut ops = Vec::new();
+            for tree in [Tree::Chats, Tree::Messages] {
+                for (key, _) in tx.backend.scan(tree, b"")? {
+                    let chat_id = key.split(|&byte| byte == b'/').next().unwrap_or(&[]);
+                    let known = std::str::from_utf8(chat_id)
+                        .map(|id| tx.body.chats.contains_key(id))
+                        .unwrap_or(false);
+                    if !known {
+                        ops.push(Op::Remove { tree, key });
+                    }
+                }
+            }
+            let count = ops.len();
+            tx.ops.extend(ops);
+            Ok::<_, VaultError>(count)
+        })
     }
 
     // --- internals
 
-    fn key_records(&self, sealed: &Sealed<'_>) -> Result<Vec<(Vec<u8>, KeyRecord)>, VaultError> {
-        Ok(sealed.scan::<KeyRecord>(Tree::Keys, b"")?)
+    fn with_body<T>(&self, work: impl FnOnce(&Body) -> T) -> Result<T, VaultError> {
+        *lock(&self.last_used) = Instant::now();
+        let _lock = self.file_lock(false)?;
+        let session = self.session()?;
+        Ok(work(&session.body))
     }
 
-    fn header(&self) -> Result<Option<VaultHeader>, VaultError> {
-        match self.backend.get(Tree::Meta, HEADER_KEY)? {
-            Some(bytes) => Ok(Some(VaultHeader::from_bytes(&bytes)?)),
-            None => Ok(None),
+    /// The current session: the cached one if the file did not change, else the file read
+    /// again (with the key in memory when its header is unchanged, else unlocking without the
+    /// user when possible).
+    fn session(&self) -> Result<Arc<Session>, VaultError> {
+        if lock(&self.legacy).is_some() {
+            return self.legacy_session();
+        }
+        let version = file::version(&self.files.vault).map_err(|error| self.io_error(error))?;
+        if let State::Unlocked(session) = &*self.lock_state()
+            && Some(session.version) == version
+        {
+            return Ok(session.clone());
+        }
+        let _gate = lock(&self.unlocking);
+        let sealed = self.read_sealed()?;
+        let cached = match &*self.lock_state() {
+            State::Unlocked(session) => Some(session.open.clone()),
+            State::Locked => None,
+        };
+        if let Some(open) = cached
+            && open.same_header(&sealed)
+        {
+            return self.session_from(open, &sealed);
+        }
+        let secret = match self.automatic_secret(sealed.header())? {
+            Some(secret) => secret,
+            None => {
+                *self.lock_state() = State::Locked;
+                return Err(VaultError::Locked);
+            }
+        };
+        match self.open_session(&sealed, &secret) {
+            Ok(session) => {
+                *self.lock_state() = State::Unlocked(session.clone());
+                Ok(session)
+            }
+            Err(VaultError::WrongPassword) => {
+                self.automatic_failed.store(true, Ordering::SeqCst);
+                *self.lock_state() = State::Locked;
+                tracing::warn!("the password from the environment or command is wrong");
+                Err(VaultError::Locked)
+            }
+            Err(other) => Err(other),
         }
     }
 
-    fn require_header(&self) -> Result<VaultHeader, VaultError> {
-        self.header()?
-            .ok_or(VaultError::Crypto(CryptoError::Integrity(
-                "the vault header is missing",
-            )))
+    /// A 0.1 store waiting for its password: unlock (and upgrade) it with the automatic
+    /// password if one appeared, else report it locked.
+    fn legacy_session(&self) -> Result<Arc<Session>, VaultError> {
+        if file::version(&self.files.vault)
+            .map_err(|error| self.io_error(error))?
+            .is_some()
+        {
+            // Another chinwag upgraded it meanwhile.
+            *lock(&self.legacy) = None;
+            self.open_store()?;
+            return self.session();
+        }
+        Err(VaultError::Locked)
     }
 
-    fn write_header(&self, header: &VaultHeader, mut ops: Vec<Op>) -> Result<(), VaultError> {
-        ops.push(Op::Insert {
-            tree: Tree::Meta,
-            key: HEADER_KEY.to_vec(),
-            value: header.to_bytes()?,
+    /// Upgrade a waiting 0.1 store with `password` before a call that needs the vault open.
+    fn finish_legacy_upgrade(&self, password: Option<&str>) -> Result<(), VaultError> {
+        if lock(&self.legacy).is_none() {
+            return Ok(());
+        }
+        let password = password.ok_or(VaultError::CurrentPasswordNeeded)?;
+        self.unlock(password).map(|_| ())
+    }
+
+    fn session_from(
+        &self,
+        open: Arc<OpenVault>,
+        sealed: &SealedVault,
+    ) -> Result<Arc<Session>, VaultError> {
+        let version = self.version_now()?;
+        let body = Body::decode(&open.open(sealed)?)?;
+        self.check_body(&body)?;
+        let session = Arc::new(Session {
+            open,
+            body,
+            version,
         });
-        self.backend.apply(ops)?;
+        self.high_water
+            .fetch_max(session.body.epoch, Ordering::SeqCst);
+        *self.lock_state() = State::Unlocked(session.clone());
+        Ok(session)
+    }
+
+    /// Unlock `sealed` with `secret` into a session (not installed).
+    fn open_session(
+        &self,
+        sealed: &SealedVault,
+        secret: &Secret,
+    ) -> Result<Arc<Session>, VaultError> {
+        self.check_costs(sealed)?;
+        let open = sealed.unlock(&secret.unlock()).map_err(|error| match error {
+            CryptoError::KeyFileMismatch => VaultError::Damaged(
+                "the vault file does not match the local key file (altered, or the key file was replaced)"
+                    .into(),
+            ),
+            other => VaultError::from(other),
+        })?;
+        let version = self.version_now()?;
+        let body = Body::decode(&open.open(sealed)?)?;
+        self.check_body(&body)?;
+        self.high_water.fetch_max(body.epoch, Ordering::SeqCst);
+        Ok(Arc::new(Session {
+            open: Arc::new(open),
+            body,
+            version,
+        }))
+    }
+
+    /// Argon2 costs read from disk must be within what the config allows (with a margin):
+    /// refused before any derivation.
+    fn check_costs(&self, sealed: &SealedVault) -> Result<(), VaultError> {
+        if let Some(kdf) = sealed.header().kdf()
+            && !kdf.within_reach_of(&self.config.kdf)
+        {
+            return Err(VaultError::Damaged(format!(
+                "the vault file asks for Argon2 costs ({} KiB, {} passes, {} lanes) far above the \
+                 configured ones: refused before any work",
+                kdf.memory_kib, kdf.iterations, kdf.parallelism
+            )));
+        }
         Ok(())
     }
 
-    fn sealed_count(&self) -> Result<u64, VaultError> {
-        Ok(self
-            .backend
-            .get(Tree::Meta, SEALED_COUNT_KEY)?
-            .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_slice()).ok())
-            .map(u64::from_be_bytes)
-            .unwrap_or(0))
+    /// A body must be no older than one already seen and belong to this database.
+    fn check_body(&self, body: &Body) -> Result<(), VaultError> {
+        if body.epoch < self.high_water.load(Ordering::SeqCst) {
+            return Err(VaultError::Damaged(
+                "the vault file was replaced by an older copy".into(),
+            ));
+        }
+        let store = self.store()?;
+        let store_id = store.get(Tree::Meta, STORE_ID_KEY)?;
+        if store_id.as_deref() != Some(body.store_id.as_bytes()) {
+            return Err(VaultError::Damaged(format!(
+                "the database in {} does not belong to the vault file {} (missing, replaced or \
+                 damaged): restore a backup (history/restore) or start afresh (vault/reset)",
+                self.files.store_dir.display(),
+                self.files.vault.display()
+            )));
+        }
+        Ok(())
+    }
+
+    fn read_sealed(&self) -> Result<SealedVault, VaultError> {
+        let (bytes, _) = file::read(&self.files.vault)
+            .map_err(|error| self.io_error(error))?
+            .ok_or_else(|| missing_vault_file(&self.files.vault))?;
+        Ok(SealedVault::parse(&bytes)?)
+    }
+
+    fn version_now(&self) -> Result<file::Version, VaultError> {
+        file::version(&self.files.vault)
+            .map_err(|error| self.io_error(error))?
+            .ok_or_else(|| missing_vault_file(&self.files.vault))
+    }
+
+    fn write_body(&self, open: &OpenVault, body: &Body) -> Result<file::Version, VaultError> {
+        let plain = body.encode()?;
+        let bytes = open.seal(&plain)?;
+        file::replace(&self.files.vault, &bytes).map_err(|error| self.io_error(error))
+    }
+
+    fn install(&self, open: Arc<OpenVault>, body: Body, version: file::Version) {
+        self.high_water.fetch_max(body.epoch, Ordering::SeqCst);
+        *self.lock_state() = State::Unlocked(Arc::new(Session {
+            open,
+            body,
+            version,
+        }));
+    }
+
+    /// Move every chat to a new key and the vault to a new vault key under `unlock`. Runs under
+    /// the exclusive lock. Each chat first gets its next key in the (old) vault file, then its
+    /// records are re-sealed in batches, then a new vault file under the new protection holds
+    /// only the new keys: a crash at any point leaves a file that opens every record.
+    fn rotate_into(&self, session: &Session, unlock: &Unlock<'_>) -> Result<usize, VaultError> {
+        let store = self.store()?;
+        let mut body = session.body.clone();
+        for entry in body.chats.values_mut() {
+            if entry.next_key.is_none() {
+                let next = entry.generation.checked_add(1).ok_or_else(|| {
+                    VaultError::Shape("a chat key generation is exhausted".into())
+                })?;
+                entry.next_key = Some(crate::crypto::DataKey::generate(next)?.to_stored());
+            }
+        }
+        body.epoch += 1;
+        self.write_body(&session.open, &body)?;
+        let ids: Vec<String> = body.chats.keys().cloned().collect();
+        let mut count = 0;
+        let mut unrotated = Vec::new();
+        for batch in ids.chunks(ROTATION_BATCH) {
+            let mut ops = Vec::new();
+            for chat_id in batch {
+                let Some(entry) = body.chats.get(chat_id) else {
+                    continue;
+                };
+                match records::reseal_chat(store.as_ref(), chat_id, entry) {
+                    Ok((chat_ops, digest)) => {
+                        count += chat_ops.len();
+                        ops.extend(chat_ops);
+                        if let Some(entry) = body.chats.get_mut(chat_id) {
+                            entry.pending = Some(digest);
+                        }
+                    }
+                    Err(VaultError::Damaged(reason)) => {
+                        tracing::warn!(%reason, "a damaged chat keeps its key through a rotation");
+                        unrotated.push(chat_id.clone());
+                    }
+                    Err(other) => return Err(other),
+                }
+            }
+            body.epoch += 1;
+            self.write_body(&session.open, &body)?;
+            store.apply(ops)?;
+        }
+        for (chat_id, entry) in body.chats.iter_mut() {
+            if unrotated.contains(chat_id) {
+                entry.next_key = None;
+                continue;
+            }
+            if let Some(next) = entry.next_key.take() {
+                entry.key = next;
+                entry.generation += 1;
+            }
+            entry.settle();
+        }
+        let open = OpenVault::create(unlock, &self.config.kdf)?;
+        body.epoch += 1;
+        let version = self.write_body(&open, &body)?;
+        self.install(Arc::new(open), body, version);
+        tracing::info!(count, "vault and chat keys rotated");
+        Ok(count)
     }
 
     fn lock_state(&self) -> MutexGuard<'_, State> {
         lock(&self.state)
     }
 
-    fn current_ring(&self) -> Option<Arc<KeyRing>> {
-        match &*self.lock_state() {
-            State::Unlocked(ring) => Some(ring.clone()),
-            State::Locked => None,
-        }
+    fn file_lock(&self, exclusive: bool) -> Result<FileLock, VaultError> {
+        FileLock::acquire(&self.files.lock, exclusive).map_err(|error| self.io_error(error))
     }
 
-    fn set_unlocked(&self, ring: KeyRing) -> Arc<KeyRing> {
-        let ring = Arc::new(ring);
-        *self.lock_state() = State::Unlocked(ring.clone());
-        self.automatic_failed.store(false, Ordering::SeqCst);
-        ring
+    fn io_error(&self, error: std::io::Error) -> VaultError {
+        VaultError::Store(StoreError::Database(format!(
+            "{}: {error}",
+            self.files.vault.display()
+        )))
     }
 
-    fn check_new_password(&self, password: &str) -> Result<(), VaultError> {
-        if password.chars().count() < MIN_PASSWORD_CHARS {
-            return Err(VaultError::WeakPassword);
-        }
-        Ok(())
-    }
-
-    fn seal_password(
+    /// The secret that opens `header` without asking the user, if there is one.
+    fn automatic_secret(
         &self,
-        ring: &KeyRing,
-        password: &str,
-        key_file: Option<&Zeroizing<[u8; 32]>>,
-    ) -> Result<VaultHeader, VaultError> {
-        let unlock = Unlock::Password {
-            password: password.as_bytes(),
-            key_file: key_file.map(|k| &**k),
+        header: &crate::crypto::VaultHeader,
+    ) -> Result<Option<Secret>, VaultError> {
+        if !header.is_password() {
+            return Ok(Some(Secret::LocalKey(self.require_key_file()?)));
+        }
+        if self.automatic_failed.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
+        let password = match password_source::from_env() {
+            Some(password) => password,
+            None => match &self.config.password_command {
+                Some(command) => match password_source::from_command(command) {
+                    Ok(password) => password,
+                    Err(message) => {
+                        self.automatic_failed.store(true, Ordering::SeqCst);
+                        tracing::warn!(%message, "password command failed");
+                        return Err(VaultError::PasswordCommand(message));
+                    }
+                },
+                None => return Ok(None),
+            },
         };
-        Ok(VaultHeader::seal(ring, &unlock, &self.config.kdf)?)
-    }
-
-    fn open_with_password(
-        &self,
-        header: &VaultHeader,
-        password: &str,
-    ) -> Result<KeyRing, VaultError> {
-        let secret = self.secret_for(header, Some(password))?;
-        Ok(header.open(&secret.unlock())?)
+        Ok(Some(self.secret_for(header, Some(&password))?))
     }
 
     fn secret_for(
         &self,
-        header: &VaultHeader,
+        header: &crate::crypto::VaultHeader,
         password: Option<&str>,
     ) -> Result<Secret, VaultError> {
         if header.is_password() {
@@ -657,62 +1056,9 @@ impl Vault {
         }
     }
 
-    /// Rotate when the current key has sealed too many records (checked at unlock).
-    fn rotate_if_worn(&self, header: &VaultHeader, password: &str, ring: &KeyRing) {
-        if self.sealed_count().unwrap_or(0) < ROTATE_AFTER {
-            return;
-        }
-        let Ok(secret) = self.secret_for(header, Some(password)) else {
-            return;
-        };
-        match self.rotate_with(ring, &secret) {
-            Ok(count) => tracing::info!(count, "data key rotated after heavy use"),
-            Err(error) => tracing::warn!(%error, "automatic data key rotation failed"),
-        }
-    }
-
-    /// The rotation itself: a header holding old and new keys, every record re-sealed under
-    /// the new key, then a header with the new key only. A crash in between leaves a header
-    /// that opens every record; the next rotation finishes the job.
-    fn rotate_with(&self, ring: &KeyRing, secret: &Secret) -> Result<usize, VaultError> {
-        let both = ring.with_new_key()?;
-        let generation = both.current().generation();
-        let header = VaultHeader::seal(&both, &secret.unlock(), &self.config.kdf)?;
-        self.write_header(&header, Vec::new())?;
-        let sealed = Sealed::new(self.backend.as_ref(), &both);
-        let mut count = 0;
-        for tree in SEALED_TREES {
-            let mut batch = Vec::new();
-            for (key, value) in self.backend.scan(tree, b"")? {
-                if record::generation_of(&value) == Some(generation) {
-                    continue;
-                }
-                batch.push(sealed.reseal(tree, &key, &value)?);
-                if batch.len() == 512 {
-                    count += batch.len();
-                    self.backend.apply(std::mem::take(&mut batch))?;
-                }
-            }
-            count += batch.len();
-            if !batch.is_empty() {
-                self.backend.apply(batch)?;
-            }
-        }
-        let new_ring = both.without_older_than(generation);
-        let header = VaultHeader::seal(&new_ring, &secret.unlock(), &self.config.kdf)?;
-        let reset_count = Op::Insert {
-            tree: Tree::Meta,
-            key: SEALED_COUNT_KEY.to_vec(),
-            value: 0u64.to_be_bytes().to_vec(),
-        };
-        self.write_header(&header, vec![reset_count])?;
-        self.set_unlocked(new_ring);
-        tracing::info!(count, generation, "data key rotated");
-        Ok(count)
-    }
-
     fn read_key_file(&self) -> Result<Option<Zeroizing<[u8; 32]>>, VaultError> {
-        key_file::read(&self.key_file_path).map_err(|error| self.key_file_error(error.to_string()))
+        key_file::read(&self.files.key_file)
+            .map_err(|error| self.key_file_error(error.to_string()))
     }
 
     fn require_key_file(&self) -> Result<Zeroizing<[u8; 32]>, VaultError> {
@@ -724,7 +1070,7 @@ impl Vault {
         if let Some(bytes) = self.read_key_file()? {
             return Ok(bytes);
         }
-        match key_file::create(&self.key_file_path) {
+        match key_file::create(&self.files.key_file) {
             Ok(bytes) => Ok(bytes),
             // Another chinwag created it a moment ago.
             Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -736,10 +1082,25 @@ impl Vault {
 
     fn key_file_error(&self, message: String) -> VaultError {
         VaultError::KeyFile {
-            path: self.key_file_path.clone(),
+            path: self.files.key_file.clone(),
             message,
         }
     }
+}
+
+fn missing_vault_file(path: &std::path::Path) -> VaultError {
+    VaultError::Damaged(format!(
+        "the vault file {} is missing while its database exists: restore a backup \
+         (history/restore) or start afresh (vault/reset)",
+        path.display()
+    ))
+}
+
+fn check_new_password(password: &str) -> Result<(), VaultError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(VaultError::WeakPassword);
+    }
+    Ok(())
 }
 
 /// A secret kept only for the length of one operation.
@@ -760,45 +1121,49 @@ impl Secret {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+/// Records held in memory: a backup being checked before it replaces anything.
+struct MemoryStore {
+    trees: std::collections::HashMap<Tree, std::collections::BTreeMap<Vec<u8>, Vec<u8>>>,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::crypto::KdfParams;
-    use crate::store::sled_backend::SledBackend;
-
-    fn vault(dir: &std::path::Path) -> Vault {
-        let backend: Arc<dyn Backend> =
-            Arc::new(SledBackend::open(&dir.join("db"), 1 << 20).unwrap());
-        let config = VaultConfig {
-            password_command: None,
-            auto_lock_minutes: Some(1),
-            kdf: KdfParams::FLOOR,
-        };
-        Vault::open(backend, dir.join("vault.key"), config).unwrap()
+impl MemoryStore {
+    fn new(entries: &TreeEntries) -> Self {
+        let mut trees: std::collections::HashMap<Tree, std::collections::BTreeMap<_, _>> =
+            std::collections::HashMap::new();
+        for (tree, key, value) in entries {
+            trees
+                .entry(*tree)
+                .or_default()
+                .insert(key.clone(), value.clone());
+        }
+        Self { trees }
     }
+}
 
-    #[test]
-    fn an_idle_password_vault_locks_itself() {
-        let dir = tempfile::tempdir().unwrap();
-        let vault = vault(dir.path());
-        assert!(
-            !vault.lock_if_idle_for(Duration::ZERO),
-            "a local-key vault is left alone"
-        );
-        vault.set_password(None, Some("correct horse")).unwrap();
-        assert!(
-            !vault.lock_if_idle_for(Duration::from_secs(3600)),
-            "not idle long enough"
-        );
-        assert_eq!(vault.status().unwrap().state, "unlocked");
-        assert!(vault.lock_if_idle_for(Duration::ZERO));
-        assert_eq!(vault.status().unwrap().state, "locked");
-        assert_eq!(vault.list_keys().unwrap_err(), VaultError::Locked);
-        vault.unlock("correct horse").unwrap();
-        assert!(vault.list_keys().is_ok());
+impl Backend for MemoryStore {
+    fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.trees.get(&tree).and_then(|t| t.get(key).cloned()))
     }
+    fn scan(&self, tree: Tree, prefix: &[u8]) -> Result<crate::store::Entries, StoreError> {
+        Ok(self
+            .trees
+            .get(&tree)
+            .map(|t| {
+                t.range(prefix.to_vec()..)
+                    .take_while(|(key, _)| key.starts_with(prefix))
+                    .map(|(key, value)| (key.clone(), value.clone()))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+    fn apply(&self, _ops: Vec<Op>) -> Result<(), StoreError> {
+        Err(StoreError::Database("a backup being checked is read-only".into()))
+    }
+    fn clear(&self, _trees: &[Tree]) -> Result<(), StoreError> {
+        Err(StoreError::Database("a backup being checked is read-only".into()))
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
