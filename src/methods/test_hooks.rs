@@ -7,7 +7,8 @@ use jsonrpsee::core::{RpcResult, async_trait};
 
 use crate::api::TestHooksApiServer;
 use crate::protocol::Params;
-use crate::protocol::types::SleepParams;
+use crate::protocol::AppError;
+use crate::protocol::types::{PanicParams, SleepParams};
 
 pub struct TestHooks;
 
@@ -20,5 +21,13 @@ impl TestHooksApiServer for TestHooks {
 
     async fn panic(&self) -> RpcResult<()> {
         panic!("test hook panic");
+    }
+
+    async fn panic_blocking(&self, params: Params<PanicParams>) -> RpcResult<()> {
+        let canary = params.0.canary;
+        super::blocking::run(move || -> Result<(), AppError> {
+            panic!("test hook panic holding {canary}");
+        })
+        .await
     }
 }

@@ -74,6 +74,14 @@ pub struct SleepParams {
     pub millis: u64,
 }
 
+/// `$/test/panicBlocking` params (test hooks only): text the panic message carries, which
+/// must never reach the log.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PanicParams {
+    pub canary: String,
+}
+
 // --- vault
 
 /// `vault/unlock` params.
