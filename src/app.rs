@@ -9,7 +9,7 @@ use crate::config::{Config, ConfigError};
 use crate::history::History;
 use crate::paths::Paths;
 use crate::protocol::{AppError, ErrorCode};
-use crate::store::shared::{Role, SharedStore};
+use crate::store::shared::SharedStore;
 use crate::transport::Outgoing;
 use crate::vault::Vault;
 use crate::{settings, store};
@@ -48,8 +48,43 @@ impl Storage {
         })
     }
 
-    /// The privacy settings' on-exit duties: clear history and/or delete keys.
+    /// The privacy settings' on-exit duties (clear history and/or delete keys), when this
+    /// process is the last chinwag using the database. A follower never runs them, and an
+    /// owner with followers connected leaves them to the last one: clearing here would wipe
+    /// a chat another editor is in the middle of.
     pub fn run_exit_duties(&self) {
+        if self.is_last_user() {
+            self.run_duties();
+        }
+    }
+
+    /// At start, run the on-exit duties that a process which died could not run, only if
+    /// this process is alone with the database (the owner, no follower connected): a
+    /// process starting beside another chinwag must not wipe that one's chat.
+    pub fn run_missed_exit_duties(&self) {
+        if self.is_last_user() {
+            self.run_duties();
+        }
+    }
+
+    fn is_last_user(&self) -> bool {
+        match self.store.is_sole_user() {
+            Ok(true) => true,
+            Ok(false) => {
+                tracing::info!(
+                    "other chinwag processes use the database; the privacy duties are left to \
+                     the last one"
+                );
+                false
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot reach the database for the privacy duties");
+                false
+            }
+        }
+    }
+
+    fn run_duties(&self) {
         let settings = match settings::load(self.store.as_ref()) {
             Ok(settings) => settings,
             Err(error) => {
@@ -68,14 +103,6 @@ impl Storage {
                 Ok(()) => tracing::info!("keys deleted (privacy setting)"),
                 Err(error) => tracing::warn!(%error, "deleting keys failed"),
             }
-        }
-    }
-
-    /// At start, run the on-exit duties that a process which died could not run. Only the
-    /// owner does it: a follower starts while another chinwag is still working.
-    pub fn run_missed_exit_duties(&self) {
-        if self.store.role() == Role::Owner {
-            self.run_exit_duties();
         }
     }
 }
