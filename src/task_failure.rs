@@ -31,7 +31,10 @@ mod tests {
         })
         .await;
         let error = joined.unwrap_err();
-        assert!(error.to_string().contains("hunter2-secret"), "tokio shows it");
+        assert!(
+            error.to_string().contains("hunter2-secret"),
+            "tokio shows it"
+        );
         let text = report(&error, "test");
         assert!(!text.contains("hunter2"));
     }

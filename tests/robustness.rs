@@ -106,7 +106,9 @@ fn destructive_calls_are_not_cancelled_and_answer_their_real_result() {
 // 2. Exit duties with several processes
 
 fn history_cleared_count(home: &Home) -> usize {
-    logs(home).matches("history cleared (privacy setting)").count()
+    logs(home)
+        .matches("history cleared (privacy setting)")
+        .count()
 }
 
 #[test]
@@ -192,7 +194,10 @@ fn a_bad_lsp_frame_never_swallows_the_next_one() {
             assert_eq!(error_code(&message), -32700, "{message}");
             parse_errors += 1;
         }
-        assert!(parse_errors >= 1, "frame {id}: the bad frame was not reported");
+        assert!(
+            parse_errors >= 1,
+            "frame {id}: the bad frame was not reported"
+        );
     }
     let (status, _) = server.finish();
     assert!(status.success());
@@ -269,11 +274,11 @@ fn a_flood_of_connections_leaves_the_owner_serving_followers() {
 fn a_non_utf8_home_is_reported_lossily_and_everything_works() {
     use std::os::unix::ffi::OsStrExt;
     let home = Home::new();
-    let odd: PathBuf = home
-        .path()
-        .join(std::ffi::OsStr::from_bytes(b"h\xffome"));
+    let odd: PathBuf = home.path().join(std::ffi::OsStr::from_bytes(b"h\xffome"));
     std::fs::create_dir_all(&odd).unwrap();
-    let odd_home = Home { dir: tempfile::tempdir_in(&odd).unwrap() };
+    let odd_home = Home {
+        dir: tempfile::tempdir_in(&odd).unwrap(),
+    };
     let root: &Path = odd_home.path();
     let mut server = Server::start_with(&odd_home, Framing::Ndjson, |command| {
         command.env("HOME", root);

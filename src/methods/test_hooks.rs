@@ -6,8 +6,8 @@ use std::time::Duration;
 use jsonrpsee::core::{RpcResult, async_trait};
 
 use crate::api::TestHooksApiServer;
-use crate::protocol::Params;
 use crate::protocol::AppError;
+use crate::protocol::Params;
 use crate::protocol::types::{PanicParams, SleepParams};
 
 pub struct TestHooks;

@@ -34,7 +34,10 @@ mod tests {
 
     #[test]
     fn destructive_calls_are_not_cancellable() {
-        assert!(CANCELLABLE.windows(2).all(|pair| pair[0] < pair[1]), "sorted");
+        assert!(
+            CANCELLABLE.windows(2).all(|pair| pair[0] < pair[1]),
+            "sorted"
+        );
         for method in [
             "vault/setPassword",
             "vault/rotateKey",
