@@ -288,8 +288,9 @@ fn a_non_utf8_home_is_reported_lossily_and_everything_works() {
     assert!(data_dir.contains("h\u{fffd}ome"), "{data_dir}");
     assert!(result["storageError"].is_null(), "{result}");
     ok(server.call(2, "settings/set", json!({"clearHistoryOnExit": false})));
-    let exported = odd_home.write_export("one.json", &[("odd", &[("user", "hi")])]);
-    ok(server.call(3, "history/import", json!({"path": exported})));
+    // JSON cannot name a non-UTF-8 path; `~/` can.
+    odd_home.write_export("one.json", &[("odd", &[("user", "hi")])]);
+    ok(server.call(3, "history/import", json!({"path": "~/one.json"})));
     let summary = ok(server.call(
         4,
         "history/export",

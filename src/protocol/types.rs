@@ -60,6 +60,8 @@ pub struct Capabilities {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConfigStatus {
+    /// Lossy where not UTF-8 (see [`crate::paths::lossy`]).
+    #[serde(serialize_with = "crate::paths::lossy")]
     pub file: std::path::PathBuf,
     /// Whether the file exists.
     pub found: bool,
