@@ -33,15 +33,6 @@ fn logs(home: &Home) -> String {
     text
 }
 
-/// Wait until `check` holds, or fail after `within` with `what`.
-fn wait_for(within: Duration, what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // 1. Cancelling a destructive call
 
