@@ -146,4 +146,8 @@ pub trait TestHooksApi {
     /// Panic inside the handler, to prove a panic never reaches the editor.
     #[method(name = "panic")]
     async fn panic(&self) -> RpcResult<()>;
+
+    /// Panic on the blocking pool with `canary` in the message, to prove it is not logged.
+    #[method(name = "panicBlocking")]
+    async fn panic_blocking(&self, params: Params<PanicParams>) -> RpcResult<()>;
 }

@@ -9,7 +9,6 @@ use crate::config::{Config, ConfigError};
 use crate::history::History;
 use crate::paths::Paths;
 use crate::protocol::{AppError, ErrorCode};
-use crate::store::shared::Role;
 use crate::transport::Outgoing;
 use crate::vault::Vault;
 
@@ -35,18 +34,56 @@ impl Storage {
         Ok(Storage { vault, history })
     }
 
-    /// Whether this process owns the database (and so may run duties that affect every
-    /// editor); false while the database is not open yet.
-    fn owns_store(&self) -> bool {
-        self.vault
-            .store()
-            .is_ok_and(|store| store.role() == Role::Owner)
+    /// The privacy settings' on-exit duties (clear history and/or delete keys), when this
+    /// process is the last chinwag using the database. A follower never runs them, and an
+    /// owner with followers connected leaves them to the last one: clearing here would wipe
+    /// a chat another editor is in the middle of.
+    pub fn run_exit_duties(&self) {
+        if self.is_last_user() {
+            self.run_duties();
+        }
     }
 
-    /// The privacy settings' on-exit duties: clear history and/or delete keys. They need the
-    /// vault open (the settings, like every key, are sealed in it): a locked password vault
-    /// without `CHINWAG_PASSWORD` or `password_command` runs them at the next start instead.
-    pub fn run_exit_duties(&self) {
+    /// At start, when this process is alone with the database (the owner, no follower
+    /// connected): remove records a crash left without a key, and run the on-exit duties that
+    /// a process which died could not run. A process starting beside another chinwag must not
+    /// wipe that one's chat.
+    pub fn run_missed_exit_duties(&self) {
+        if self.is_last_user() {
+            match self.vault.sweep_orphans() {
+                Ok(0) => {}
+                Ok(count) => tracing::info!(count, "removed records whose chat key is gone"),
+                Err(error) => tracing::debug!(%error, "no sweep of orphaned records"),
+            }
+            self.run_duties();
+        }
+    }
+
+    fn is_last_user(&self) -> bool {
+        let store = match self.vault.store() {
+            Ok(store) => store,
+            Err(_) => return false,
+        };
+        match store.is_sole_user() {
+            Ok(true) => true,
+            Ok(false) => {
+                tracing::info!(
+                    "other chinwag processes use the database; the privacy duties are left to \
+                     the last one"
+                );
+                false
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot reach the database for the privacy duties");
+                false
+            }
+        }
+    }
+
+    /// The duties themselves. They need the vault open (the settings, like every key, are
+    /// sealed in it): a locked password vault without `CHINWAG_PASSWORD` or
+    /// `password_command` leaves them to the next start.
+    fn run_duties(&self) {
         let settings = match self.vault.settings() {
             Ok(settings) => settings,
             Err(error) => {
@@ -66,21 +103,6 @@ impl Storage {
                 Err(error) => tracing::warn!(%error, "deleting keys failed"),
             }
         }
-    }
-
-    /// At start, run the on-exit duties that a process which died could not run, and remove
-    /// records a crash left without a key. Only the owner does it: a follower starts while
-    /// another chinwag is still working.
-    pub fn run_missed_exit_duties(&self) {
-        if !self.owns_store() {
-            return;
-        }
-        match self.vault.sweep_orphans() {
-            Ok(0) => {}
-            Ok(count) => tracing::info!(count, "removed records whose chat key is gone"),
-            Err(error) => tracing::debug!(%error, "no sweep of orphaned records"),
-        }
-        self.run_exit_duties();
     }
 }
 

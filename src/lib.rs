@@ -35,5 +35,6 @@ pub mod provider;
 pub mod server;
 pub mod settings;
 pub mod store;
+pub mod task_failure;
 pub mod transport;
 pub mod vault;

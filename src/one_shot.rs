@@ -64,7 +64,7 @@ async fn ask(paths: Paths, config: Config, question: Question) -> Result<(), Str
         setup.new_chat(provider.as_deref(), model.as_deref(), system, None)
     })
     .await
-    .map_err(|e| e.to_string())?
+    .map_err(|error| crate::task_failure::report(&error, "starting the chat").to_string())?
     .map_err(|e| e.to_string())?;
 
     let (tx, mut rx) = mpsc::channel::<Delta>(256);

@@ -9,21 +9,31 @@ use std::io;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 /// The folders and files chinwag uses.
+///
+/// Serialized (in `initialize`) lossily: JSON strings are UTF-8 and a path need not be, so
+/// bytes that are not UTF-8 show as U+FFFD. The paths themselves are used as they are.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct Paths {
     /// The user's home folder: exports, imports and backups must stay inside it.
+    #[serde(serialize_with = "lossy")]
     pub home_dir: PathBuf,
+    #[serde(serialize_with = "lossy")]
     pub config_dir: PathBuf,
+    #[serde(serialize_with = "lossy")]
     pub config_file: PathBuf,
+    #[serde(serialize_with = "lossy")]
     pub data_dir: PathBuf,
+    #[serde(serialize_with = "lossy")]
     pub log_dir: PathBuf,
     /// The sled database folder.
+    #[serde(serialize_with = "lossy")]
     pub database_dir: PathBuf,
     /// Where the process that owns the database listens for other chinwag processes.
+    #[serde(serialize_with = "lossy")]
     pub owner_socket: PathBuf,
     /// The vault file: every key, the settings and the manifest, sealed as a whole.
     pub vault_file: PathBuf,
@@ -34,7 +44,14 @@ pub struct Paths {
     /// chinwag 0.1's owner socket.
     pub legacy_owner_socket: PathBuf,
     /// The local key file that protects the vault when there is no password.
+    #[serde(serialize_with = "lossy")]
     pub key_file: PathBuf,
+}
+
+/// Serialize a path as a string, replacing bytes that are not UTF-8 with U+FFFD (serde's
+/// own `Path` serializer fails on them, which failed the whole `initialize` answer).
+pub fn lossy<S: Serializer>(path: &Path, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&path.to_string_lossy())
 }
 
 /// The home folder could not be determined.
@@ -99,6 +116,16 @@ pub fn restrict_umask() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_that_are_not_utf8_serialize_lossily() {
+        use std::os::unix::ffi::OsStrExt;
+        let home = PathBuf::from(std::ffi::OsStr::from_bytes(b"/home/h\xffme"));
+        let paths = Paths::from_dirs(home.clone(), home.join("c"), home.join("d"));
+        let json = serde_json::to_value(&paths).unwrap();
+        assert_eq!(json["homeDir"], "/home/h\u{fffd}me");
+        assert_eq!(json["ownerSocket"], "/home/h\u{fffd}me/d/owner.sock");
+    }
 
     #[test]
     fn creates_private_folders() {

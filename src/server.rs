@@ -25,6 +25,7 @@ use crate::app::App;
 use crate::config::{Config, ConfigError};
 use crate::methods;
 use crate::paths::Paths;
+use crate::protocol::cancellable;
 use crate::protocol::envelope::{self, Incoming};
 use crate::protocol::{AppError, ErrorCode};
 use crate::transport::{FrameCodec, FrameError, Inbound, Outgoing, SharedFraming, Writer};
@@ -34,6 +35,10 @@ const END_OF_INPUT_GRACE: Duration = Duration::from_secs(10);
 
 /// How long cancelled requests get to record their state before the process exits.
 const CANCEL_GRACE: Duration = Duration::from_secs(2);
+
+/// How long requests that cannot be cancelled (see [`cancellable`]) get to finish when the
+/// server stops: a restore or a password change must not be cut off half-way.
+const UNCANCELLABLE_GRACE: Duration = Duration::from_secs(60);
 
 /// How long the writer gets to deliver the last messages.
 const WRITER_GRACE: Duration = Duration::from_secs(2);
@@ -114,7 +119,9 @@ async fn auto_lock(app: Arc<App>) {
     }
 }
 
-type Inflight = Arc<Mutex<HashMap<String, CancellationToken>>>;
+/// The requests in flight by id: their cancellation token, and whether they may be
+/// cancelled at all.
+type Inflight = Arc<Mutex<HashMap<String, (CancellationToken, bool)>>>;
 
 /// What the router does with one message.
 enum Reply {
@@ -181,11 +188,22 @@ impl Router {
         {
             return self.exit_code(stop);
         }
-        let tokens: Vec<CancellationToken> = lock(&self.inflight).values().cloned().collect();
+        let (tokens, uncancellable) = {
+            let inflight = lock(&self.inflight);
+            let tokens: Vec<CancellationToken> =
+                inflight.values().map(|(token, _)| token.clone()).collect();
+            let uncancellable = inflight.values().any(|(_, cancellable)| !cancellable);
+            (tokens, uncancellable)
+        };
         for token in tokens {
             token.cancel();
         }
-        if tokio::time::timeout(CANCEL_GRACE, self.tracker.wait())
+        let grace = if uncancellable {
+            UNCANCELLABLE_GRACE
+        } else {
+            CANCEL_GRACE
+        };
+        if tokio::time::timeout(grace, self.tracker.wait())
             .await
             .is_err()
         {
@@ -282,7 +300,7 @@ impl Router {
                 let id = params.as_ref().and_then(|p| p.get("id"));
                 match id {
                     Some(id) => {
-                        if let Some(token) = lock(&self.inflight).get(&id.to_string()) {
+                        if let Some((token, _)) = lock(&self.inflight).get(&id.to_string()) {
                             token.cancel();
                         }
                     }
@@ -326,6 +344,7 @@ impl Router {
         }
         let key = id.to_string();
         let token = CancellationToken::new();
+        let cancellable = cancellable::is_cancellable(&method);
         {
             let mut inflight = lock(&self.inflight);
             if inflight.contains_key(&key) {
@@ -335,7 +354,7 @@ impl Router {
                 );
                 return Reply::Ready(envelope::error_response(&id, &error));
             }
-            inflight.insert(key.clone(), token.clone());
+            inflight.insert(key.clone(), (token.clone(), cancellable));
         }
 
         let text = envelope::dispatch_text(&id, &method, params);
@@ -357,7 +376,8 @@ impl Router {
                     }
                     Err(_) => envelope::cancelled_response(&id),
                 },
-                _ = token.cancelled() => {
+                // A call that cannot be cancelled runs to the end and answers its result.
+                _ = token.cancelled(), if cancellable => {
                     abort.abort();
                     tracing::debug!(%method, "request cancelled");
                     envelope::cancelled_response(&id)

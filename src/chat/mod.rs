@@ -695,9 +695,10 @@ fn timings(
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ChatError> + Send + 'static,
 ) -> Result<T, ChatError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|error| ChatError::InvalidInput(format!("internal error: {error}")))?
+    tokio::task::spawn_blocking(work).await.map_err(|error| {
+        let text = crate::task_failure::report(&error, "a chat's blocking work");
+        ChatError::InvalidInput(text.to_string())
+    })?
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

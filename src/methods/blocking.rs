@@ -13,12 +13,8 @@ where
     match tokio::task::spawn_blocking(work).await {
         Ok(result) => result.map_err(|error| error.into().into()),
         Err(error) => {
-            tracing::error!(%error, "a blocking task failed");
-            Err(AppError::new(
-                ErrorCode::InternalError,
-                "internal error; details are in the log",
-            )
-            .into())
+            let text = crate::task_failure::report(&error, "a method's blocking work");
+            Err(AppError::new(ErrorCode::InternalError, text).into())
         }
     }
 }

@@ -48,7 +48,10 @@ impl LifecycleApiServer for Lifecycle {
                 match status {
                     Ok(Ok(status)) => (Some(status), None),
                     Ok(Err(error)) => (None, Some(error.to_string())),
-                    Err(error) => (None, Some(error.to_string())),
+                    Err(error) => (
+                        None,
+                        Some(crate::task_failure::report(&error, "vault status").to_string()),
+                    ),
                 }
             }
             Err(error) => (None, Some(error.message)),

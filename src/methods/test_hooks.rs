@@ -6,8 +6,9 @@ use std::time::Duration;
 use jsonrpsee::core::{RpcResult, async_trait};
 
 use crate::api::TestHooksApiServer;
+use crate::protocol::AppError;
 use crate::protocol::Params;
-use crate::protocol::types::SleepParams;
+use crate::protocol::types::{PanicParams, SleepParams};
 
 pub struct TestHooks;
 
@@ -20,5 +21,13 @@ impl TestHooksApiServer for TestHooks {
 
     async fn panic(&self) -> RpcResult<()> {
         panic!("test hook panic");
+    }
+
+    async fn panic_blocking(&self, params: Params<PanicParams>) -> RpcResult<()> {
+        let canary = params.0.canary;
+        super::blocking::run(move || -> Result<(), AppError> {
+            panic!("test hook panic holding {canary}");
+        })
+        .await
     }
 }

@@ -60,6 +60,8 @@ pub struct Capabilities {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConfigStatus {
+    /// Lossy where not UTF-8 (see [`crate::paths::lossy`]).
+    #[serde(serialize_with = "crate::paths::lossy")]
     pub file: std::path::PathBuf,
     /// Whether the file exists.
     pub found: bool,
@@ -72,6 +74,14 @@ pub struct ConfigStatus {
 #[serde(rename_all = "camelCase")]
 pub struct SleepParams {
     pub millis: u64,
+}
+
+/// `$/test/panicBlocking` params (test hooks only): text the panic message carries, which
+/// must never reach the log.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PanicParams {
+    pub canary: String,
 }
 
 // --- vault

@@ -14,6 +14,12 @@
 //!
 //! Only the user who runs chinwag may talk to the owner: the socket is mode 0600 inside the
 //! 0700 data dir, and the owner checks every peer's uid with the kernel's peer credentials.
+//!
+//! The owner bounds what connections can cost it, whoever makes them: at most
+//! [`MAX_CONNECTIONS`] are served at once (more are refused, with a log line, and a follower
+//! retries), a connection must send its hello first and within [`FIRST_FRAME_TIMEOUT`], a
+//! frame once begun must arrive within [`FRAME_TIMEOUT`], and a frame's buffer grows with the
+//! bytes that arrive, never to the length its prefix announces.
 
 mod wire;
 
@@ -23,7 +29,7 @@ use std::io;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -49,6 +55,24 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a follower waits for the owner's answer to its hello. An owner that accepts but
 /// does not answer this quickly is not usable, and `open` should move on.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The most follower connections an owner serves at once (each has a thread). Beyond it a
+/// connection is refused with a log line, and the follower retries shortly (as it does while
+/// an owner starts). A follower uses up to [`POOL_SIZE`] connections, more for a moment under
+/// load: this serves a dozen editors at full speed.
+const MAX_CONNECTIONS: usize = 64;
+
+/// How long a new connection has to send its whole hello. A connection that says nothing
+/// holds one of the [`MAX_CONNECTIONS`] places only this long.
+const FIRST_FRAME_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// How long one frame from a follower may take to arrive once it has begun. The largest
+/// frame crosses a Unix socket in well under a second; a frame that stalls is abandoned,
+/// and its buffer and thread with it.
+const FRAME_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How often a refused connection is logged at most (with the number refused meanwhile).
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(5);
 
 /// Connections a follower keeps open for reuse, so that concurrent calls from several
 /// threads do not queue behind one socket.
@@ -134,6 +158,18 @@ impl SharedStore {
         } else {
             Role::Follower
         }
+    }
+
+    /// Whether this process is the only chinwag using the database: it owns it and no
+    /// follower is connected. The database is reached first, so a follower whose owner has
+    /// exited takes over here and can be the last one.
+    pub fn is_sole_user(&self) -> Result<bool, StoreError> {
+        self.get(Tree::Meta, b"")?;
+        let link = self.read_link();
+        Ok(match &link.state {
+            State::Owner(owner) => owner.followers() == 0,
+            State::Follower(_) => false,
+        })
     }
 
     /// Run `call` on the database: directly as owner, through the owner as follower. When the
@@ -322,6 +358,13 @@ impl Owner {
         };
         Self { backend, server }
     }
+
+    /// How many follower connections (that said hello) are open now.
+    fn followers(&self) -> usize {
+        self.server
+            .as_ref()
+            .map_or(0, |server| server.followers.load(Ordering::Acquire))
+    }
 }
 
 impl Drop for Owner {
@@ -345,6 +388,8 @@ struct Server {
     wake: UnixStream,
     listener: JoinHandle<()>,
     connections: Arc<Mutex<Vec<Connection>>>,
+    /// Connections that completed their hello and are still open: other chinwag processes.
+    followers: Arc<AtomicUsize>,
 }
 
 /// A follower's connection: a handle to shut its socket down and the thread serving it.
@@ -372,15 +417,21 @@ impl Server {
         }
         let (wake, woken) = UnixStream::pair()?;
         let connections = Arc::new(Mutex::new(Vec::new()));
-        let thread_connections = connections.clone();
+        let followers = Arc::new(AtomicUsize::new(0));
+        let shared = Shared {
+            backend,
+            connections: connections.clone(),
+            followers: followers.clone(),
+        };
         let listener = thread::Builder::new()
             .name("store-listener".into())
-            .spawn(move || listen(listener, woken, backend, thread_connections))?;
+            .spawn(move || listen(listener, woken, shared))?;
         Ok(Self {
             socket_path: socket_path.to_path_buf(),
             wake,
             listener,
             connections,
+            followers,
         })
     }
 
@@ -415,14 +466,43 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poison| poison.into_inner())
 }
 
-/// The listener thread: accept followers until woken through `woken`.
-fn listen(
-    listener: UnixListener,
-    woken: UnixStream,
+/// What the listener thread hands each connection.
+struct Shared {
     backend: Arc<SledBackend>,
     connections: Arc<Mutex<Vec<Connection>>>,
-) {
+    followers: Arc<AtomicUsize>,
+}
+
+/// Connections refused for being over [`MAX_CONNECTIONS`], logged at most every
+/// [`REFUSAL_LOG_EVERY`] so that a flood does not flood the log too.
+#[derive(Default)]
+struct Refusals {
+    unlogged: u64,
+    last_logged: Option<Instant>,
+}
+
+impl Refusals {
+    fn count(&mut self) {
+        self.unlogged += 1;
+        let due = self
+            .last_logged
+            .is_none_or(|last| last.elapsed() >= REFUSAL_LOG_EVERY);
+        if due {
+            tracing::warn!(
+                refused = self.unlogged,
+                limit = MAX_CONNECTIONS,
+                "refused connections from other chinwag processes: too many open at once"
+            );
+            self.unlogged = 0;
+            self.last_logged = Some(Instant::now());
+        }
+    }
+}
+
+/// The listener thread: accept followers until woken through `woken`.
+fn listen(listener: UnixListener, woken: UnixStream, shared: Shared) {
     let my_uid = current_uid();
+    let mut refusals = Refusals::default();
     loop {
         match wait_for_either(&listener, &woken) {
             Ok(Ready::Stop) => return,
@@ -457,51 +537,93 @@ fn listen(
                 continue;
             }
         }
-        if let Err(error) = add_connection(stream, &backend, &connections) {
+        if live_connections(&shared.connections) >= MAX_CONNECTIONS {
+            // Dropping the stream closes it: the follower sees a hang-up and retries.
+            refusals.count();
+            continue;
+        }
+        if let Err(error) = add_connection(stream, &shared) {
             tracing::warn!(%error, "cannot serve a connection");
         }
     }
 }
 
-fn add_connection(
-    stream: UnixStream,
-    backend: &Arc<SledBackend>,
-    connections: &Mutex<Vec<Connection>>,
-) -> io::Result<()> {
+/// How many connections are being served, forgetting those that ended.
+fn live_connections(connections: &Mutex<Vec<Connection>>) -> usize {
+    let mut connections = lock(connections);
+    connections.retain(|connection| !connection.thread.is_finished());
+    connections.len()
+}
+
+fn add_connection(stream: UnixStream, shared: &Shared) -> io::Result<()> {
     // Some systems hand out accepted sockets with the listener's non-blocking flag.
     stream.set_nonblocking(false)?;
+    // A follower that stops reading its answers must not hold this thread forever either.
+    stream.set_write_timeout(Some(FRAME_TIMEOUT))?;
     let handle = stream.try_clone()?;
-    let backend = backend.clone();
+    let backend = shared.backend.clone();
+    let followers = shared.followers.clone();
     let thread = thread::Builder::new()
         .name("store-connection".into())
-        .spawn(move || serve(stream, backend))?;
-    let mut connections = lock(connections);
-    // Forget connections that ended, so the list stays as long as the live ones.
-    connections.retain(|connection| !connection.thread.is_finished());
-    connections.push(Connection {
+        .spawn(move || serve(stream, backend, followers))?;
+    lock(&shared.connections).push(Connection {
         stream: handle,
         thread,
     });
     Ok(())
 }
 
+/// Counts a connection among the followers from its hello until it ends.
+struct FollowerMark<'a>(Option<&'a AtomicUsize>);
+
+impl<'a> FollowerMark<'a> {
+    fn set(&mut self, followers: &'a AtomicUsize) {
+        if self.0.is_none() {
+            followers.fetch_add(1, Ordering::AcqRel);
+            self.0 = Some(followers);
+        }
+    }
+}
+
+impl Drop for FollowerMark<'_> {
+    fn drop(&mut self) {
+        if let Some(followers) = self.0 {
+            followers.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
 /// Serve one follower until it disconnects, sends a broken frame, or the owner stops.
-fn serve(stream: UnixStream, backend: Arc<SledBackend>) {
-    serve_requests(&stream, &backend);
+fn serve(stream: UnixStream, backend: Arc<SledBackend>, followers: Arc<AtomicUsize>) {
+    serve_requests(&stream, &backend, &followers);
     // The server keeps a clone of this socket (to shut it down on stop); without an explicit
     // shutdown the follower would not see the connection close until that clone is dropped.
     let _ = stream.shutdown(std::net::Shutdown::Both);
 }
 
-fn serve_requests(mut stream: &UnixStream, backend: &SledBackend) {
+fn serve_requests(stream: &UnixStream, backend: &SledBackend, followers: &AtomicUsize) {
+    let mut writer = stream;
+    let mut mark = FollowerMark(None);
     loop {
-        let body = match wire::read_frame(&mut stream) {
+        // A new connection must say hello promptly; a follower may then idle between calls
+        // for as long as it likes, but each frame must arrive in full once begun.
+        let idle = mark.0.is_none().then_some(FIRST_FRAME_TIMEOUT);
+        let frame_time = if mark.0.is_none() {
+            FIRST_FRAME_TIMEOUT
+        } else {
+            FRAME_TIMEOUT
+        };
+        let body = match wire::read_frame_within(stream, idle, frame_time) {
             Ok(Some(body)) => body,
             Ok(None) => return,
             Err(FrameError::TooLarge(length)) => {
                 let message = FrameError::TooLarge(length).to_string();
                 tracing::warn!(%message, "closing a connection that sent an oversized frame");
-                let _ = wire::write_frame(&mut stream, &wire::encode_rejection(&message));
+                let _ = wire::write_frame(&mut writer, &wire::encode_rejection(&message));
+                return;
+            }
+            Err(FrameError::Stalled) => {
+                tracing::warn!("closing a connection whose frame did not arrive in time");
                 return;
             }
             Err(FrameError::Io(error)) => {
@@ -510,6 +632,10 @@ fn serve_requests(mut stream: &UnixStream, backend: &SledBackend) {
             }
         };
         let (answer, keep_open) = match wire::decode_request(&body) {
+            Ok(Request::Call(_)) if mark.0.is_none() => {
+                tracing::warn!("closing a connection that did not start with a hello");
+                (wire::encode_rejection("say hello first"), false)
+            }
             Ok(Request::Call(call)) => (wire::encode_reply(&execute(backend, call)), true),
             Ok(Request::Hello { magic_ok, version }) => {
                 if !magic_ok {
@@ -522,6 +648,7 @@ fn serve_requests(mut stream: &UnixStream, backend: &SledBackend) {
                     );
                     (wire::encode_rejection(&message), false)
                 } else {
+                    mark.set(followers);
                     (wire::encode_reply(&Ok(Reply::Done)), true)
                 }
             }
@@ -537,7 +664,7 @@ fn serve_requests(mut stream: &UnixStream, backend: &SledBackend) {
                 )
             }
         };
-        if wire::write_frame(&mut stream, &answer).is_err() || !keep_open {
+        if wire::write_frame(&mut writer, &answer).is_err() || !keep_open {
             return;
         }
     }
@@ -767,6 +894,57 @@ mod tests {
     }
 
     #[test]
+    fn only_an_owner_without_followers_is_the_sole_user() {
+        let place = Place::new();
+        let owner = place.open();
+        assert!(owner.is_sole_user().unwrap());
+        let follower = place.open();
+        assert!(!owner.is_sole_user().unwrap());
+        assert!(!follower.is_sole_user().unwrap());
+        drop(follower);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !owner.is_sole_user().unwrap() {
+            assert!(
+                Instant::now() < deadline,
+                "the follower's exit went unnoticed"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // A follower left alone becomes the owner when it asks, and is then the last one.
+        let follower = place.open();
+        drop(owner);
+        assert!(follower.is_sole_user().unwrap());
+        assert_eq!(follower.role(), Role::Owner);
+    }
+
+    #[test]
+    fn connections_beyond_the_cap_are_refused_and_silent_ones_dropped() {
+        let place = Place::new();
+        let owner = place.open();
+        let flood: Vec<UnixStream> = (0..MAX_CONNECTIONS * 3)
+            .map(|_| UnixStream::connect(place.socket()).unwrap())
+            .collect();
+        std::thread::sleep(Duration::from_millis(200));
+        let served = owner_connections(&owner);
+        assert!(served <= MAX_CONNECTIONS, "{served} connections served");
+        // Once the silent ones time out, a follower gets in.
+        let follower = place.open();
+        assert_eq!(follower.role(), Role::Follower);
+        put(&follower, Tree::Meta, b"k", b"v");
+        drop(flood);
+    }
+
+    fn owner_connections(store: &SharedStore) -> usize {
+        match &store.read_link().state {
+            State::Owner(owner) => owner
+                .server
+                .as_ref()
+                .map_or(0, |server| live_connections(&server.connections)),
+            State::Follower(_) => 0,
+        }
+    }
+
+    #[test]
     fn owner_and_follower_share_everything() {
         let place = Place::new();
         let owner = place.open();
@@ -990,11 +1168,13 @@ mod tests {
             thread::sleep(Duration::from_millis(20));
             drop(owner);
         });
-        assert_eq!(follower.role(), Role::Owner);
+        // The writes may all have gone through before the owner left; the scan then is
+        // what notices and takes over.
         assert_eq!(
             follower.scan(Tree::Chats, b"").unwrap().len(),
             THREADS * WRITES
         );
+        assert_eq!(follower.role(), Role::Owner);
     }
 
     /// Read one raw response; `None` if the connection was closed instead.
@@ -1027,6 +1207,8 @@ mod tests {
         // An unknown op code in a well-formed frame: rejected, and the connection still
         // works for a proper request.
         let mut raw = UnixStream::connect(place.socket()).unwrap();
+        raw.write_all(&wire::encode_hello()).unwrap();
+        assert!(raw_response(&mut raw).is_some());
         raw.write_all(&[0, 0, 0, 3, 200, 1, 2]).unwrap();
         let answer = raw_response(&mut raw).unwrap();
         assert!(matches!(
@@ -1051,6 +1233,17 @@ mod tests {
         let mut raw = UnixStream::connect(place.socket()).unwrap();
         raw.write_all(&[0, 0, 1, 0, 1, 2]).unwrap();
         raw.shutdown(std::net::Shutdown::Write).unwrap();
+        assert_closed(&mut raw);
+
+        // A call before the hello: rejected, then closed.
+        let mut raw = UnixStream::connect(place.socket()).unwrap();
+        raw.write_all(&wire::encode_call(&Call::Get(Tree::Keys, b"k")).unwrap())
+            .unwrap();
+        let answer = raw_response(&mut raw).unwrap();
+        assert!(matches!(
+            wire::decode_response(&answer, wire::ReplyKind::Done),
+            Ok(Response::Rejected(message)) if message.contains("hello")
+        ));
         assert_closed(&mut raw);
 
         // A hello of another protocol version is refused.

@@ -86,6 +86,41 @@ enum State {
     SkipLine,
     /// Discarding bytes that are not a header, this many so far, until a `Content-` header.
     Stray(usize),
+    /// Discarding a header block too long to buffer (already reported), line by line up to
+    /// its blank line, noting its `Content-Length` so that the frame's body goes too.
+    SkipHeader(HeaderSkip),
+}
+
+/// What a header block says about its body's length.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Length {
+    /// No `Content-Length` header (yet).
+    #[default]
+    Unknown,
+    /// One `Content-Length`, or several that agree.
+    Known(usize),
+    /// A `Content-Length` that is not a number, or several that disagree: where the body
+    /// ends cannot be told, so the decoder resynchronises on the next header instead.
+    Ambiguous,
+}
+
+impl Length {
+    /// Add one `Content-Length` value (`None` when it is not a number).
+    fn add(self, value: Option<usize>) -> Self {
+        match (self, value) {
+            (Length::Unknown, Some(size)) => Length::Known(size),
+            (Length::Known(known), Some(size)) if known == size => Length::Known(known),
+            _ => Length::Ambiguous,
+        }
+    }
+}
+
+/// Progress through an over-long header block.
+#[derive(Debug, Clone, Copy, Default)]
+struct HeaderSkip {
+    length: Length,
+    /// The start of the current line was dropped (it was longer than the limit alone).
+    mid_line: bool,
 }
 
 /// Decoder and encoder for one connection. See the module docs.
@@ -157,8 +192,9 @@ impl FrameCodec {
         }
         let Some((block_len, end_len)) = find_blank_line(src) else {
             if src.len() > MAX_HEADER_BYTES {
-                let skip = src.len();
-                src.advance(skip);
+                // Skip only this frame, not whatever follows it in the buffer: the block is
+                // dropped line by line up to its end, then its body.
+                self.state = State::SkipHeader(HeaderSkip::default());
                 return Some(Inbound::Malformed(FrameError::BadHeader(format!(
                     "header block longer than {MAX_HEADER_BYTES} bytes"
                 ))));
@@ -167,7 +203,12 @@ impl FrameCodec {
         };
         let block = src.split_to(block_len + end_len);
         match parse_content_length(&block[..block_len]) {
-            Err(message) => Some(Inbound::Malformed(FrameError::BadHeader(message))),
+            Err(BadBlock { message, length }) => {
+                if let Length::Known(size) = length {
+                    self.state = State::SkipBody(size);
+                }
+                Some(Inbound::Malformed(FrameError::BadHeader(message)))
+            }
             Ok(size) if size > self.max_frame => {
                 self.state = State::SkipBody(size);
                 Some(Inbound::Malformed(FrameError::TooLarge {
@@ -180,6 +221,36 @@ impl FrameCodec {
                 None
             }
         }
+    }
+
+    /// Drop one line of an over-long header block. Returns false when more input is needed.
+    fn skip_header_line(&mut self, src: &mut BytesMut, mut skip: HeaderSkip) -> bool {
+        let Some(newline) = src.iter().position(|&b| b == b'\n') else {
+            if src.len() > MAX_HEADER_BYTES {
+                // One line longer than the whole limit: nothing in it is kept.
+                src.clear();
+                skip.mid_line = true;
+            }
+            self.state = State::SkipHeader(skip);
+            return false;
+        };
+        let line = src.split_to(newline + 1);
+        let line = line.strip_suffix(b"\n").unwrap_or(&line);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if std::mem::take(&mut skip.mid_line) {
+            self.state = State::SkipHeader(skip);
+        } else if line.is_empty() {
+            self.state = match skip.length {
+                Length::Known(size) => State::SkipBody(size),
+                Length::Unknown | Length::Ambiguous => State::Headers,
+            };
+        } else {
+            if let Some(value) = content_length_value(line) {
+                skip.length = skip.length.add(value);
+            }
+            self.state = State::SkipHeader(skip);
+        }
+        true
     }
 
     fn decode_line(&mut self, src: &mut BytesMut) -> Option<Inbound> {
@@ -264,6 +335,11 @@ impl Decoder for FrameCodec {
                     self.state = State::Stray(skipped + skip);
                     return Ok(None);
                 }
+                State::SkipHeader(skip) => {
+                    if !self.skip_header_line(src, skip) {
+                        return Ok(None);
+                    }
+                }
                 State::Line => return Ok(self.decode_line(src)),
                 State::SkipLine => match src.iter().position(|&b| b == b'\n') {
                     Some(newline) => {
@@ -292,6 +368,12 @@ impl Decoder for FrameCodec {
                     return Ok(None);
                 }
                 Ok(Some(Inbound::Message(Bytes::copy_from_slice(body))))
+            }
+            // The over-long block was reported when it was found.
+            State::SkipHeader(_) => {
+                src.clear();
+                self.state = State::Headers;
+                Ok(None)
             }
             State::Detect | State::SkipLine => {
                 src.clear();
@@ -361,22 +443,65 @@ fn find_header_start(src: &[u8]) -> Option<usize> {
         .position(|w| w.eq_ignore_ascii_case(HEADER_NEEDLE))
 }
 
-fn parse_content_length(block: &[u8]) -> Result<usize, String> {
-    let text = std::str::from_utf8(block).map_err(|_| "header is not valid UTF-8".to_string())?;
-    let mut length = None;
-    for line in text.split('\n').map(|l| l.trim_end_matches('\r')) {
-        let Some((name, value)) = line.split_once(':') else {
-            return Err(format!("header line without a colon: {:?}", clip(line)));
+/// A header block that cannot be used, and what it says about its body's length (so that
+/// a body whose length is still certain is skipped with it, as part of the same bad frame).
+struct BadBlock {
+    message: String,
+    length: Length,
+}
+
+/// The value of a `Content-Length` header line: `None` if the line is another header,
+/// `Some(None)` if the value is not a number.
+fn content_length_value(line: &[u8]) -> Option<Option<usize>> {
+    let colon = line.iter().position(|&b| b == b':')?;
+    let (name, value) = (&line[..colon], &line[colon + 1..]);
+    if !name.trim_ascii().eq_ignore_ascii_case(b"content-length") {
+        return None;
+    }
+    Some(
+        std::str::from_utf8(value.trim_ascii())
+            .ok()
+            .and_then(|value| value.parse::<usize>().ok()),
+    )
+}
+
+/// The body length a header block announces. Exactly one `Content-Length` is required: two
+/// (even equal) make the frame ambiguous to some reader, so it is refused.
+fn parse_content_length(block: &[u8]) -> Result<usize, BadBlock> {
+    let mut length = Length::Unknown;
+    let mut count = 0;
+    let mut problem = None;
+    for line in block.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Ok(text) = std::str::from_utf8(line) else {
+            problem.get_or_insert_with(|| "header is not valid UTF-8".to_string());
+            continue;
         };
-        if name.trim().eq_ignore_ascii_case("content-length") {
-            let value = value.trim();
-            let parsed = value
-                .parse::<usize>()
-                .map_err(|_| format!("Content-Length is not a number: {:?}", clip(value)))?;
-            length = Some(parsed);
+        let Some((_, value)) = text.split_once(':') else {
+            problem.get_or_insert_with(|| format!("header line without a colon: {:?}", clip(text)));
+            continue;
+        };
+        if let Some(parsed) = content_length_value(line) {
+            count += 1;
+            length = length.add(parsed);
+            if parsed.is_none() {
+                problem.get_or_insert_with(|| {
+                    format!("Content-Length is not a number: {:?}", clip(value.trim()))
+                });
+            }
         }
     }
-    length.ok_or_else(|| "missing Content-Length header".to_string())
+    if count > 1 {
+        problem.get_or_insert_with(|| format!("{count} Content-Length headers; one is required"));
+    }
+    match (problem, length) {
+        (None, Length::Known(size)) => Ok(size),
+        (None, _) => Err(BadBlock {
+            message: "missing Content-Length header".to_string(),
+            length,
+        }),
+        (Some(message), length) => Err(BadBlock { message, length }),
+    }
 }
 
 fn clip(text: &str) -> String {
@@ -493,6 +618,49 @@ mod tests {
             Inbound::Malformed(FrameError::StrayData(2))
         ));
         assert_eq!(items[2], msg("[]"));
+    }
+
+    fn is_bad_header(item: &Inbound, needle: &str) -> bool {
+        matches!(item, Inbound::Malformed(FrameError::BadHeader(m)) if m.contains(needle))
+    }
+
+    #[test]
+    fn an_over_long_header_block_skips_only_its_own_frame() {
+        let padding = "a".repeat(MAX_HEADER_BYTES + 1024);
+        let lines = "X-Line: b\r\n".repeat(1000);
+        for block in [
+            format!("X-Padding: {padding}\r\nContent-Length: 2\r\n\r\n{{}}"),
+            format!("Content-Length: 2\r\nX-Padding: {padding}\r\n\r\n{{}}"),
+            format!("{lines}Content-Length: 2\r\n\r\n{{}}"),
+        ] {
+            let input = format!("{block}Content-Length: 2\r\n\r\n[]");
+            for chunk in [1, 7, 4096, input.len()] {
+                let items = decode_all(input.as_bytes(), chunk);
+                assert_eq!(items.len(), 2, "chunk {chunk}: {items:?}");
+                assert!(is_bad_header(&items[0], "longer than"), "{items:?}");
+                assert_eq!(items[1], msg("[]"));
+            }
+        }
+    }
+
+    #[test]
+    fn duplicate_content_lengths_are_refused_without_losing_the_next_frame() {
+        let conflicting =
+            b"Content-Length: 2\r\nContent-Length: 40\r\n\r\n{}Content-Length: 2\r\n\r\n[]";
+        for chunk in [1, 5, conflicting.len()] {
+            let items = decode_all(conflicting, chunk);
+            assert!(is_bad_header(&items[0], "2 Content-Length"), "{items:?}");
+            assert_eq!(items[1], Inbound::Malformed(FrameError::StrayData(2)));
+            assert_eq!(items[2], msg("[]"));
+            assert_eq!(items.len(), 3);
+        }
+        let equal = b"Content-Length: 2\r\ncontent-length:2\r\n\r\n{}Content-Length: 2\r\n\r\n[]";
+        for chunk in [1, 5, equal.len()] {
+            let items = decode_all(equal, chunk);
+            assert_eq!(items.len(), 2, "{items:?}");
+            assert!(is_bad_header(&items[0], "2 Content-Length"), "{items:?}");
+            assert_eq!(items[1], msg("[]"));
+        }
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //! [`Tree`] number); a byte string is a `u32` BE length then the bytes; a list is a `u32` BE
 //! count then the items.
 //!
+//! A connection's first request must be a hello; the owner closes one that starts otherwise.
+//!
 //! | op | name  | fields                                                          |
 //! |----|-------|-----------------------------------------------------------------|
 //! | 0  | hello | magic bytes, version `u32`                                      |
@@ -25,6 +27,8 @@
 //! Nothing panics or allocates on a length it has not seen the bytes for.
 
 use std::io::{self, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
 
 use crate::store::backend::{Op, StoreError, Tree};
 
@@ -118,6 +122,8 @@ pub(super) enum FrameError {
     TooLarge(u64),
     /// The socket failed or closed in the middle of a frame.
     Io(io::Error),
+    /// Nothing (or not the whole frame) arrived within the time allowed.
+    Stalled,
 }
 
 impl std::fmt::Display for FrameError {
@@ -130,17 +136,67 @@ impl std::fmt::Display for FrameError {
                 )
             }
             FrameError::Io(error) => write!(f, "{error}"),
+            FrameError::Stalled => write!(f, "the frame did not arrive in time"),
         }
     }
 }
 
 /// Read one frame's body. `Ok(None)` means the peer closed the connection cleanly, between
-/// frames.
+/// frames. A read timeout set on the reader ends the wait with [`FrameError::Stalled`].
 pub(super) fn read_frame(reader: &mut impl Read) -> Result<Option<Vec<u8>>, FrameError> {
+    read_frame_with(&mut |buf: &mut [u8], _in_frame: bool| reader.read(buf))
+}
+
+/// Read one frame from a follower's connection, with deadlines: up to `idle` (forever if
+/// `None`) for the frame to begin, then `frame` for the whole frame once its first byte
+/// came. A peer that announces a frame and stalls must not hold a thread and its buffer
+/// forever.
+pub(super) fn read_frame_within(
+    stream: &UnixStream,
+    idle: Option<Duration>,
+    frame: Duration,
+) -> Result<Option<Vec<u8>>, FrameError> {
+    let idle_until = idle.map(|wait| Instant::now() + wait);
+    let mut frame_until: Option<Instant> = None;
+    let mut reader = stream;
+    read_frame_with(&mut |buf: &mut [u8], in_frame: bool| {
+        let until = if in_frame {
+            Some(*frame_until.get_or_insert_with(|| Instant::now() + frame))
+        } else {
+            idle_until
+        };
+        let timeout = match until {
+            None => None,
+            Some(until) => {
+                let left = until.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(io::Error::from(io::ErrorKind::TimedOut));
+                }
+                Some(left)
+            }
+        };
+        stream.set_read_timeout(timeout)?;
+        reader.read(buf)
+    })
+}
+
+/// How much of a body is read at a time: the buffer grows by at most this much beyond the
+/// bytes that actually arrived, whatever length the prefix announces.
+const READ_CHUNK: usize = 64 << 10;
+
+/// The frame reader behind [`read_frame`] and [`read_frame_within`]. `read` is told whether
+/// a frame has begun (some of its bytes arrived), for its deadlines.
+fn read_frame_with(
+    read: &mut dyn FnMut(&mut [u8], bool) -> io::Result<usize>,
+) -> Result<Option<Vec<u8>>, FrameError> {
+    let failed = |error: io::Error| match error.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => FrameError::Stalled,
+        _ => FrameError::Io(error),
+    };
     let mut prefix = [0u8; 4];
     let mut filled = 0;
     while filled < prefix.len() {
-        match reader.read(&mut prefix[filled..]) {
+        match read(&mut prefix[filled..], filled > 0) {
             Ok(0) if filled == 0 => return Ok(None),
             Ok(0) => {
                 return Err(FrameError::Io(io::Error::new(
@@ -150,7 +206,7 @@ pub(super) fn read_frame(reader: &mut impl Read) -> Result<Option<Vec<u8>>, Fram
             }
             Ok(read) => filled += read,
             Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-            Err(error) => return Err(FrameError::Io(error)),
+            Err(error) => return Err(failed(error)),
         }
     }
     let length = u32::from_be_bytes(prefix);
@@ -159,19 +215,22 @@ pub(super) fn read_frame(reader: &mut impl Read) -> Result<Option<Vec<u8>>, Fram
         return Err(FrameError::TooLarge(length as u64));
     }
     // Grow as bytes arrive rather than trusting the prefix with one big allocation.
-    let mut body = Vec::with_capacity(length.min(64 << 10));
-    reader
-        .take(length as u64)
-        .read_to_end(&mut body)
-        .map_err(FrameError::Io)?;
-    if body.len() != length {
-        return Err(FrameError::Io(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            format!(
-                "the connection closed inside a frame ({} of {length} bytes)",
-                body.len()
-            ),
-        )));
+    let mut body = Vec::new();
+    while body.len() < length {
+        let start = body.len();
+        let want = (length - start).min(READ_CHUNK);
+        body.resize(start + want, 0);
+        match read(&mut body[start..], true) {
+            Ok(0) => {
+                return Err(FrameError::Io(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("the connection closed inside a frame ({start} of {length} bytes)"),
+                )));
+            }
+            Ok(read) => body.truncate(start + read),
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => body.truncate(start),
+            Err(error) => return Err(failed(error)),
+        }
     }
     Ok(Some(body))
 }
@@ -644,5 +703,41 @@ mod tests {
             decode_response(body(&reply), ReplyKind::Entries),
             Ok(Response::Database(_))
         ));
+    }
+
+    #[test]
+    fn a_frame_grows_as_its_bytes_arrive_and_a_stall_ends_it() {
+        // A reader that hands over 10 bytes of a frame announcing ~256 MiB, then stalls.
+        let mut given = vec![0x0f, 0xff, 0xff, 0x00];
+        given.extend_from_slice(&[1; 10]);
+        let mut largest = 0;
+        let mut reader = |buf: &mut [u8], _in_frame: bool| {
+            largest = largest.max(buf.len());
+            if given.is_empty() {
+                return Err(io::Error::from(io::ErrorKind::WouldBlock));
+            }
+            let n = buf.len().min(given.len());
+            buf[..n].copy_from_slice(&given[..n]);
+            given.drain(..n);
+            Ok(n)
+        };
+        assert!(matches!(
+            read_frame_with(&mut reader),
+            Err(FrameError::Stalled)
+        ));
+        assert!(largest <= READ_CHUNK, "asked for {largest} bytes at once");
+
+        let (mut client, server) = UnixStream::pair().unwrap();
+        client
+            .write_all(&[0x0f, 0xff, 0xff, 0x00, 1, 2, 3])
+            .unwrap();
+        let started = Instant::now();
+        let read = read_frame_within(&server, None, Duration::from_millis(200));
+        assert!(matches!(read, Err(FrameError::Stalled)), "{read:?}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        // Silence before a frame begins counts only when asked for.
+        let (_quiet, server) = UnixStream::pair().unwrap();
+        let read = read_frame_within(&server, Some(Duration::from_millis(100)), Duration::ZERO);
+        assert!(matches!(read, Err(FrameError::Stalled)), "{read:?}");
     }
 }
