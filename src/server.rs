@@ -300,6 +300,9 @@ impl Router {
                         && let Ok(Value::Object(answer)) = serde_json::from_str(answer.get())
                         && let Some(error) = answer.get("error")
                     {
+                        // Params errors never quote values; scrubbed all the same, since the
+                        // log outlives the session.
+                        let error = crate::redact::scrub(&error.to_string(), &[]);
                         tracing::warn!(%method, %error, "notification failed");
                     }
                 });

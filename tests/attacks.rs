@@ -54,13 +54,28 @@ fn hostile_params() -> Vec<(&'static str, Value)> {
         ("vault/setKey", json!(["groq", GROQ_KEY])),
         ("vault/setKey", json!([GROQ_KEY])),
         ("vault/setKey", json!({"provider": GROQ_KEY, "key": "groq"})),
-        ("vault/setKey", json!({"provider": "groq", "key": [GROQ_KEY]})),
+        (
+            "vault/setKey",
+            json!({"provider": "groq", "key": [GROQ_KEY]}),
+        ),
         ("vault/setPassword", json!([PASSWORD, NEW_PASSWORD])),
-        ("vault/setPassword", json!({"current": PASSWORD, "new": [NEW_PASSWORD]})),
-        ("vault/setPassword", json!({"current": {"x": PASSWORD}, "new": NEW_PASSWORD})),
+        (
+            "vault/setPassword",
+            json!({"current": PASSWORD, "new": [NEW_PASSWORD]}),
+        ),
+        (
+            "vault/setPassword",
+            json!({"current": {"x": PASSWORD}, "new": NEW_PASSWORD}),
+        ),
         ("vault/rotateKey", json!({"confirm": PASSWORD})),
-        ("history/restore", json!({"path": 1, "password": [PASSWORD]})),
-        ("history/export", json!({"all": true, "format": GROQ_KEY, "path": "~/x.json"})),
+        (
+            "history/restore",
+            json!({"path": 1, "password": [PASSWORD]}),
+        ),
+        (
+            "history/export",
+            json!({"all": true, "format": GROQ_KEY, "path": "~/x.json"}),
+        ),
         ("chat/new", json!({"provider": "mock", GROQ_KEY: 1})),
         ("settings/set", json!({GROQ_KEY: true})),
         ("models/list", json!({"provider": GROQ_KEY})),
@@ -195,7 +210,11 @@ fn provider_error_bodies_are_scrubbed_of_keys() {
 
     // And when listing models.
     provider.push(Reply::json(403, &body));
-    let response = server.call(5, "models/list", json!({"provider": "mock", "refresh": true}));
+    let response = server.call(
+        5,
+        "models/list",
+        json!({"provider": "mock", "refresh": true}),
+    );
     assert_eq!(error_code(&response), 1101, "{response}");
     transcript.push_str(&response.to_string());
 
@@ -208,7 +227,10 @@ fn provider_error_bodies_are_scrubbed_of_keys() {
         .filter_map(|m| m["error"].as_str())
         .collect();
     assert_eq!(errors.len(), 2, "{detail}");
-    assert!(errors.iter().all(|e| e.contains("[redacted]")), "{errors:?}");
+    assert!(
+        errors.iter().all(|e| e.contains("[redacted]")),
+        "{errors:?}"
+    );
     transcript.push_str(&detail.to_string());
     let found = ok(server.call(7, "history/search", json!({"query": "CANARY"})));
     assert_eq!(found["results"], json!([]), "{found}");
@@ -226,7 +248,11 @@ fn provider_error_bodies_are_scrubbed_of_keys() {
     assert_absent(transcript.as_bytes(), &canaries, "responses");
     let (_, stderr) = server.finish();
     assert_absent(stderr.as_bytes(), &canaries, "stderr");
-    assert_absent(&home.all_file_bytes(), &canaries, "the files (logs included)");
+    assert_absent(
+        &home.all_file_bytes(),
+        &canaries,
+        "the files (logs included)",
+    );
 }
 
 // --- 2. Loopback means loopback
@@ -319,11 +345,7 @@ fn assert_reads_work(server: &mut Server, home: &Home, first_id: i64, expected_c
     let list = ok(server.call(first_id, "history/list", json!({})));
     assert_eq!(list["total"], expected_chats, "{list}");
     for chat in list["chats"].as_array().unwrap() {
-        ok(server.call(
-            first_id + 1,
-            "history/get",
-            json!({"chatId": chat["id"]}),
-        ));
+        ok(server.call(first_id + 1, "history/get", json!({"chatId": chat["id"]})));
     }
     ok(server.call(first_id + 2, "history/search", json!({"query": "findme"})));
     for (offset, format) in [(3, "json"), (4, "markdown")] {

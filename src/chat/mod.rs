@@ -25,6 +25,7 @@ use crate::history::{
 };
 use crate::provider::stream::{self, StreamLimits};
 use crate::provider::{self, ChatRequest, ProviderError, StreamItem, WireMessage, WireRole};
+use crate::redact;
 use crate::store::sealed::new_id;
 use crate::vault::{Vault, VaultError};
 
@@ -154,7 +155,8 @@ impl ChatService {
     fn provider(&self, name: &str) -> Result<&ProviderConfig, ChatError> {
         self.config
             .provider(name)
-            .ok_or_else(|| ChatError::NoSuchProvider(name.to_string()))
+            // The name may be a key sent in the wrong field: it is quoted only if it cannot be.
+            .ok_or_else(|| ChatError::NoSuchProvider(redact::name_for_message(name).to_string()))
     }
 
     /// Where a key for `provider` would come from: `vault`, `env`, or none.

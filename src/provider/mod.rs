@@ -87,6 +87,49 @@ pub enum ProviderError {
     BadModel(String),
 }
 
+impl ProviderError {
+    /// This error with the key in use, and anything shaped like a key, scrubbed from the
+    /// text that came from the provider: some providers echo the key they were sent in their
+    /// 401 bodies, and this text goes to the editor, the log, the saved answer and exports.
+    pub fn scrubbed(self, key: Option<&str>) -> Self {
+        let secrets: Vec<&str> = key.into_iter().collect();
+        let clean = |text: String| crate::redact::scrub(&text, &secrets);
+        match self {
+            ProviderError::Http {
+                provider,
+                status,
+                message,
+                retry_after,
+            } => ProviderError::Http {
+                provider,
+                status,
+                message: clean(message),
+                retry_after,
+            },
+            ProviderError::Unreachable {
+                provider,
+                reason,
+                detail,
+            } => ProviderError::Unreachable {
+                provider,
+                reason,
+                detail: clean(detail),
+            },
+            ProviderError::Stream { provider, message } => ProviderError::Stream {
+                provider,
+                message: clean(message),
+            },
+            ProviderError::Protocol { provider, detail } => ProviderError::Protocol {
+                provider,
+                detail: clean(detail),
+            },
+            other @ (ProviderError::Truncated { .. }
+            | ProviderError::KeyMissing { .. }
+            | ProviderError::BadModel(_)) => other,
+        }
+    }
+}
+
 /// Decodes one family's stream.
 pub trait StreamDecoder: Send {
     /// Feed a chunk of the body; items decoded so far are pushed to `out`.
