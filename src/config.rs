@@ -537,7 +537,9 @@ pub fn check_base_url(text: &str) -> Result<Url, String> {
     Ok(url)
 }
 
-/// Whether the URL points at this machine.
+/// Whether the URL names this machine. For a name (`localhost`, `*.localhost`) this is only
+/// what the name promises: what it resolves to is checked when connecting
+/// (`http_client::LoopbackOnly`), and such providers never go through a proxy.
 pub fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(domain)) => {
