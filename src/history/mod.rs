@@ -27,7 +27,7 @@ use crate::vault::{Vault, VaultError};
 use path_guard::PathRefused;
 
 /// The longest title kept.
-const MAX_TITLE_CHARS: usize = 200;
+pub(crate) const MAX_TITLE_CHARS: usize = 200;
 
 /// Why a history call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,6 +42,15 @@ pub enum HistoryError {
     Io(String),
     #[error("not a chinwag export: {0}")]
     BadImport(String),
+    /// A value in an export that chinwag could not use; nothing of the file was imported.
+    #[error("not a chinwag export: {field}: {problem}")]
+    BadImportValue {
+        /// Where, as `chats[3].messages[0].createdAt`.
+        field: String,
+        /// The chat's id, when it is one of ours.
+        chat_id: Option<String>,
+        problem: String,
+    },
     #[error("not a chinwag backup: {0}")]
     BadBackup(String),
     #[error("this needs `confirm: true`: it cannot be undone")]

@@ -29,24 +29,46 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Params<T> {
     }
 }
 
-/// `value` as `T`, with an error message safe to show and log.
-pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, String> {
-    serde_path_to_error::deserialize(ValueDeserializer(value)).map_err(|error| {
-        let path = safe_path(error.path());
-        let inner = error.into_inner();
-        if path.is_empty() {
-            inner.to_string()
+/// Why a JSON value did not fit as a `T`: where (`options.temperature`), and what was
+/// wrong, never the value itself. Safe to show and to log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValueError {
+    /// Empty when the whole value did not fit.
+    pub path: String,
+    pub problem: ParamError,
+}
+
+impl std::fmt::Display for ValueError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "{}", self.problem)
         } else {
-            format!("{path}: {inner}")
+            write!(f, "{}: {}", self.path, self.problem)
         }
+    }
+}
+
+impl std::error::Error for ValueError {}
+
+/// `value` as `T`. For any JSON from outside (params, an imported file).
+pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, ValueError> {
+    from_value_at(value, "")
+}
+
+/// `value` as `T`, where `value` sits at `path` in a larger document (`chats[3]`): error
+/// paths start there.
+pub fn from_value_at<T: DeserializeOwned>(value: Value, path: &str) -> Result<T, ValueError> {
+    serde_path_to_error::deserialize(ValueDeserializer(value)).map_err(|error| ValueError {
+        path: safe_path(path, error.path()),
+        problem: error.into_inner(),
     })
 }
 
-/// The path as `options.temperature` or `chats[3].createdAt`; a map key that could be a
-/// secret (a key sent as a field name) shows as `?`.
-fn safe_path(path: &serde_path_to_error::Path) -> String {
+/// `start` followed by the path, as `options.temperature` or `chats[3].createdAt`; a map key
+/// that could be a secret (a key sent as a field name) shows as `?`.
+fn safe_path(start: &str, path: &serde_path_to_error::Path) -> String {
     use serde_path_to_error::Segment;
-    let mut out = String::new();
+    let mut out = start.to_string();
     for segment in path.iter() {
         match segment {
             Segment::Seq { index } => out.push_str(&format!("[{index}]")),
