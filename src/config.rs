@@ -561,10 +561,8 @@ pub fn check_model_name(model: &str) -> Result<(), String> {
         return Err("the model name is longer than 200 bytes".into());
     }
     if model.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!(
-            "the model name {:?} contains whitespace or control characters",
-            model
-        ));
+        // Not quoted: a value in the wrong field may be a key.
+        return Err("the model name contains whitespace or control characters".into());
     }
     Ok(())
 }

@@ -321,9 +321,11 @@ impl Router {
             return Reply::Ready(envelope::error_response(&id, &error));
         }
         if self.methods.method(&method).is_none() {
+            // Scrubbed: whatever the client sent is quoted back, and a key pasted into the
+            // wrong place must not be.
             let error = AppError::new(
                 ErrorCode::MethodNotFound,
-                format!("unknown method {method:?}"),
+                format!("unknown method {:?}", crate::redact::scrub(&method, &[])),
             );
             return Reply::Ready(envelope::error_response(&id, &error));
         }

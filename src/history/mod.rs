@@ -105,6 +105,11 @@ pub fn title_from(text: &str) -> String {
     }
 }
 
+/// Quoted only if the id cannot be a secret sent in the wrong field.
+fn no_such_chat(chat_id: &str) -> HistoryError {
+    HistoryError::NoSuchChat(crate::redact::name_for_message(chat_id).to_string())
+}
+
 fn clean_title(title: &str) -> Result<String, HistoryError> {
     let title: String = title
         .chars()
@@ -166,7 +171,7 @@ impl History {
         self.with_ring(|sealed, _| {
             sealed
                 .get::<ChatRecord>(Tree::Chats, chat_id.as_bytes())?
-                .ok_or_else(|| HistoryError::NoSuchChat(chat_id.to_string()))
+                .ok_or_else(|| no_such_chat(chat_id))
         })
     }
 
@@ -189,7 +194,7 @@ impl History {
         self.with_ring(|sealed, _| {
             let mut chat = sealed
                 .get::<ChatRecord>(Tree::Chats, chat_id.as_bytes())?
-                .ok_or_else(|| HistoryError::NoSuchChat(chat_id.to_string()))?;
+                .ok_or_else(|| no_such_chat(chat_id))?;
             if message.id.is_empty() {
                 message.id = new_id()?;
             }
