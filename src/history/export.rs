@@ -339,3 +339,108 @@ fn markdown(exported: &ExportedChat) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn file(chat: serde_json::Value) -> Vec<u8> {
+        json!({"format": EXPORT_FORMAT, "version": EXPORT_VERSION, "chats": [chat]})
+            .to_string()
+            .into_bytes()
+    }
+
+    fn chat() -> serde_json::Value {
+        json!({"id": "", "title": "t", "provider": "p", "model": "m", "system": null,
+               "createdAt": 0, "updatedAt": clock::MAX_MILLIS, "messageCount": 1,
+               "messages": [{"id": "", "seq": 0, "role": "user", "content": "c",
+                             "createdAt": 1, "status": "complete",
+                             "usage": {"promptTokens": MAX_TOKENS, "completionTokens": 0}}]})
+    }
+
+    fn refused(edit: impl FnOnce(&mut serde_json::Value)) -> (String, String) {
+        let mut chat = chat();
+        edit(&mut chat);
+        match read_import(&file(chat)) {
+            Err(HistoryError::BadImportValue { field, problem, .. }) => (field, problem),
+            other => panic!("expected a refusal, got {:?}", other.map(|c| c.len())),
+        }
+    }
+
+    #[test]
+    fn values_at_the_limits_are_imported() {
+        assert_eq!(read_import(&file(chat())).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn values_reads_cannot_show_are_refused_by_field() {
+        let cases: Vec<(&str, Box<dyn FnOnce(&mut serde_json::Value)>)> = vec![
+            (
+                "chats[0].createdAt",
+                Box::new(|c| c["createdAt"] = json!(-1)),
+            ),
+            (
+                "chats[0].updatedAt",
+                Box::new(|c| c["updatedAt"] = json!(clock::MAX_MILLIS + 1)),
+            ),
+            (
+                "chats[0].messages[0].createdAt",
+                Box::new(|c| c["messages"][0]["createdAt"] = json!(i64::MAX)),
+            ),
+            (
+                "chats[0].messageCount",
+                Box::new(|c| c["messageCount"] = json!(-3)),
+            ),
+            (
+                "chats[0].messages[0].seq",
+                Box::new(|c| c["messages"][0]["seq"] = json!(-1)),
+            ),
+            (
+                "chats[0].messages[0].usage.promptTokens",
+                Box::new(|c| c["messages"][0]["usage"]["promptTokens"] = json!(MAX_TOKENS + 1)),
+            ),
+            (
+                "chats[0].title",
+                Box::new(|c| c["title"] = json!("x".repeat(201))),
+            ),
+            (
+                "chats[0].model",
+                Box::new(|c| c["model"] = json!("two words")),
+            ),
+            (
+                "chats[0].provider",
+                Box::new(|c| c["provider"] = json!("p".repeat(MAX_NAME_BYTES + 1))),
+            ),
+            (
+                "chats[0].messages[0].role",
+                Box::new(|c| c["messages"][0]["role"] = json!("sk-proj-SECRETSECRET0123456789")),
+            ),
+            (
+                "chats[0]",
+                Box::new(|c| {
+                    c.as_object_mut().unwrap().remove("messages");
+                }),
+            ),
+        ];
+        for (field, edit) in cases {
+            let (found, problem) = refused(edit);
+            assert_eq!(found, field, "{problem}");
+            assert!(!problem.contains("SECRET"), "{problem}");
+        }
+    }
+
+    #[test]
+    fn a_refused_chat_is_named_by_its_id_when_it_is_ours() {
+        let mut chat = chat();
+        chat["id"] = json!("0123456789abcdef0123456789abcdef");
+        chat["createdAt"] = json!(-5);
+        match read_import(&file(chat)) {
+            Err(HistoryError::BadImportValue { chat_id, .. }) => {
+                assert_eq!(chat_id.as_deref(), Some("0123456789abcdef0123456789abcdef"))
+            }
+            other => panic!("{:?}", other.map(|c| c.len())),
+        }
+    }
+}

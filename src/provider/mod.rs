@@ -194,3 +194,48 @@ pub fn error_message(body: &str) -> Option<String> {
             .map(str::to_string),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrubbing_reaches_every_text_from_the_provider() {
+        let key = "custom-KEY-0123456789";
+        let echo =
+            format!("bad key {key}; also sk-proj-abcdefghijklmnop0123 and Bearer abcdefghij");
+        let provider = || "p".to_string();
+        let errors = [
+            ProviderError::Http {
+                provider: provider(),
+                status: 401,
+                message: echo.clone(),
+                retry_after: None,
+            },
+            ProviderError::Unreachable {
+                provider: provider(),
+                reason: "other",
+                detail: echo.clone(),
+            },
+            ProviderError::Stream {
+                provider: provider(),
+                message: echo.clone(),
+            },
+            ProviderError::Protocol {
+                provider: provider(),
+                detail: echo.clone(),
+            },
+        ];
+        for error in errors {
+            let text = error.scrubbed(Some(key)).to_string();
+            assert!(!text.contains("KEY-0123"), "{text}");
+            assert!(!text.contains("abcdefghij"), "{text}");
+            assert!(text.contains("bad key [redacted]"), "{text}");
+        }
+        // Nothing from the provider in these: they pass unchanged.
+        let truncated = ProviderError::Truncated {
+            provider: provider(),
+        };
+        assert_eq!(truncated.clone().scrubbed(Some(key)), truncated);
+    }
+}
