@@ -360,6 +360,9 @@ mod tests {
                              "usage": {"promptTokens": MAX_TOKENS, "completionTokens": 0}}]})
     }
 
+    /// A change to the sample chat.
+    type Edit = Box<dyn FnOnce(&mut serde_json::Value)>;
+
     fn refused(edit: impl FnOnce(&mut serde_json::Value)) -> (String, String) {
         let mut chat = chat();
         edit(&mut chat);
@@ -376,7 +379,7 @@ mod tests {
 
     #[test]
     fn values_reads_cannot_show_are_refused_by_field() {
-        let cases: Vec<(&str, Box<dyn FnOnce(&mut serde_json::Value)>)> = vec![
+        let cases: Vec<(&str, Edit)> = vec![
             (
                 "chats[0].createdAt",
                 Box::new(|c| c["createdAt"] = json!(-1)),
