@@ -51,10 +51,8 @@ impl ProviderStream {
     /// ended properly; errors on silence, a broken connection, or a stream that ends without
     /// its terminator.
     pub async fn next_items(&mut self, out: &mut Vec<StreamItem>) -> Result<bool, ProviderError> {
-        let key = self.key.clone();
-        self.next_items_raw(out)
-            .await
-            .map_err(|error| error.scrubbed(key.as_ref().map(|k| k.as_str())))
+        let result = self.next_items_raw(out).await;
+        result.map_err(|error| error.scrubbed(self.key.as_ref().map(|k| k.as_str())))
     }
 
     async fn next_items_raw(&mut self, out: &mut Vec<StreamItem>) -> Result<bool, ProviderError> {
@@ -220,7 +218,15 @@ async fn read_error_body(
         }
     }
     let secrets: Vec<&str> = key.iter().map(|k| k.as_str()).collect();
-    redact::scrub(&String::from_utf8_lossy(&body), &secrets)
+    let mut text = redact::scrub(&String::from_utf8_lossy(&body), &secrets);
+    if text.len() > MAX_ERROR_BODY {
+        let mut cut = MAX_ERROR_BODY;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+    }
+    text
 }
 
 fn http_error(
