@@ -361,26 +361,33 @@ fn find_header_start(src: &[u8]) -> Option<usize> {
         .position(|w| w.eq_ignore_ascii_case(HEADER_NEEDLE))
 }
 
+/// The Content-Length of a header block. Errors say what is wrong without quoting the line:
+/// text that is not a header may be anything typed into the wrong place, a password included,
+/// and these errors are logged and sent back.
 fn parse_content_length(block: &[u8]) -> Result<usize, String> {
     let text = std::str::from_utf8(block).map_err(|_| "header is not valid UTF-8".to_string())?;
     let mut length = None;
-    for line in text.split('\n').map(|l| l.trim_end_matches('\r')) {
+    for (index, line) in text
+        .split('\n')
+        .map(|l| l.trim_end_matches('\r'))
+        .enumerate()
+    {
         let Some((name, value)) = line.split_once(':') else {
-            return Err(format!("header line without a colon: {:?}", clip(line)));
+            return Err(format!(
+                "header line {} has no colon ({} bytes)",
+                index + 1,
+                line.len()
+            ));
         };
         if name.trim().eq_ignore_ascii_case("content-length") {
-            let value = value.trim();
             let parsed = value
+                .trim()
                 .parse::<usize>()
-                .map_err(|_| format!("Content-Length is not a number: {:?}", clip(value)))?;
+                .map_err(|_| "Content-Length is not a number".to_string())?;
             length = Some(parsed);
         }
     }
     length.ok_or_else(|| "missing Content-Length header".to_string())
-}
-
-fn clip(text: &str) -> String {
-    text.chars().take(40).collect()
 }
 
 fn trim_ascii_blank(bytes: &[u8]) -> &[u8] {
@@ -467,6 +474,19 @@ mod tests {
                 msg("{}")
             ]
         );
+    }
+
+    #[test]
+    fn bad_headers_are_not_quoted() {
+        // A password typed into the wrong window, arriving where a header should be.
+        for block in [
+            &b"hunter2-SECRET\r\n"[..],
+            b"Content-Length: hunter2-SECRET\r\n",
+            b"Content-Type: x\nsk-proj-SECRET0123456789abcdef",
+        ] {
+            let error = parse_content_length(block).unwrap_err();
+            assert!(!error.contains("SECRET"), "{error}");
+        }
     }
 
     #[test]
