@@ -70,7 +70,13 @@ impl History {
         };
         let mut exported = Vec::with_capacity(chats.len());
         for chat in chats {
-            let messages = self.messages(&chat.id)?;
+            let mut messages = self.messages(&chat.id)?;
+            // As in `history/get`: errors saved by earlier versions may hold a key.
+            for message in &mut messages {
+                if let Some(error) = &mut message.error {
+                    *error = crate::redact::scrub(error, &[]);
+                }
+            }
             exported.push(ExportedChat { chat, messages });
         }
         let count = exported.len();
