@@ -537,7 +537,9 @@ pub fn check_base_url(text: &str) -> Result<Url, String> {
     Ok(url)
 }
 
-/// Whether the URL points at this machine.
+/// Whether the URL names this machine. For a name (`localhost`, `*.localhost`) this is only
+/// what the name promises: what it resolves to is checked when connecting
+/// (`http_client::LoopbackOnly`), and such providers never go through a proxy.
 pub fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(domain)) => {
@@ -559,10 +561,8 @@ pub fn check_model_name(model: &str) -> Result<(), String> {
         return Err("the model name is longer than 200 bytes".into());
     }
     if model.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!(
-            "the model name {:?} contains whitespace or control characters",
-            model
-        ));
+        // Not quoted: a value in the wrong field may be a key.
+        return Err("the model name contains whitespace or control characters".into());
     }
     Ok(())
 }

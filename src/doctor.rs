@@ -100,12 +100,13 @@ pub async fn report(
     }
 
     let _ = writeln!(out, "\nProviders");
-    // The same TLS setup as chats (extra CA included), with a short connect timeout.
-    let client = http_client::build_with_ca(PROBE_TIMEOUT, config.chat.extra_ca_file.as_deref());
-    let client = &client;
+    // The same clients as chats (extra CA, no proxy and loopback-only resolution for local
+    // providers), with a short connect timeout.
+    let clients = http_client::Clients::build(PROBE_TIMEOUT, config.chat.extra_ca_file.as_deref());
+    let clients = &clients;
     let probes = config.providers.iter().map(|provider| async move {
-        let endpoint = match client {
-            Ok(client) => probe(client, provider).await,
+        let endpoint = match clients {
+            Ok(clients) => probe(clients.for_provider(provider), provider).await,
             Err(error) => error.to_string(),
         };
         (provider, endpoint)

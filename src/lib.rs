@@ -32,6 +32,7 @@ pub mod one_shot;
 pub mod paths;
 pub mod protocol;
 pub mod provider;
+pub mod redact;
 pub mod server;
 pub mod settings;
 pub mod store;

@@ -318,6 +318,9 @@ impl Router {
                         && let Ok(Value::Object(answer)) = serde_json::from_str(answer.get())
                         && let Some(error) = answer.get("error")
                     {
+                        // Params errors never quote values; scrubbed all the same, since the
+                        // log outlives the session.
+                        let error = crate::redact::scrub(&error.to_string(), &[]);
                         tracing::warn!(%method, %error, "notification failed");
                     }
                 });
@@ -336,9 +339,11 @@ impl Router {
             return Reply::Ready(envelope::error_response(&id, &error));
         }
         if self.methods.method(&method).is_none() {
+            // Scrubbed: whatever the client sent is quoted back, and a key pasted into the
+            // wrong place must not be.
             let error = AppError::new(
                 ErrorCode::MethodNotFound,
-                format!("unknown method {method:?}"),
+                format!("unknown method {:?}", crate::redact::scrub(&method, &[])),
             );
             return Reply::Ready(envelope::error_response(&id, &error));
         }

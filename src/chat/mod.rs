@@ -23,8 +23,10 @@ use crate::config::{ChatConfig, Config, ProviderConfig, ProviderKind, check_mode
 use crate::history::{
     ChatRecord, ChatSummary, History, HistoryError, MessageRecord, MessageStatus, Role, Usage,
 };
+use crate::http_client::Clients;
 use crate::provider::stream::{self, StreamLimits};
 use crate::provider::{self, ChatRequest, ProviderError, StreamItem, WireMessage, WireRole};
+use crate::redact;
 use crate::store::sealed::new_id;
 use crate::vault::{Vault, VaultError};
 
@@ -118,7 +120,8 @@ pub struct ChatService {
     config: Config,
     history: Arc<History>,
     vault: Arc<Vault>,
-    client: reqwest::Client,
+    /// One client for remote providers, one for loopback ones (see [`Clients`]).
+    clients: Clients,
     /// The chats streaming now, with the token that stops each.
     active: Mutex<HashMap<String, CancellationToken>>,
     models: Mutex<HashMap<String, (Instant, Vec<String>)>>,
@@ -127,21 +130,21 @@ pub struct ChatService {
 impl ChatService {
     /// The service with an HTTP client built from the config (timeouts, extra CA).
     pub fn open(config: &Config, history: Arc<History>) -> Result<ChatService, String> {
-        let client = crate::http_client::build_with_ca(
+        let clients = Clients::build(
             config.chat.connect_timeout,
             config.chat.extra_ca_file.as_deref(),
         )
         .map_err(|error| error.to_string())?;
-        Ok(ChatService::new(config.clone(), history, client))
+        Ok(ChatService::new(config.clone(), history, clients))
     }
 
-    pub fn new(config: Config, history: Arc<History>, client: reqwest::Client) -> Self {
+    pub fn new(config: Config, history: Arc<History>, clients: Clients) -> Self {
         let vault = history.vault().clone();
         Self {
             config,
             history,
             vault,
-            client,
+            clients,
             active: Mutex::new(HashMap::new()),
             models: Mutex::new(HashMap::new()),
         }
@@ -154,7 +157,8 @@ impl ChatService {
     fn provider(&self, name: &str) -> Result<&ProviderConfig, ChatError> {
         self.config
             .provider(name)
-            .ok_or_else(|| ChatError::NoSuchProvider(name.to_string()))
+            // The name may be a key sent in the wrong field: it is quoted only if it cannot be.
+            .ok_or_else(|| ChatError::NoSuchProvider(redact::name_for_message(name).to_string()))
     }
 
     /// Where a key for `provider` would come from: `vault`, `env`, or none.
@@ -267,9 +271,15 @@ impl ChatService {
         let key = self.key_lookup(&provider).await?;
         let family = provider::family(provider.kind);
         let timeout = self.chat_config().idle_timeout.min(Duration::from_secs(30));
-        let models = stream::list_models(&self.client, family, &provider, key.as_ref(), timeout)
-            .await
-            .map_err(ChatError::Provider)?;
+        let models = stream::list_models(
+            self.clients.for_provider(&provider),
+            family,
+            &provider,
+            key.as_ref(),
+            timeout,
+        )
+        .await
+        .map_err(ChatError::Provider)?;
         lock(&self.models).insert(provider_name.to_string(), (Instant::now(), models.clone()));
         Ok((models, false))
     }
@@ -436,7 +446,14 @@ impl ChatService {
             ..StreamLimits::default()
         };
         let family = provider::family(provider.kind);
-        let open = stream::open(&self.client, family, provider, key, request, limits);
+        let open = stream::open(
+            self.clients.for_provider(provider),
+            family,
+            provider,
+            key,
+            request,
+            limits,
+        );
         let mut stream = tokio::select! {
             biased;
             _ = token.cancelled() => return Err(StreamEnd::Cancelled),

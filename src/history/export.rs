@@ -4,8 +4,10 @@ use serde::{Deserialize, Serialize};
 
 use super::path_guard;
 use super::records::{ChatRecord, DamagedChat, MessageRecord, Role};
-use super::{History, HistoryError, encode};
-use crate::clock::rfc3339;
+use super::{History, HistoryError, MAX_TITLE_CHARS, encode};
+use crate::clock::{self, rfc3339};
+use crate::config::check_model_name;
+use crate::protocol::params::{ValueError, from_value, from_value_at};
 use crate::store::sealed::new_id;
 
 /// The largest file `history/import` reads.
@@ -79,6 +81,15 @@ impl History {
                 (exported, damaged)
             }
         };
+        let mut exported = exported;
+        for chat in &mut exported {
+            // As in `history/get`: errors saved by earlier versions may hold a key.
+            for message in &mut chat.messages {
+                if let Some(error) = &mut message.error {
+                    *error = crate::redact::scrub(error, &[]);
+                }
+            }
+        }
         let count = exported.len();
         let bytes = match format {
             ExportFormat::Json => {
@@ -121,20 +132,13 @@ impl History {
         let bytes = std::fs::read(&source).map_err(|error| {
             HistoryError::Io(format!("cannot read {}: {error}", source.display()))
         })?;
-        let file: ExportFile = serde_json::from_slice(&bytes)
-            .map_err(|error| HistoryError::BadImport(error.to_string()))?;
-        if file.format != EXPORT_FORMAT || file.version != EXPORT_VERSION {
-            return Err(HistoryError::BadImport(format!(
-                "format {:?} version {}, expected {EXPORT_FORMAT:?} version {EXPORT_VERSION}",
-                file.format, file.version
-            )));
-        }
+        let chats = read_import(&bytes)?;
         let mut summary = ImportSummary {
             imported: 0,
             skipped: 0,
         };
         self.vault.write(|tx| {
-            for ExportedChat { mut chat, messages } in file.chats {
+            for ExportedChat { mut chat, messages } in chats {
                 // Ids become database keys, which must carry no meaning: accept only ours.
                 if !is_record_id(&chat.id) {
                     chat.id = new_id()?;
@@ -158,6 +162,146 @@ impl History {
         })?;
         Ok(summary)
     }
+}
+
+/// The chats of an export, each checked: nothing is imported from a file holding a value
+/// that a later read could not handle, and the error names the chat and the field. Errors
+/// never quote a value (the file is plain text that may hold anything).
+fn read_import(bytes: &[u8]) -> Result<Vec<ExportedChat>, HistoryError> {
+    /// The envelope; chats stay JSON until each is read on its own, so that error paths
+    /// reach into them (serde loses the path inside the flattened chat fields).
+    #[derive(Deserialize)]
+    struct Envelope {
+        format: String,
+        version: u32,
+        chats: Vec<serde_json::Value>,
+    }
+
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|error| HistoryError::BadImport(format!("not JSON: {error}")))?;
+    let envelope: Envelope = from_value(value).map_err(bad_value)?;
+    if envelope.format != EXPORT_FORMAT || envelope.version != EXPORT_VERSION {
+        return Err(HistoryError::BadImport(format!(
+            "expected format {EXPORT_FORMAT:?} version {EXPORT_VERSION}"
+        )));
+    }
+    let mut chats = Vec::with_capacity(envelope.chats.len());
+    for (index, mut value) in envelope.chats.into_iter().enumerate() {
+        let at = format!("chats[{index}]");
+        let messages = value
+            .as_object_mut()
+            .and_then(|chat| chat.remove("messages"));
+        let chat: ChatRecord = from_value_at(value, &at).map_err(bad_value)?;
+        let Some(messages) = messages else {
+            return Err(HistoryError::BadImportValue {
+                field: at,
+                chat_id: None,
+                problem: "missing field `messages`".into(),
+            });
+        };
+        let messages: Vec<MessageRecord> =
+            from_value_at(messages, &format!("{at}.messages")).map_err(bad_value)?;
+        check_imported(&at, &chat, &messages)?;
+        chats.push(ExportedChat { chat, messages });
+    }
+    Ok(chats)
+}
+
+fn bad_value(error: ValueError) -> HistoryError {
+    if error.path.is_empty() {
+        return HistoryError::BadImport(error.problem.to_string());
+    }
+    HistoryError::BadImportValue {
+        field: error.path,
+        chat_id: None,
+        problem: error.problem.to_string(),
+    }
+}
+
+/// The longest text field imported (the frame limit: nothing longer can have been sent).
+const MAX_TEXT_BYTES: usize = 16 * 1024 * 1024;
+
+/// The longest provider name or finish reason imported.
+const MAX_NAME_BYTES: usize = 200;
+
+/// The largest token count imported: editors' JSON readers (Lua, Emacs Lisp floats) are exact
+/// only up to 2^53.
+const MAX_TOKENS: u64 = (1 << 53) - 1;
+
+/// Refuse values the read paths cannot show: times outside what RFC 3339 can write (before
+/// 1970 or after year 9999), texts longer than anything chinwag writes, token counts editors
+/// cannot read exactly, model names chat requests would refuse.
+fn check_imported(
+    at: &str,
+    chat: &ChatRecord,
+    messages: &[MessageRecord],
+) -> Result<(), HistoryError> {
+    let refuse = |field: String, problem: String| HistoryError::BadImportValue {
+        field,
+        chat_id: is_record_id(&chat.id).then(|| chat.id.clone()),
+        problem,
+    };
+    let time = |field: String, millis: i64| {
+        if clock::in_range(millis) {
+            Ok(())
+        } else {
+            Err(refuse(
+                field,
+                format!(
+                    "the time is out of range (Unix milliseconds from {} to {}, 1970 to the end of year 9999)",
+                    clock::MIN_MILLIS,
+                    clock::MAX_MILLIS
+                ),
+            ))
+        }
+    };
+    let text = |field: String, value: &str, max: usize| {
+        if value.len() <= max {
+            Ok(())
+        } else {
+            Err(refuse(field, format!("longer than {max} bytes")))
+        }
+    };
+    time(format!("{at}.createdAt"), chat.created_at)?;
+    time(format!("{at}.updatedAt"), chat.updated_at)?;
+    if chat.title.chars().count() > MAX_TITLE_CHARS {
+        return Err(refuse(
+            format!("{at}.title"),
+            format!("longer than {MAX_TITLE_CHARS} characters"),
+        ));
+    }
+    text(format!("{at}.provider"), &chat.provider, MAX_NAME_BYTES)?;
+    check_model_name(&chat.model).map_err(|problem| refuse(format!("{at}.model"), problem))?;
+    if let Some(system) = &chat.system {
+        text(format!("{at}.system"), system, MAX_TEXT_BYTES)?;
+    }
+    for (index, message) in messages.iter().enumerate() {
+        let at = format!("{at}.messages[{index}]");
+        time(format!("{at}.createdAt"), message.created_at)?;
+        text(format!("{at}.content"), &message.content, MAX_TEXT_BYTES)?;
+        for (field, value) in [("reasoning", &message.reasoning), ("error", &message.error)] {
+            if let Some(value) = value {
+                text(format!("{at}.{field}"), value, MAX_TEXT_BYTES)?;
+            }
+        }
+        if let Some(reason) = &message.finish_reason {
+            text(format!("{at}.finishReason"), reason, MAX_NAME_BYTES)?;
+        }
+        if let Some(usage) = &message.usage {
+            for (field, count) in [
+                ("promptTokens", usage.prompt_tokens),
+                ("completionTokens", usage.completion_tokens),
+            ] {
+                if count > MAX_TOKENS {
+                    return Err(refuse(
+                        format!("{at}.usage.{field}"),
+                        format!("larger than {MAX_TOKENS}"),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Whether `id` looks like one of our random ids (32 lowercase hex digits).
@@ -201,4 +345,112 @@ fn markdown(exported: &ExportedChat) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn file(chat: serde_json::Value) -> Vec<u8> {
+        json!({"format": EXPORT_FORMAT, "version": EXPORT_VERSION, "chats": [chat]})
+            .to_string()
+            .into_bytes()
+    }
+
+    fn chat() -> serde_json::Value {
+        json!({"id": "", "title": "t", "provider": "p", "model": "m", "system": null,
+               "createdAt": 0, "updatedAt": clock::MAX_MILLIS, "messageCount": 1,
+               "messages": [{"id": "", "seq": 0, "role": "user", "content": "c",
+                             "createdAt": 1, "status": "complete",
+                             "usage": {"promptTokens": MAX_TOKENS, "completionTokens": 0}}]})
+    }
+
+    /// A change to the sample chat.
+    type Edit = Box<dyn FnOnce(&mut serde_json::Value)>;
+
+    fn refused(edit: impl FnOnce(&mut serde_json::Value)) -> (String, String) {
+        let mut chat = chat();
+        edit(&mut chat);
+        match read_import(&file(chat)) {
+            Err(HistoryError::BadImportValue { field, problem, .. }) => (field, problem),
+            other => panic!("expected a refusal, got {:?}", other.map(|c| c.len())),
+        }
+    }
+
+    #[test]
+    fn values_at_the_limits_are_imported() {
+        assert_eq!(read_import(&file(chat())).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn values_reads_cannot_show_are_refused_by_field() {
+        let cases: Vec<(&str, Edit)> = vec![
+            (
+                "chats[0].createdAt",
+                Box::new(|c| c["createdAt"] = json!(-1)),
+            ),
+            (
+                "chats[0].updatedAt",
+                Box::new(|c| c["updatedAt"] = json!(clock::MAX_MILLIS + 1)),
+            ),
+            (
+                "chats[0].messages[0].createdAt",
+                Box::new(|c| c["messages"][0]["createdAt"] = json!(i64::MAX)),
+            ),
+            (
+                "chats[0].messageCount",
+                Box::new(|c| c["messageCount"] = json!(-3)),
+            ),
+            (
+                "chats[0].messages[0].seq",
+                Box::new(|c| c["messages"][0]["seq"] = json!(-1)),
+            ),
+            (
+                "chats[0].messages[0].usage.promptTokens",
+                Box::new(|c| c["messages"][0]["usage"]["promptTokens"] = json!(MAX_TOKENS + 1)),
+            ),
+            (
+                "chats[0].title",
+                Box::new(|c| c["title"] = json!("x".repeat(201))),
+            ),
+            (
+                "chats[0].model",
+                Box::new(|c| c["model"] = json!("two words")),
+            ),
+            (
+                "chats[0].provider",
+                Box::new(|c| c["provider"] = json!("p".repeat(MAX_NAME_BYTES + 1))),
+            ),
+            (
+                "chats[0].messages[0].role",
+                Box::new(|c| c["messages"][0]["role"] = json!("sk-proj-SECRETSECRET0123456789")),
+            ),
+            (
+                "chats[0]",
+                Box::new(|c| {
+                    c.as_object_mut().unwrap().remove("messages");
+                }),
+            ),
+        ];
+        for (field, edit) in cases {
+            let (found, problem) = refused(edit);
+            assert_eq!(found, field, "{problem}");
+            assert!(!problem.contains("SECRET"), "{problem}");
+        }
+    }
+
+    #[test]
+    fn a_refused_chat_is_named_by_its_id_when_it_is_ours() {
+        let mut chat = chat();
+        chat["id"] = json!("0123456789abcdef0123456789abcdef");
+        chat["createdAt"] = json!(-5);
+        match read_import(&file(chat)) {
+            Err(HistoryError::BadImportValue { chat_id, .. }) => {
+                assert_eq!(chat_id.as_deref(), Some("0123456789abcdef0123456789abcdef"))
+            }
+            other => panic!("{:?}", other.map(|c| c.len())),
+        }
+    }
 }

@@ -30,7 +30,7 @@ use crate::vault::{Damage, Vault, VaultError};
 use path_guard::PathRefused;
 
 /// The longest title kept.
-const MAX_TITLE_CHARS: usize = 200;
+pub(crate) const MAX_TITLE_CHARS: usize = 200;
 
 /// Why a history call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -45,6 +45,15 @@ pub enum HistoryError {
     Io(String),
     #[error("not a chinwag export: {0}")]
     BadImport(String),
+    /// A value in an export that chinwag could not use; nothing of the file was imported.
+    #[error("not a chinwag export: {field}: {problem}")]
+    BadImportValue {
+        /// Where, as `chats[3].messages[0].createdAt`.
+        field: String,
+        /// The chat's id, when it is one of ours.
+        chat_id: Option<String>,
+        problem: String,
+    },
     #[error("not a chinwag backup: {0}")]
     BadBackup(String),
     #[error("this needs `confirm: true`: it cannot be undone")]
@@ -97,6 +106,11 @@ pub fn title_from(text: &str) -> String {
     } else {
         title
     }
+}
+
+/// Quoted only if the id cannot be a secret sent in the wrong field.
+fn no_such_chat(chat_id: &str) -> HistoryError {
+    HistoryError::NoSuchChat(crate::redact::name_for_message(chat_id).to_string())
 }
 
 fn clean_title(title: &str) -> Result<String, HistoryError> {
@@ -186,7 +200,7 @@ impl History {
         self.vault.read(|view| {
             let bytes = view
                 .chat(chat_id)?
-                .ok_or_else(|| HistoryError::NoSuchChat(chat_id.to_string()))?;
+                .ok_or_else(|| no_such_chat(chat_id))?;
             decode(chat_id, &bytes)
         })
     }
@@ -196,7 +210,7 @@ impl History {
         let record = encode(chat)?;
         self.vault.write(|tx| {
             if tx.chat(&chat.id)?.is_none() {
-                return Err(HistoryError::NoSuchChat(chat.id.clone()));
+                return Err(no_such_chat(&chat.id));
             }
             tx.put_chat(&chat.id, record, chat.updated_at)?;
             Ok(())
@@ -216,7 +230,7 @@ impl History {
         self.vault.write(|tx| {
             let bytes = tx
                 .chat(chat_id)?
-                .ok_or_else(|| HistoryError::NoSuchChat(chat_id.to_string()))?;
+                .ok_or_else(|| no_such_chat(chat_id))?;
             let mut chat: ChatRecord = decode(chat_id, &bytes)?;
             message.seq = chat.message_count;
             chat.message_count += 1;
@@ -297,7 +311,7 @@ impl History {
         self.vault.read(|view| {
             let stored = view
                 .messages(chat_id)?
-                .ok_or_else(|| HistoryError::NoSuchChat(chat_id.to_string()))?;
+                .ok_or_else(|| no_such_chat(chat_id))?;
             sorted_messages(chat_id, stored)
         })
     }
@@ -307,11 +321,11 @@ impl History {
         self.vault.read(|view| {
             let bytes = view
                 .chat(chat_id)?
-                .ok_or_else(|| HistoryError::NoSuchChat(chat_id.to_string()))?;
+                .ok_or_else(|| no_such_chat(chat_id))?;
             let chat: ChatRecord = decode(chat_id, &bytes)?;
             let stored = view
                 .messages(chat_id)?
-                .ok_or_else(|| HistoryError::NoSuchChat(chat_id.to_string()))?;
+                .ok_or_else(|| no_such_chat(chat_id))?;
             let messages = sorted_messages(chat_id, stored)?;
             Ok(ChatDetail {
                 summary: ChatSummary::from(&chat),
@@ -327,7 +341,7 @@ impl History {
         self.vault.write(|tx| {
             let bytes = tx
                 .chat(chat_id)?
-                .ok_or_else(|| HistoryError::NoSuchChat(chat_id.to_string()))?;
+                .ok_or_else(|| no_such_chat(chat_id))?;
             let mut chat: ChatRecord = decode(chat_id, &bytes)?;
             chat.title = title;
             chat.updated_at = now_millis().max(chat.updated_at);

@@ -128,7 +128,12 @@ impl From<&MessageRecord> for MessageView {
             created_at: rfc3339(message.created_at),
             status: message.status,
             usage: message.usage,
-            error: message.error.clone(),
+            // Scrubbed again when shown: answers saved by versions that did not scrub
+            // provider errors may hold a key-shaped string.
+            error: message
+                .error
+                .as_deref()
+                .map(|e| crate::redact::scrub(e, &[])),
         }
     }
 }
@@ -152,4 +157,27 @@ pub struct SearchHit {
     pub message_id: Option<String>,
     pub snippet: String,
     pub updated_at: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_saved_error_holding_a_key_is_shown_scrubbed() {
+        let message = MessageRecord {
+            id: "m".into(),
+            seq: 0,
+            role: Role::Assistant,
+            content: String::new(),
+            reasoning: None,
+            created_at: 0,
+            status: MessageStatus::Error,
+            usage: None,
+            error: Some("refused: gsk_0123456789abcdefghijklmnop".into()),
+            finish_reason: None,
+        };
+        let view = MessageView::from(&message);
+        assert_eq!(view.error.as_deref(), Some("refused: [redacted]"));
+    }
 }

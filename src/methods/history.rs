@@ -45,6 +45,10 @@ impl From<HistoryError> for AppError {
                     json!({"path": refused.path, "kind": refused.kind, "reason": refused.reason}),
                 ),
             HistoryError::Io(_) => AppError::new(ErrorCode::StorageError, message),
+            HistoryError::BadImportValue { field, chat_id, .. } => {
+                AppError::new(ErrorCode::InvalidParams, message)
+                    .with_data(json!({"field": field, "chatId": chat_id}))
+            }
             HistoryError::BadImport(_)
             | HistoryError::BadBackup(_)
             | HistoryError::InvalidInput(_) => AppError::new(ErrorCode::InvalidParams, message),

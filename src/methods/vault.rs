@@ -31,6 +31,8 @@ impl VaultMethods {
         if self.app.config.provider(provider).is_some() || provider == "gemini" {
             return Ok(());
         }
+        // An editor that swaps `provider` and `key` must not hear its key read back.
+        let provider = crate::redact::name_for_message(provider);
         let known: Vec<&str> = self
             .app
             .config

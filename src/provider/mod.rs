@@ -87,6 +87,49 @@ pub enum ProviderError {
     BadModel(String),
 }
 
+impl ProviderError {
+    /// This error with the key in use, and anything shaped like a key, scrubbed from the
+    /// text that came from the provider: some providers echo the key they were sent in their
+    /// 401 bodies, and this text goes to the editor, the log, the saved answer and exports.
+    pub fn scrubbed(self, key: Option<&str>) -> Self {
+        let secrets: Vec<&str> = key.into_iter().collect();
+        let clean = |text: String| crate::redact::scrub(&text, &secrets);
+        match self {
+            ProviderError::Http {
+                provider,
+                status,
+                message,
+                retry_after,
+            } => ProviderError::Http {
+                provider,
+                status,
+                message: clean(message),
+                retry_after,
+            },
+            ProviderError::Unreachable {
+                provider,
+                reason,
+                detail,
+            } => ProviderError::Unreachable {
+                provider,
+                reason,
+                detail: clean(detail),
+            },
+            ProviderError::Stream { provider, message } => ProviderError::Stream {
+                provider,
+                message: clean(message),
+            },
+            ProviderError::Protocol { provider, detail } => ProviderError::Protocol {
+                provider,
+                detail: clean(detail),
+            },
+            other @ (ProviderError::Truncated { .. }
+            | ProviderError::KeyMissing { .. }
+            | ProviderError::BadModel(_)) => other,
+        }
+    }
+}
+
 /// Decodes one family's stream.
 pub trait StreamDecoder: Send {
     /// Feed a chunk of the body; items decoded so far are pushed to `out`.
@@ -149,5 +192,50 @@ pub fn error_message(body: &str) -> Option<String> {
             .get("message")
             .and_then(|m| m.as_str())
             .map(str::to_string),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrubbing_reaches_every_text_from_the_provider() {
+        let key = "custom-KEY-0123456789";
+        let echo =
+            format!("bad key {key}; also sk-proj-abcdefghijklmnop0123 and Bearer abcdefghij");
+        let provider = || "p".to_string();
+        let errors = [
+            ProviderError::Http {
+                provider: provider(),
+                status: 401,
+                message: echo.clone(),
+                retry_after: None,
+            },
+            ProviderError::Unreachable {
+                provider: provider(),
+                reason: "other",
+                detail: echo.clone(),
+            },
+            ProviderError::Stream {
+                provider: provider(),
+                message: echo.clone(),
+            },
+            ProviderError::Protocol {
+                provider: provider(),
+                detail: echo.clone(),
+            },
+        ];
+        for error in errors {
+            let text = error.scrubbed(Some(key)).to_string();
+            assert!(!text.contains("KEY-0123"), "{text}");
+            assert!(!text.contains("abcdefghij"), "{text}");
+            assert!(text.contains("bad key [redacted]"), "{text}");
+        }
+        // Nothing from the provider in these: they pass unchanged.
+        let truncated = ProviderError::Truncated {
+            provider: provider(),
+        };
+        assert_eq!(truncated.clone().scrubbed(Some(key)), truncated);
     }
 }

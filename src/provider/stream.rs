@@ -9,6 +9,7 @@ use zeroize::Zeroizing;
 
 use super::{ChatRequest, Family, ProviderError, StreamDecoder, StreamItem, error_message};
 use crate::config::{ProviderConfig, ProviderKind};
+use crate::redact;
 
 /// How patient a call is.
 #[derive(Debug, Clone, Copy)]
@@ -37,6 +38,8 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 /// An open response body being decoded.
 pub struct ProviderStream {
     provider: String,
+    /// The key the request carried, to scrub from errors the stream reports.
+    key: Option<Zeroizing<String>>,
     response: reqwest::Response,
     decoder: Box<dyn StreamDecoder>,
     idle_timeout: Duration,
@@ -48,6 +51,11 @@ impl ProviderStream {
     /// ended properly; errors on silence, a broken connection, or a stream that ends without
     /// its terminator.
     pub async fn next_items(&mut self, out: &mut Vec<StreamItem>) -> Result<bool, ProviderError> {
+        let result = self.next_items_raw(out).await;
+        result.map_err(|error| error.scrubbed(self.key.as_ref().map(|k| k.as_str())))
+    }
+
+    async fn next_items_raw(&mut self, out: &mut Vec<StreamItem>) -> Result<bool, ProviderError> {
         if self.ended {
             return Ok(false);
         }
@@ -72,7 +80,9 @@ impl ProviderStream {
                 Ok(false)
             }
             Err(error) => {
-                tracing::warn!(provider = %self.provider, error = %describe(&error), "stream broke");
+                let secrets: Vec<&str> = self.key.iter().map(|k| k.as_str()).collect();
+                let error = redact::scrub(&describe(&error), &secrets);
+                tracing::warn!(provider = %self.provider, %error, "stream broke");
                 Err(ProviderError::Truncated {
                     provider: self.provider.clone(),
                 })
@@ -81,8 +91,22 @@ impl ProviderStream {
     }
 }
 
-/// Send the chat request and return the stream once the provider answered 2xx.
+/// Send the chat request and return the stream once the provider answered 2xx. Errors are
+/// scrubbed of the key (see [`ProviderError::scrubbed`]).
 pub async fn open(
+    client: &reqwest::Client,
+    family: &dyn Family,
+    provider: &ProviderConfig,
+    key: Option<&Zeroizing<String>>,
+    request: &ChatRequest,
+    limits: StreamLimits,
+) -> Result<ProviderStream, ProviderError> {
+    open_raw(client, family, provider, key, request, limits)
+        .await
+        .map_err(|error| error.scrubbed(key.map(|k| k.as_str())))
+}
+
+async fn open_raw(
     client: &reqwest::Client,
     family: &dyn Family,
     provider: &ProviderConfig,
@@ -101,6 +125,7 @@ pub async fn open(
         if status.is_success() {
             return Ok(ProviderStream {
                 provider: provider.name.clone(),
+                key: key.cloned(),
                 response,
                 decoder: family.decoder(&provider.name),
                 idle_timeout: limits.idle_timeout,
@@ -108,7 +133,7 @@ pub async fn open(
             });
         }
         let retry_after = retry_after(&response);
-        let body = read_error_body(response).await;
+        let body = read_error_body(response, key).await;
         if status.as_u16() == 429
             && attempt < limits.max_retries
             && let Some(wait) = retry_after
@@ -129,8 +154,20 @@ pub async fn open(
     }
 }
 
-/// GET the provider's model list.
+/// GET the provider's model list. Errors are scrubbed of the key.
 pub async fn list_models(
+    client: &reqwest::Client,
+    family: &dyn Family,
+    provider: &ProviderConfig,
+    key: Option<&Zeroizing<String>>,
+    timeout: Duration,
+) -> Result<Vec<String>, ProviderError> {
+    list_models_raw(client, family, provider, key, timeout)
+        .await
+        .map_err(|error| error.scrubbed(key.map(|k| k.as_str())))
+}
+
+async fn list_models_raw(
     client: &reqwest::Client,
     family: &dyn Family,
     provider: &ProviderConfig,
@@ -144,7 +181,7 @@ pub async fn list_models(
     let response = send.await.map_err(|error| unreachable(provider, &error))?;
     let status = response.status();
     if !status.is_success() {
-        let body = read_error_body(response).await;
+        let body = read_error_body(response, key).await;
         return Err(http_error(provider, status.as_u16(), &body, None, None));
     }
     let body: serde_json::Value =
@@ -167,7 +204,12 @@ fn retry_after(response: &reqwest::Response) -> Option<u64> {
         .map(|seconds| seconds.max(0.0).ceil() as u64)
 }
 
-async fn read_error_body(mut response: reqwest::Response) -> String {
+/// The start of an error body, scrubbed of the key before it is cut short (a key cut in two
+/// would no longer match).
+async fn read_error_body(
+    mut response: reqwest::Response,
+    key: Option<&Zeroizing<String>>,
+) -> String {
     let mut body = Vec::new();
     while body.len() < MAX_ERROR_BODY {
         match tokio::time::timeout(Duration::from_secs(5), response.chunk()).await {
@@ -175,8 +217,16 @@ async fn read_error_body(mut response: reqwest::Response) -> String {
             _ => break,
         }
     }
-    body.truncate(MAX_ERROR_BODY);
-    String::from_utf8_lossy(&body).into_owned()
+    let secrets: Vec<&str> = key.iter().map(|k| k.as_str()).collect();
+    let mut text = redact::scrub(&String::from_utf8_lossy(&body), &secrets);
+    if text.len() > MAX_ERROR_BODY {
+        let mut cut = MAX_ERROR_BODY;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+    }
+    text
 }
 
 fn http_error(
