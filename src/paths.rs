@@ -36,12 +36,16 @@ pub struct Paths {
     #[serde(serialize_with = "lossy")]
     pub owner_socket: PathBuf,
     /// The vault file: every key, the settings and the manifest, sealed as a whole.
+    #[serde(serialize_with = "lossy")]
     pub vault_file: PathBuf,
     /// The lock every chinwag process takes around the vault file.
+    #[serde(serialize_with = "lossy")]
     pub vault_lock: PathBuf,
     /// Where chinwag 0.1 kept its database (vault header inside); upgraded, then removed.
+    #[serde(serialize_with = "lossy")]
     pub legacy_database_dir: PathBuf,
     /// chinwag 0.1's owner socket.
+    #[serde(serialize_with = "lossy")]
     pub legacy_owner_socket: PathBuf,
     /// The local key file that protects the vault when there is no password.
     #[serde(serialize_with = "lossy")]
@@ -124,7 +128,8 @@ mod tests {
         let paths = Paths::from_dirs(home.clone(), home.join("c"), home.join("d"));
         let json = serde_json::to_value(&paths).unwrap();
         assert_eq!(json["homeDir"], "/home/h\u{fffd}me");
-        assert_eq!(json["ownerSocket"], "/home/h\u{fffd}me/d/owner.sock");
+        assert_eq!(json["ownerSocket"], "/home/h\u{fffd}me/d/store.sock");
+        assert_eq!(json["vaultFile"], "/home/h\u{fffd}me/d/vault");
     }
 
     #[test]

@@ -58,11 +58,11 @@ fn unusable_storage_is_a_clear_error_and_the_server_stays_up() {
     // Something that is not a database where the database belongs (permissions would not stop
     // root, who runs CI).
     std::fs::create_dir_all(home.data_dir()).unwrap();
-    std::fs::write(home.data_dir().join("db"), "not a database").unwrap();
+    std::fs::write(home.data_dir().join("store"), "not a database").unwrap();
     let mut server = Server::start(&home, Framing::Ndjson);
     let init = ok(server.call(1, "initialize", json!({})));
     let error = init["storageError"].as_str().unwrap();
-    assert!(error.contains("cannot open the database"), "{error}");
+    assert!(error.contains("cannot open the vault and database"), "{error}");
     for (id, method) in [
         (2, "vault/status"),
         (3, "history/list"),

@@ -212,7 +212,7 @@ fn a_flood_of_connections_leaves_the_owner_serving_followers() {
     let home = Home::new();
     let mut owner = Server::start(&home, Framing::Ndjson);
     ok(owner.call(1, "history/list", json!({})));
-    let socket = home.data_dir().join("owner.sock");
+    let socket = home.data_dir().join("store.sock");
     let pid = owner.child.id();
     let threads_before = proc_status(pid, "Threads:");
 

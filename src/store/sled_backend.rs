@@ -101,14 +101,19 @@ fn database(error: sled::Error) -> StoreError {
 /// The error in words a user can act on: the common causes by name, the rest as sled says.
 fn describe(error: &sled::Error) -> String {
     match error {
-        sled::Error::Io(io) => match io.kind() {
-            ErrorKind::StorageFull => "the disk is full (no space left on device)".into(),
-            ErrorKind::ReadOnlyFilesystem => "the data folder is on a read-only file system".into(),
-            ErrorKind::PermissionDenied => "permission denied in the data folder".into(),
-            ErrorKind::QuotaExceeded => "the disk quota is exceeded".into(),
-            _ => format!("I/O error: {io}"),
-        },
+        sled::Error::Io(io) => describe_io(io),
         other => other.to_string(),
+    }
+}
+
+/// An I/O error in the data folder in words a user can act on (the vault file uses it too).
+pub fn describe_io(io: &std::io::Error) -> String {
+    match io.kind() {
+        ErrorKind::StorageFull => "the disk is full (no space left on device)".into(),
+        ErrorKind::ReadOnlyFilesystem => "the data folder is on a read-only file system".into(),
+        ErrorKind::PermissionDenied => "permission denied in the data folder".into(),
+        ErrorKind::QuotaExceeded => "the disk quota is exceeded".into(),
+        _ => format!("I/O error: {io}"),
     }
 }
 

@@ -1002,7 +1002,8 @@ impl Vault {
 
     fn io_error(&self, error: std::io::Error) -> VaultError {
         VaultError::Store(StoreError::Database(format!(
-            "{}: {error}",
+            "{} ({}); nothing saved before is lost: restart chinwag once this is fixed",
+            crate::store::sled_backend::describe_io(&error),
             self.files.vault.display()
         )))
     }
