@@ -21,14 +21,15 @@ pub struct Storage {
 impl Storage {
     /// Open the vault and its database (or reach the chinwag that owns it).
     pub fn open(paths: &Paths, config: &Config) -> Result<Storage, String> {
-        let vault = Vault::open(paths, config.vault.clone(), config.storage.cache_bytes)
-            .map_err(|error| {
+        let vault = Vault::open(paths, config.vault.clone(), config.storage.cache_bytes).map_err(
+            |error| {
                 format!(
                     "cannot open the vault and database in {}: {error}; restart chinwag once \
                      this is fixed",
                     paths.data_dir.display()
                 )
-            })?;
+            },
+        )?;
         let vault = Arc::new(vault);
         let history = Arc::new(History::new(vault.clone(), paths.home_dir.clone()));
         Ok(Storage { vault, history })

@@ -62,7 +62,10 @@ fn unusable_storage_is_a_clear_error_and_the_server_stays_up() {
     let mut server = Server::start(&home, Framing::Ndjson);
     let init = ok(server.call(1, "initialize", json!({})));
     let error = init["storageError"].as_str().unwrap();
-    assert!(error.contains("cannot open the vault and database"), "{error}");
+    assert!(
+        error.contains("cannot open the vault and database"),
+        "{error}"
+    );
     for (id, method) in [
         (2, "vault/status"),
         (3, "history/list"),

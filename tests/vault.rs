@@ -312,7 +312,10 @@ fn rotating_the_data_key_keeps_everything_readable() {
         "vault/rotateKey",
         json!({"confirm": true, "password": PASSWORD}),
     ));
-    assert_eq!(rotated["records"], 5, "2 chats + 3 messages (keys live in the vault file)");
+    assert_eq!(
+        rotated["records"], 5,
+        "2 chats + 3 messages (keys live in the vault file)"
+    );
     server.finish();
 
     let mut server = start(&home);

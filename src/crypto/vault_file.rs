@@ -206,6 +206,13 @@ impl OpenVault {
         &self.header
     }
 
+    /// The raw vault key. Nothing in chinwag calls this: it exists for the tests that carve
+    /// the data folder with every key they ever knew.
+    #[doc(hidden)]
+    pub fn key_bytes_for_carving(&self) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(*self.key.bytes())
+    }
+
     /// Whether `sealed` was written under this very header (so this key opens its body).
     pub fn same_header(&self, sealed: &SealedVault) -> bool {
         self.prefix == sealed.prefix

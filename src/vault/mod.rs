@@ -170,6 +170,9 @@ pub struct Vault {
     files: Files,
     config: VaultConfig,
     store: OnceLock<Arc<SharedStore>>,
+    /// Why the database would not open (damaged beyond what sled reads): every call says so,
+    /// and `vault/reset` or `history/restore` replace it.
+    store_error: Mutex<Option<StoreError>>,
     state: Mutex<State>,
     /// One Argon2 derivation (and one re-read of the file) at a time.
     unlocking: Mutex<()>,
@@ -203,6 +206,7 @@ impl Vault {
             },
             config,
             store: OnceLock::new(),
+            store_error: Mutex::new(None),
             state: Mutex::new(State::Locked),
             unlocking: Mutex::new(()),
             writing: Mutex::new(()),
@@ -216,7 +220,20 @@ impl Vault {
             .map_err(|error| vault.io_error(error))?
             .is_some()
         {
-            vault.open_store()?;
+            match vault.open_store() {
+                Ok(_) => {}
+                // Unreadable: keep the vault file (never a fresh one) and report it on every
+                // call until the user restores a backup or resets.
+                Err(VaultError::Store(StoreError::Database(why))) => {
+                    tracing::error!(%why, "the database does not open");
+                    *lock(&vault.store_error) = Some(StoreError::Database(format!(
+                        "the database in {} does not open ({why}): restore a backup \
+                         (history/restore) or start afresh (vault/reset)",
+                        vault.files.store_dir.display()
+                    )));
+                }
+                Err(other) => return Err(other),
+            }
             return Ok(vault);
         }
         if vault.files.legacy_db.join("db").exists() {
@@ -290,7 +307,30 @@ impl Vault {
 
     /// The database, once it is open (after a pending upgrade: once unlocked).
     pub fn store(&self) -> Result<Arc<SharedStore>, VaultError> {
-        self.store.get().cloned().ok_or(VaultError::Locked)
+        if let Some(store) = self.store.get() {
+            return Ok(store.clone());
+        }
+        match lock(&self.store_error).clone() {
+            Some(error) => Err(VaultError::Store(error)),
+            None => Err(VaultError::Locked),
+        }
+    }
+
+    /// The database, replacing one that would not open by an empty one (a reset or a
+    /// restore replaces everything in it anyway).
+    fn store_or_fresh(&self) -> Result<Arc<SharedStore>, VaultError> {
+        if lock(&self.store_error).is_some() && self.store.get().is_none() {
+            std::fs::remove_dir_all(&self.files.store_dir).map_err(|error| {
+                VaultError::Store(StoreError::Database(format!(
+                    "cannot remove the damaged database {}: {error}",
+                    self.files.store_dir.display()
+                )))
+            })?;
+            let store = self.open_store()?;
+            *lock(&self.store_error) = None;
+            return Ok(store);
+        }
+        self.open_store()
     }
 
     /// The vault's state and protection.
@@ -471,7 +511,7 @@ impl Vault {
             if lock(&self.legacy).take().is_some() {
                 legacy::discard(self)?;
             }
-            let store = self.open_store()?;
+            let store = self.store_or_fresh()?;
             let key_file = self.read_or_create_key_file()?;
             let open = OpenVault::create(&Unlock::LocalKey(&key_file), &self.config.kdf)?;
             let store_id = crate::store::sealed::new_id()?;
@@ -684,7 +724,7 @@ impl Vault {
                 damage.len() - 1
             )));
         }
-        let store = self.open_store()?;
+        let store = self.store_or_fresh()?;
         let incoming: std::collections::HashSet<(Tree, &[u8])> = entries
             .iter()
             .map(|(tree, key, _)| (*tree, key.as_slice()))
@@ -1058,8 +1098,7 @@ impl Vault {
     }
 
     fn read_key_file(&self) -> Result<Option<Zeroizing<[u8; 32]>>, VaultError> {
-        key_file::read(&self.files.key_file)
-            .map_err(|error| self.key_file_error(error.to_string()))
+        key_file::read(&self.files.key_file).map_err(|error| self.key_file_error(error.to_string()))
     }
 
     fn require_key_file(&self) -> Result<Zeroizing<[u8; 32]>, VaultError> {
@@ -1158,10 +1197,14 @@ impl Backend for MemoryStore {
             .unwrap_or_default())
     }
     fn apply(&self, _ops: Vec<Op>) -> Result<(), StoreError> {
-        Err(StoreError::Database("a backup being checked is read-only".into()))
+        Err(StoreError::Database(
+            "a backup being checked is read-only".into(),
+        ))
     }
     fn clear(&self, _trees: &[Tree]) -> Result<(), StoreError> {
-        Err(StoreError::Database("a backup being checked is read-only".into()))
+        Err(StoreError::Database(
+            "a backup being checked is read-only".into(),
+        ))
     }
 }
 
