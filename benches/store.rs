@@ -50,13 +50,14 @@ fn main() {
     );
 
     let storage = Storage::open(&paths, &config).expect("reopen");
-    let backend: &dyn Backend = storage.store.as_ref();
+    let store = storage.vault.store().expect("the database is open");
+    let backend: &dyn Backend = store.as_ref();
     println!("| operation | chinwag | baseline (same run) | ratio |");
     println!("|---|---|---|---|");
 
     let list = time(20, || {
-        let (total, page) = storage.history.list(0, 50).unwrap();
-        assert_eq!((total, page.len()), (CHATS, 50));
+        let listing = storage.history.list(0, 50).unwrap();
+        assert_eq!((listing.total, listing.chats.len()), (CHATS, 50));
     });
     let raw_chats = time(20, || {
         assert_eq!(backend.scan(Tree::Chats, b"").unwrap().len(), CHATS);
@@ -69,8 +70,8 @@ fn main() {
     );
 
     let search = time(5, || {
-        let hits = storage.history.search("needle-4242", 50).unwrap();
-        assert_eq!(hits.len(), 1);
+        let (hits, damaged) = storage.history.search("needle-4242", 50).unwrap();
+        assert_eq!((hits.len(), damaged.len()), (1, 0));
     });
     let raw_messages = time(5, || {
         let entries = backend.scan(Tree::Messages, b"").unwrap();
@@ -81,6 +82,52 @@ fn main() {
         search,
         "raw scan of the messages tree",
         raw_messages,
+    );
+
+    // A write: one message into a chat of the 10,000. The vault file (one entry per chat)
+    // is written twice around the database batch; the baseline is the same batch alone.
+    let chat_id = storage.history.list(0, 1).unwrap().chats[0].id.clone();
+    let append = time(20, || {
+        storage
+            .history
+            .append(
+                &chat_id,
+                chinwag::history::MessageRecord {
+                    id: String::new(),
+                    seq: 0,
+                    role: chinwag::history::Role::User,
+                    content: "one more question".into(),
+                    reasoning: None,
+                    created_at: chinwag::clock::now_millis(),
+                    status: chinwag::history::MessageStatus::Complete,
+                    usage: None,
+                    error: None,
+                    finish_reason: None,
+                },
+            )
+            .unwrap();
+    });
+    let raw_write = time(20, || {
+        backend
+            .apply(vec![
+                chinwag::store::Op::Insert {
+                    tree: Tree::Meta,
+                    key: b"bench.a".to_vec(),
+                    value: vec![7; 200],
+                },
+                chinwag::store::Op::Insert {
+                    tree: Tree::Meta,
+                    key: b"bench.b".to_vec(),
+                    value: vec![7; 900],
+                },
+            ])
+            .unwrap();
+    });
+    row(
+        "append a message (10,000 chats in the vault file)",
+        append,
+        "the same two-record batch, raw",
+        raw_write,
     );
 
     let out = home.join("all.json");
@@ -101,6 +148,7 @@ fn main() {
         "raw scan of every tree",
         raw_all,
     );
+    drop(store);
     drop(storage);
 
     let binary = env!("CARGO_BIN_EXE_chinwag");

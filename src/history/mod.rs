@@ -81,6 +81,9 @@ pub struct History {
     home: PathBuf,
 }
 
+/// A chat record with its messages in order.
+pub type ChatWithMessages = (ChatRecord, Vec<MessageRecord>);
+
 /// One page of `history/list`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Listing {
@@ -151,7 +154,7 @@ fn damaged_chat(damage: Damage) -> DamagedChat {
 /// question finished saving), then position.
 fn sorted_messages(
     chat_id: &str,
-    stored: Vec<(String, Zeroizing<Vec<u8>>)>,
+    stored: crate::vault::Messages,
 ) -> Result<Vec<MessageRecord>, HistoryError> {
     let mut messages = stored
         .iter()
@@ -278,7 +281,7 @@ impl History {
     /// Every chat that opens, newest first, with its messages, and those that do not.
     pub fn everything(
         &self,
-    ) -> Result<(Vec<(ChatRecord, Vec<MessageRecord>)>, Vec<DamagedChat>), HistoryError> {
+    ) -> Result<(Vec<ChatWithMessages>, Vec<DamagedChat>), HistoryError> {
         self.vault.read(|view| {
             let (opened, damage) = view.all_chats()?;
             let mut damaged: Vec<DamagedChat> = damage.into_iter().map(damaged_chat).collect();

@@ -101,7 +101,7 @@ pub(super) fn migrate(
             OpenError::Other(message) => message,
         }))
     })?;
-    let mut messages: BTreeMap<String, Vec<(Vec<u8>, Vec<u8>)>> = BTreeMap::new();
+    let mut messages = super::records::ByChat::new();
     for (key, value) in legacy.scan(Tree::Messages, b"")? {
         let chat_id = key
             .split(|&byte| byte == b'/')

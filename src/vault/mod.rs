@@ -42,7 +42,7 @@ use file::FileLock;
 
 pub use password_source::PASSWORD_ENV;
 pub use provider_keys::{KeyFormatError, mask};
-pub use records::{Damage, OpenedChat, Tx, View, message_key};
+pub use records::{Damage, Messages, OpenedChat, Tx, View, message_key};
 
 /// Where the database's id sits in its `meta` tree (the vault body names the same id).
 const STORE_ID_KEY: &[u8] = b"store.id";

@@ -19,6 +19,12 @@ use crate::store::{Backend, Op, Tree};
 /// Message digests of one chat, by message id.
 type Digests = BTreeMap<String, String>;
 
+/// A chat's messages, opened: (message id, plaintext).
+pub type Messages = Vec<(String, Zeroizing<Vec<u8>>)>;
+
+/// Stored records of each chat (key, sealed value), grouped by chat id.
+pub(super) type ByChat = BTreeMap<String, crate::store::Entries>;
+
 /// The key of a message record.
 pub fn message_key(chat_id: &str, message_id: &str) -> Vec<u8> {
     format!("{chat_id}/{message_id}").into_bytes()
@@ -36,7 +42,7 @@ fn damaged(chat_id: &str, what: &str) -> VaultError {
 pub struct OpenedChat {
     pub id: String,
     pub record: Zeroizing<Vec<u8>>,
-    pub messages: Vec<(String, Zeroizing<Vec<u8>>)>,
+    pub messages: Messages,
 }
 
 /// A chat that failed its checks, and why.
@@ -89,7 +95,7 @@ impl View<'_> {
     pub fn messages(
         &self,
         chat_id: &str,
-    ) -> Result<Option<Vec<(String, Zeroizing<Vec<u8>>)>>, VaultError> {
+    ) -> Result<Option<Messages>, VaultError> {
         let Some(entry) = self.body.chats.get(chat_id) else {
             return Ok(None);
         };
@@ -109,7 +115,7 @@ impl View<'_> {
             .into_iter()
             .filter_map(|(key, value)| String::from_utf8(key).ok().map(|key| (key, value)))
             .collect();
-        let mut messages: BTreeMap<String, Vec<(Vec<u8>, Vec<u8>)>> = BTreeMap::new();
+        let mut messages = ByChat::new();
         for (key, value) in self.backend.scan(Tree::Messages, b"")? {
             let chat_id = key
                 .iter()
@@ -206,7 +212,7 @@ fn open_messages(
     entry: &ChatEntry,
     digests: &Digests,
     stored: Vec<(Vec<u8>, Vec<u8>)>,
-) -> Result<Vec<(String, Zeroizing<Vec<u8>>)>, VaultError> {
+) -> Result<Messages, VaultError> {
     let prefix_len = chat_id.len() + 1;
     let mut out = Vec::with_capacity(stored.len());
     for (key, sealed) in stored {
