@@ -279,9 +279,7 @@ impl History {
     }
 
     /// Every chat that opens, newest first, with its messages, and those that do not.
-    pub fn everything(
-        &self,
-    ) -> Result<(Vec<ChatWithMessages>, Vec<DamagedChat>), HistoryError> {
+    pub fn everything(&self) -> Result<(Vec<ChatWithMessages>, Vec<DamagedChat>), HistoryError> {
         self.vault.read(|view| {
             let (opened, damage) = view.all_chats()?;
             let mut damaged: Vec<DamagedChat> = damage.into_iter().map(damaged_chat).collect();

@@ -15,26 +15,66 @@ use std::path::{Path, PathBuf};
 /// times over; anything larger is not ours.
 const MAX_BYTES: u64 = 256 * 1024 * 1024;
 
-/// What identifies one version of the file cheaply: every write renames a new file into
-/// place, so the inode and the change time move with each one.
+/// What identifies one version of the file cheaply. Every write renames a new file into
+/// place, but inode numbers are reused at once and change times tick coarsely, so a file
+/// written twice in a few milliseconds can look the same to `stat`: the body's nonce, fresh
+/// and random for every write, tells them apart for certain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Version {
     inode: u64,
     size: u64,
     changed_ns: i128,
+    nonce: [u8; 12],
 }
 
-/// The file's current version, or `None` when it does not exist.
-pub fn version(path: &Path) -> io::Result<Option<Version>> {
-    match std::fs::symlink_metadata(path) {
-        Ok(meta) => Ok(Some(Version {
+impl Version {
+    fn of(meta: &std::fs::Metadata, bytes_at_nonce: [u8; 12]) -> Version {
+        Version {
             inode: meta.ino(),
             size: meta.len(),
             changed_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
-        })),
-        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(error) => Err(error),
+            nonce: bytes_at_nonce,
+        }
     }
+}
+
+/// Where the body's nonce sits, from the file's first bytes (magic, header length): after
+/// the header, its checksum and its MAC. `None` for a file too short to say.
+fn nonce_offset(start: &[u8]) -> Option<u64> {
+    let length = start.get(16..20)?;
+    let length = u32::from_be_bytes([length[0], length[1], length[2], length[3]]);
+    Some(20 + u64::from(length) + 64)
+}
+
+fn nonce_in(bytes: &[u8]) -> [u8; 12] {
+    nonce_offset(bytes)
+        .and_then(|at| bytes.get(at as usize..at as usize + 12))
+        .and_then(|nonce| nonce.try_into().ok())
+        .unwrap_or([0; 12])
+}
+
+/// The file's current version, or `None` when it does not exist. Two small reads.
+pub fn version(path: &Path) -> io::Result<Option<Version>> {
+    use std::os::unix::fs::FileExt;
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(error),
+    };
+    let meta = file.metadata()?;
+    let mut start = [0u8; 20];
+    let mut nonce = [0u8; 12];
+    if file.read_exact_at(&mut start, 0).is_ok()
+        && let Some(at) = nonce_offset(&start)
+    {
+        // A file too short for its nonce keeps the zero nonce: reading it whole reports it.
+        let _ = file.read_exact_at(&mut nonce, at);
+    }
+    Ok(Some(Version::of(&meta, nonce)))
 }
 
 /// The file's bytes and version, or `None` when it does not exist. A symlink is refused:
@@ -58,11 +98,7 @@ pub fn read(path: &Path) -> io::Result<Option<(Vec<u8>, Version)>> {
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
     file.take(MAX_BYTES + 1).read_to_end(&mut bytes)?;
-    let version = Version {
-        inode: meta.ino(),
-        size: meta.len(),
-        changed_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
-    };
+    let version = Version::of(&meta, nonce_in(&bytes));
     Ok(Some((bytes, version)))
 }
 

@@ -160,7 +160,7 @@ pub(super) fn migrate(
     drop(legacy);
 
     let open = OpenVault::create(&secret.unlock(), &vault.config.kdf)?;
-    body.epoch = 1;
+    body.epoch = super::next_epoch(0);
     let plain = body.encode()?;
     let bytes = open.seal(&plain)?;
     file::replace(&files.vault, &bytes).map_err(|error| vault.io_error(error))?;

@@ -279,7 +279,8 @@ impl Vault {
                 OpenVault::create(&Unlock::LocalKey(&key_file), &self.config.kdf)?
             }
         };
-        let body = Body::new(store_id.clone(), Settings::default());
+        let mut body = Body::new(store_id.clone(), Settings::default());
+        body.epoch = next_epoch(0);
         store.apply(vec![Op::Insert {
             tree: Tree::Meta,
             key: STORE_ID_KEY.to_vec(),
@@ -342,7 +343,7 @@ impl Vault {
         let (is_password, uses_key_file) = match legacy {
             Some(header) => (header.is_password(), header.uses_key_file()),
             None => {
-                let sealed = self.read_sealed()?;
+                let (sealed, _) = self.read_sealed()?;
                 let header = sealed.header();
                 if !header.is_password() {
                     self.session()?;
@@ -403,9 +404,9 @@ impl Vault {
         }
         {
             let _gate = lock(&self.unlocking);
-            let sealed = self.read_sealed()?;
+            let (sealed, version) = self.read_sealed()?;
             let secret = self.secret_for(sealed.header(), Some(password))?;
-            let session = self.open_session(&sealed, &secret)?;
+            let session = self.open_session(&sealed, &secret, version)?;
             *self.lock_state() = State::Unlocked(session);
             self.automatic_failed.store(false, Ordering::SeqCst);
         }
@@ -461,9 +462,9 @@ impl Vault {
             let _writing = lock(&self.writing);
             let _lock = self.file_lock(true)?;
             let _gate = lock(&self.unlocking);
-            let sealed = self.read_sealed()?;
+            let (sealed, version) = self.read_sealed()?;
             let secret = self.secret_for(sealed.header(), current)?;
-            let session = self.open_session(&sealed, &secret)?;
+            let session = self.open_session(&sealed, &secret, version)?;
             let key_file = match new {
                 Some(_) => self.read_key_file()?,
                 None => Some(self.read_or_create_key_file()?),
@@ -490,9 +491,9 @@ impl Vault {
         let _writing = lock(&self.writing);
         let _lock = self.file_lock(true)?;
         let _gate = lock(&self.unlocking);
-        let sealed = self.read_sealed()?;
+        let (sealed, version) = self.read_sealed()?;
         let secret = self.secret_for(sealed.header(), password)?;
-        let session = self.open_session(&sealed, &secret)?;
+        let session = self.open_session(&sealed, &secret, version)?;
         self.rotate_into(&session, &secret.unlock())
     }
 
@@ -516,7 +517,7 @@ impl Vault {
             let open = OpenVault::create(&Unlock::LocalKey(&key_file), &self.config.kdf)?;
             let store_id = crate::store::sealed::new_id()?;
             let mut body = Body::new(store_id.clone(), settings);
-            body.epoch = self.high_water.load(Ordering::SeqCst) + 1;
+            body.epoch = next_epoch(self.high_water.load(Ordering::SeqCst));
             // The new file first: from this moment no old key exists anywhere.
             let version = self.write_body(&open, &body)?;
             store.clear(&Tree::ALL)?;
@@ -575,7 +576,7 @@ impl Vault {
         let ops = std::mem::take(&mut tx.ops);
         let clear_records = tx.clear_records;
         let mut body = tx.body;
-        body.epoch += 1;
+        body.epoch = next_epoch(body.epoch);
         let version = self.write_body(&session.open, &body)?;
         self.install(session.open.clone(), body.clone(), version);
         if !ops.is_empty() {
@@ -590,7 +591,7 @@ impl Vault {
                     entry.settle();
                 }
             }
-            body.epoch += 1;
+            body.epoch = next_epoch(body.epoch);
             let version = self.write_body(&session.open, &body)?;
             self.install(session.open.clone(), body, version);
         }
@@ -748,10 +749,7 @@ impl Vault {
         // a vault that does not vouch for the records (reported), and restoring again mends it.
         store.apply(ops)?;
         let mut body = body;
-        body.epoch = body
-            .epoch
-            .max(self.high_water.load(Ordering::SeqCst))
-            .saturating_add(1);
+        body.epoch = next_epoch(body.epoch.max(self.high_water.load(Ordering::SeqCst)));
         let version = self.write_body(&open, &body)?;
         self.high_water.store(body.epoch, Ordering::SeqCst);
         self.install(Arc::new(open), body, version);
@@ -805,7 +803,7 @@ impl Vault {
             return Ok(session.clone());
         }
         let _gate = lock(&self.unlocking);
-        let sealed = self.read_sealed()?;
+        let (sealed, version) = self.read_sealed()?;
         let cached = match &*self.lock_state() {
             State::Unlocked(session) => Some(session.open.clone()),
             State::Locked => None,
@@ -813,7 +811,7 @@ impl Vault {
         if let Some(open) = cached
             && open.same_header(&sealed)
         {
-            return self.session_from(open, &sealed);
+            return self.session_from(open, &sealed, version);
         }
         let secret = match self.automatic_secret(sealed.header())? {
             Some(secret) => secret,
@@ -822,7 +820,7 @@ impl Vault {
                 return Err(VaultError::Locked);
             }
         };
-        match self.open_session(&sealed, &secret) {
+        match self.open_session(&sealed, &secret, version) {
             Ok(session) => {
                 *self.lock_state() = State::Unlocked(session.clone());
                 Ok(session)
@@ -865,8 +863,8 @@ impl Vault {
         &self,
         open: Arc<OpenVault>,
         sealed: &SealedVault,
+        version: file::Version,
     ) -> Result<Arc<Session>, VaultError> {
-        let version = self.version_now()?;
         let body = Body::decode(&open.open(sealed)?)?;
         self.check_body(&body)?;
         let session = Arc::new(Session {
@@ -885,6 +883,7 @@ impl Vault {
         &self,
         sealed: &SealedVault,
         secret: &Secret,
+        version: file::Version,
     ) -> Result<Arc<Session>, VaultError> {
         self.check_costs(sealed)?;
         let open = sealed.unlock(&secret.unlock()).map_err(|error| match error {
@@ -894,7 +893,6 @@ impl Vault {
             ),
             other => VaultError::from(other),
         })?;
-        let version = self.version_now()?;
         let body = Body::decode(&open.open(sealed)?)?;
         self.check_body(&body)?;
         self.high_water.fetch_max(body.epoch, Ordering::SeqCst);
@@ -940,17 +938,12 @@ impl Vault {
         Ok(())
     }
 
-    fn read_sealed(&self) -> Result<SealedVault, VaultError> {
-        let (bytes, _) = file::read(&self.files.vault)
+    /// The vault file parsed, with the version of exactly those bytes.
+    fn read_sealed(&self) -> Result<(SealedVault, file::Version), VaultError> {
+        let (bytes, version) = file::read(&self.files.vault)
             .map_err(|error| self.io_error(error))?
             .ok_or_else(|| missing_vault_file(&self.files.vault))?;
-        Ok(SealedVault::parse(&bytes)?)
-    }
-
-    fn version_now(&self) -> Result<file::Version, VaultError> {
-        file::version(&self.files.vault)
-            .map_err(|error| self.io_error(error))?
-            .ok_or_else(|| missing_vault_file(&self.files.vault))
+        Ok((SealedVault::parse(&bytes)?, version))
     }
 
     fn write_body(&self, open: &OpenVault, body: &Body) -> Result<file::Version, VaultError> {
@@ -983,7 +976,7 @@ impl Vault {
                 entry.next_key = Some(crate::crypto::DataKey::generate(next)?.to_stored());
             }
         }
-        body.epoch += 1;
+        body.epoch = next_epoch(body.epoch);
         self.write_body(&session.open, &body)?;
         let ids: Vec<String> = body.chats.keys().cloned().collect();
         let mut count = 0;
@@ -1009,7 +1002,7 @@ impl Vault {
                     Err(other) => return Err(other),
                 }
             }
-            body.epoch += 1;
+            body.epoch = next_epoch(body.epoch);
             self.write_body(&session.open, &body)?;
             store.apply(ops)?;
         }
@@ -1025,7 +1018,7 @@ impl Vault {
             entry.settle();
         }
         let open = OpenVault::create(unlock, &self.config.kdf)?;
-        body.epoch += 1;
+        body.epoch = next_epoch(body.epoch);
         let version = self.write_body(&open, &body)?;
         self.install(Arc::new(open), body, version);
         tracing::info!(count, "vault and chat keys rotated");
@@ -1134,6 +1127,15 @@ fn missing_vault_file(path: &std::path::Path) -> VaultError {
          (history/restore) or start afresh (vault/reset)",
         path.display()
     ))
+}
+
+/// The epoch of the next body: one more than `previous`, and never behind the clock (in
+/// milliseconds). A reset or restore in another process writes a new vault without knowing
+/// the last epoch (it may not be able to open that file); the clock keeps its epoch ahead of
+/// every body written before, so no process mistakes it for a rollback.
+pub(crate) fn next_epoch(previous: u64) -> u64 {
+    let now = u64::try_from(crate::clock::now_millis()).unwrap_or(0);
+    previous.saturating_add(1).max(now)
 }
 
 fn check_new_password(password: &str) -> Result<(), VaultError> {

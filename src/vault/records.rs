@@ -92,10 +92,7 @@ impl View<'_> {
 
     /// The chat's messages (id, plaintext), every one checked against the chat's digests.
     /// `None` if there is no such chat.
-    pub fn messages(
-        &self,
-        chat_id: &str,
-    ) -> Result<Option<Messages>, VaultError> {
+    pub fn messages(&self, chat_id: &str) -> Result<Option<Messages>, VaultError> {
         let Some(entry) = self.body.chats.get(chat_id) else {
             return Ok(None);
         };
