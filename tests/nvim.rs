@@ -491,3 +491,21 @@ fn a_provider_error_is_shown_and_nothing_typed_is_lost() {
     run(&home, "test_provider_error");
     assert_eq!(provider.seen().len(), 2);
 }
+
+#[test]
+fn undo_and_redo_touch_only_what_the_user_typed() {
+    let provider = ProviderServer::start();
+    let home = home_with(&provider, "");
+    provider.push(Reply::sse(&openai_stream(&["Hello there."])));
+    provider.push(endless());
+    provider.push(Reply::sse(&openai_stream(&["Fine."])));
+
+    run(&home, "test_undo");
+
+    assert_eq!(last_user_content(&provider, 1), "count");
+    // The stopped answer and the turns before it reached the provider in order.
+    let last = messages(&provider, 2);
+    assert_eq!(last.len(), 5, "{last:?}");
+    assert_eq!(last[0]["content"], "Say hello");
+    assert_eq!(last[4]["content"], "and now?");
+}

@@ -16,8 +16,9 @@
 --- The conversation (`chat.messages`) is the model and the transcript (from the header down to
 --- the input heading) its view: it is rendered from the model, and every write chinwag makes
 --- is kept out of the undo tree (`undolevels=-1` for that change), so undo and redo only ever
---- touch what the user typed in the input area. Should an undo or redo still change the
---- transcript, it is rendered again from the model at once.
+--- touch what the user typed in the input area. Any other change that reaches the transcript
+--- (a redo of an edit there, an edit) is put right from the model at once: the buffer never
+--- shows a conversation other than the one the model is sent.
 ---
 --- A `chat/delta` costs one `nvim_buf_set_text()` at the stream extmark (which moves to the end
 --- of what was inserted); the rest of the buffer is not re-rendered and nothing is parsed.
@@ -80,7 +81,8 @@ local ASSISTANT_HEADING = "## Assistant"
 ---@field stop_requested boolean
 ---@field request chinwag.Ticket|nil The `chat/send` in flight.
 ---@field synced chinwag.Synced|nil
----@field undo_seen { cur: integer, last: integer }|nil
+---@field writing boolean|nil chinwag is writing to the buffer (not the user).
+---@field check_pending boolean|nil A check of the transcript is scheduled.
 local Chat = {}
 Chat.__index = Chat
 
@@ -302,7 +304,7 @@ function Chat:render()
     if not self.prompt_mark then
       replacement[#replacement + 1] = ""
     end
-    util.unrecorded(buf, function()
+    self:_write(function()
       api.nvim_buf_set_lines(buf, first - 1, stop, false, replacement)
     end)
   end
@@ -324,31 +326,34 @@ function Chat:render()
     self.stream.mark = api.nvim_buf_set_extmark(buf, M.ns, t.stream.row, t.stream.col, { right_gravity = true })
   end
   self:_show_context()
-  self:_remember_undo()
 end
 
+--- Write to the buffer outside the undo tree, as chinwag (not as the user).
 ---@private
-function Chat:_remember_undo()
-  if api.nvim_get_current_buf() == self.buf then
-    local tree = vim.fn.undotree()
-    self.undo_seen = { cur = tree.seq_cur, last = tree.seq_last }
+---@param fn function
+function Chat:_write(fn)
+  self.writing = true
+  local ok, err = pcall(util.unrecorded, self.buf, fn)
+  self.writing = false
+  if not ok then
+    error(err, 0)
   end
 end
 
---- After a change in the buffer: if it was an undo or redo (the undo position moved and no
---- new change was made) and the transcript no longer matches the model, render it again.
+--- A change chinwag did not make touched the transcript (an undo or redo, or an edit): render
+--- it again from the model (once, after the change; the draft below stays).
 ---@private
-function Chat:_after_change()
-  if api.nvim_get_current_buf() ~= self.buf then
+function Chat:_transcript_touched()
+  if self.check_pending then
     return
   end
-  local tree = vim.fn.undotree()
-  local seen = self.undo_seen
-  self.undo_seen = { cur = tree.seq_cur, last = tree.seq_last }
-  if not seen or tree.seq_last ~= seen.last or tree.seq_cur == seen.cur then
-    return
-  end
-  self:verify()
+  self.check_pending = true
+  vim.schedule(function()
+    self.check_pending = false
+    if api.nvim_buf_is_valid(self.buf) and M.by_buf[self.buf] == self then
+      self:verify()
+    end
+  end)
 end
 
 --- Render the transcript again if the buffer's copy differs from the model.
@@ -374,7 +379,7 @@ function Chat:update_header()
   end
   local header = self:header()
   if api.nvim_buf_get_lines(self.buf, 0, 1, false)[1] ~= header then
-    util.unrecorded(self.buf, function()
+    self:_write(function()
       api.nvim_buf_set_lines(self.buf, 0, 1, false, { header })
     end)
   end
@@ -421,7 +426,7 @@ end
 ---@private
 function Chat:_clear_input()
   local row = self:prompt_row()
-  util.unrecorded(self.buf, function()
+  self:_write(function()
     api.nvim_buf_set_lines(self.buf, row + 1, -1, false, { "" })
   end)
 end
@@ -498,7 +503,7 @@ function Chat:append(text)
   if #parts > 64 then
     content_of(stream.message)
   end
-  util.unrecorded(self.buf, function()
+  self:_write(function()
     api.nvim_buf_set_text(self.buf, row, col, row, col, util.lines(text))
   end)
   stream.chars = stream.chars + #text
@@ -607,6 +612,38 @@ function Chat:load(saved)
   self:_rename_buffer()
 end
 
+--- The user and assistant turns of a `history/get` result.
+---@param saved table
+---@return table[]
+local function saved_turns(saved)
+  return vim.tbl_filter(function(m)
+    return m.role == "user" or m.role == "assistant"
+  end, saved.messages or {})
+end
+
+--- Whether `saved` (a `history/get` result) holds more than this buffer shows: turns added or
+--- a provider/model switched in another editor. (Fewer turns saved than shown is this
+--- buffer's own turn not saved yet, or one the backend refused before sending.)
+---@param saved table
+---@return boolean
+function Chat:changed_elsewhere(saved)
+  local synced = self.synced or {}
+  if saved.updatedAt == synced.updatedAt and saved.messageCount == synced.messageCount then
+    return false
+  end
+  local turns = saved_turns(saved)
+  if #turns > #self.messages then
+    return true
+  end
+  for i, m in ipairs(turns) do
+    if m.role ~= self.messages[i].role then
+      return true
+    end
+  end
+  return (saved.provider ~= nil and saved.provider ~= self.provider)
+    or (saved.model ~= nil and saved.model ~= self.model)
+end
+
 --- Ask the backend for the saved chat; `callback(changed)` says whether it changed elsewhere
 --- since this buffer last saw it (it is then rendered again, the draft kept).
 ---@param callback fun(changed: boolean)|nil
@@ -620,16 +657,18 @@ function Chat:refresh(callback, sending)
     if err or not saved or not api.nvim_buf_is_valid(self.buf) or (self.busy and not sending) then
       return callback and callback(false)
     end
-    local changed = saved.updatedAt ~= self.synced.updatedAt or saved.messageCount ~= self.synced.messageCount
+    local changed = self:changed_elsewhere(saved)
     if changed then
       self:load(saved)
+    else
+      self.synced = { updatedAt = saved.updatedAt, messageCount = saved.messageCount }
     end
     return callback and callback(changed)
   end, { unlock = false })
 end
 
 --- After one of our turns: remember what the backend saved (a turn saved elsewhere in the
---- meantime shows up as more messages than this buffer has: render them).
+--- meantime shows up as more turns than this buffer has: render them).
 ---@private
 function Chat:_sync_after_turn()
   if not backend.running() then
@@ -639,7 +678,7 @@ function Chat:_sync_after_turn()
     if err or not saved or self.busy or not api.nvim_buf_is_valid(self.buf) then
       return
     end
-    if (saved.messageCount or 0) > #self.messages then
+    if #saved_turns(saved) > #self.messages then
       self:load(saved)
     else
       self.synced = { updatedAt = saved.updatedAt, messageCount = saved.messageCount }
@@ -915,7 +954,6 @@ function M.create(opts)
     callback = function()
       M.last = chat
       status.set_model(chat.provider, chat.model)
-      chat:_remember_undo()
       -- Back in the chat: show what another editor may have added meanwhile.
       chat:refresh()
     end,
@@ -928,11 +966,20 @@ function M.create(opts)
       end
     end,
   })
-  api.nvim_create_autocmd({ "TextChanged", "TextChangedI" }, {
-    group = group,
-    buffer = buf,
-    callback = function()
-      chat:_after_change()
+  -- A change not made by chinwag that reaches the transcript (undo, redo, an edit) is put
+  -- right from the model.
+  api.nvim_buf_attach(buf, false, {
+    on_lines = function(_, _, _, first)
+      if M.by_buf[buf] ~= chat then
+        return true
+      end
+      if chat.writing or not chat.prompt_mark then
+        return
+      end
+      local row = api.nvim_buf_get_extmark_by_id(buf, M.ns, chat.prompt_mark, {})[1]
+      if not row or first <= row then
+        chat:_transcript_touched()
+      end
     end,
   })
   M.last = chat
