@@ -509,3 +509,12 @@ fn undo_and_redo_touch_only_what_the_user_typed() {
     assert_eq!(last[0]["content"], "Say hello");
     assert_eq!(last[4]["content"], "and now?");
 }
+
+#[test]
+fn one_chat_window_is_reused_and_toggled() {
+    let provider = ProviderServer::start();
+    let home = home_with(&provider, "");
+    provider.push(Reply::sse(&openai_stream(&["Hello there."])));
+    run(&home, "test_windows");
+    assert_eq!(provider.seen().len(), 1);
+}

@@ -42,6 +42,10 @@ command("Chinwag", function()
   require("chinwag.chat").open()
 end, { desc = "chinwag: open or focus the chat" })
 
+command("ChinwagToggle", function()
+  require("chinwag.chat").toggle()
+end, { desc = "chinwag: hide or show the chat window" })
+
 command("ChinwagNew", function()
   require("chinwag.chat").new()
 end, { desc = "chinwag: start a new chat" })

@@ -1011,11 +1011,28 @@ function M.window(chat)
   return nil
 end
 
+--- The chat window of the current tabpage: the current window if it shows a chat, else the
+--- first window showing one.
+---@return integer|nil
+function M.chat_window()
+  local current = api.nvim_get_current_win()
+  if M.by_buf[api.nvim_win_get_buf(current)] then
+    return current
+  end
+  for _, win in ipairs(api.nvim_tabpage_list_wins(0)) do
+    if M.by_buf[api.nvim_win_get_buf(win)] then
+      return win
+    end
+  end
+  return nil
+end
+
 ---@class chinwag.ShowOptions
 ---@field focus boolean|nil Move the cursor into the chat window (default true).
 ---@field input boolean|nil Put the cursor at the end of the draft.
 
---- Show `chat` in a window (as `window.layout` says) unless one shows it already.
+--- Show `chat`: in the window showing it, else in the chat window of the current tabpage
+--- (one chat window per tabpage, reused), else in a new window as `window.layout` says.
 ---@param chat chinwag.Chat
 ---@param opts chinwag.ShowOptions|nil
 ---@return integer win
@@ -1024,6 +1041,12 @@ function M.show(chat, opts)
   local focus = opts.focus ~= false
   local win = M.window(chat)
   local previous = api.nvim_get_current_win()
+  if not win then
+    win = M.chat_window()
+    if win then
+      api.nvim_win_set_buf(win, chat.buf)
+    end
+  end
   if not win then
     local w = config.get().window
     if w.layout == "float" then
@@ -1079,6 +1102,26 @@ function M.open()
   local chat = M.current() or M.create()
   M.show(chat, { focus = true, input = M.by_buf[api.nvim_get_current_buf()] ~= chat })
   return chat
+end
+
+--- `:ChinwagToggle`: hide the chat window of the current tabpage, or show the current chat.
+---@return integer|nil win The chat window when it was shown, nil when hidden.
+function M.toggle()
+  local win = M.chat_window()
+  if win then
+    local floating = api.nvim_win_get_config(win).relative ~= ""
+    local others = vim.tbl_filter(function(w)
+      return w ~= win and api.nvim_win_get_config(w).relative == ""
+    end, api.nvim_tabpage_list_wins(0))
+    if not floating and #others == 0 then
+      util.notify("the chat is the only window here; nothing to hide it behind", vim.log.levels.WARN)
+      return win
+    end
+    api.nvim_win_close(win, false)
+    return nil
+  end
+  local chat = M.current() or M.create()
+  return M.show(chat, { focus = true })
 end
 
 --- `:ChinwagNew`: a fresh chat.
