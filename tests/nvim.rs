@@ -518,3 +518,24 @@ fn one_chat_window_is_reused_and_toggled() {
     run(&home, "test_windows");
     assert_eq!(provider.seen().len(), 1);
 }
+
+#[test]
+fn help_opens_in_a_fresh_neovim_with_only_the_plugin() {
+    let home = Home::new();
+    std::fs::create_dir_all(home.path().join("project")).unwrap();
+    run(&home, "test_help");
+}
+
+#[test]
+fn the_statusline_redraws_and_stop_and_error_are_text() {
+    let provider = ProviderServer::start();
+    let home = home_with(&provider, "");
+    provider.push(Reply::sse(&openai_stream(&["One."])));
+    provider.push(endless());
+    provider.push(Reply::json(
+        401,
+        r#"{"error":{"message":"Incorrect API key provided"}}"#,
+    ));
+    run(&home, "test_status");
+    assert_eq!(provider.seen().len(), 3);
+}
