@@ -539,3 +539,21 @@ fn the_statusline_redraws_and_stop_and_error_are_text() {
     run(&home, "test_status");
     assert_eq!(provider.seen().len(), 3);
 }
+
+#[test]
+fn commands_take_typed_names_and_errors_say_what_to_do() {
+    let provider = ProviderServer::start();
+    let home = home_with(&provider, "");
+    provider.push(endless());
+    run(&home, "test_commands");
+    // Only the stream that <C-c> stopped reached the provider (the locked send was stubbed).
+    assert_eq!(provider.seen().len(), 1);
+    provider.wait_for("the hang-up", |p| p.hangups() == 1);
+}
+
+#[test]
+fn a_config_error_is_shown_when_the_backend_starts() {
+    let provider = ProviderServer::start();
+    let home = home_with(&provider, "colour = \"blue\"");
+    run(&home, "test_config_error");
+}
