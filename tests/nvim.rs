@@ -557,3 +557,32 @@ fn a_config_error_is_shown_when_the_backend_starts() {
     let home = home_with(&provider, "colour = \"blue\"");
     run(&home, "test_config_error");
 }
+
+#[test]
+fn a_chat_changed_elsewhere_is_shown_before_anything_is_sent() {
+    let provider = ProviderServer::start();
+    let home = home_with(&provider, "");
+    for answer in ["One.", "Two.", "Three.", "Four.", "Five."] {
+        provider.push(Reply::sse(&openai_stream(&[answer])));
+    }
+    run(&home, "test_refresh");
+    let seen = provider.seen();
+    assert_eq!(seen.len(), 5, "the refused send reached nobody");
+    // What the model was sent is what the buffer showed.
+    let contents: Vec<Value> = messages(&provider, 3)
+        .iter()
+        .map(|m| m["content"].clone())
+        .collect();
+    assert_eq!(
+        contents,
+        vec![
+            json!("first"),
+            json!("One."),
+            json!("from elsewhere"),
+            json!("Two."),
+            json!("again elsewhere"),
+            json!("Three."),
+            json!("my draft"),
+        ]
+    );
+}
