@@ -290,7 +290,13 @@ function Chat:render()
   local t = self:transcript()
   local stop
   if self.prompt_mark then
-    stop = self:prompt_row() + 1
+    local row = self:prompt_row()
+    stop = row + 1
+    if api.nvim_buf_get_lines(buf, row, row + 1, false)[1] ~= USER_HEADING then
+      -- The input heading was deleted (its mark slid onto the draft) or joined with the
+      -- draft: what is on that line is the user's; the heading is written above it.
+      stop = row
+    end
   else
     stop = api.nvim_buf_line_count(buf)
   end
