@@ -112,11 +112,19 @@ H.run("test_commands", function()
     return util.action_hint({ code = 1, message = "m", data = data })
   end
   H.eq(hint({ action = "setKey", provider = "mock" }), "run :ChinwagKey mock", "setKey")
-  H.eq(hint({ action = "setKey", provider = "groq", env = "GROQ_API_KEY" }), "run :ChinwagKey groq or set $GROQ_API_KEY", "setKey with env")
+  H.eq(
+    hint({ action = "setKey", provider = "groq", env = "GROQ_API_KEY" }),
+    "run :ChinwagKey groq or set $GROQ_API_KEY",
+    "setKey with env"
+  )
   H.eq(hint({ action = "unlock" }), "run :ChinwagUnlock", "unlock")
   H.eq(hint({ action = "setPassword" }), "run :ChinwagPassword", "setPassword")
   local config_file = vim.fn.fnamemodify(backend.info.config.file, ":~")
-  H.eq(hint({ action = "fixConfig", key = "colour", line = 3 }), ("edit %s line 3 (key `colour`)"):format(config_file), "fixConfig")
+  H.eq(
+    hint({ action = "fixConfig", key = "colour", line = 3 }),
+    ("edit %s line 3 (key `colour`)"):format(config_file),
+    "fixConfig"
+  )
   H.eq(
     hint({ action = "startLocalServer", provider = "ollama", url = "http://127.0.0.1:11434" }),
     "start the ollama server at http://127.0.0.1:11434 (`ollama serve`)",
@@ -148,7 +156,10 @@ H.run("test_commands", function()
     return not chat.busy
   end, "the stubbed error")
   backend.request = real_request
-  H.ok(#H.notes_with("the vault is locked: run :ChinwagUnlock") == 1, "notified with the hint: " .. vim.inspect(H.notes))
+  H.ok(
+    #H.notes_with("the vault is locked: run :ChinwagUnlock") == 1,
+    "notified with the hint: " .. vim.inspect(H.notes)
+  )
   H.ok(
     vim.tbl_contains(H.lines(buf), "> [!error] the vault is locked: run :ChinwagUnlock"),
     "the transcript says what to do: " .. H.text(buf)

@@ -18,9 +18,14 @@ local function help_in_fresh_nvim(dir, tag, source_plugin)
   if source_plugin then
     vim.list_extend(cmd, { "-c", "source " .. vim.fn.fnameescape(dir .. "/plugin/chinwag.lua") })
   end
+  local write = "call writefile(%s, '" .. out .. "')"
   vim.list_extend(cmd, {
     "-c",
-    "try | help " .. tag .. " | call writefile([expand('%:t'), getline('.')], '" .. out .. "') | catch | call writefile(['ERROR', v:exception], '" .. out .. "') | endtry",
+    ("try | help %s | %s | catch | %s | endtry"):format(
+      tag,
+      write:format("[expand('%:t'), getline('.')]"),
+      write:format("['ERROR', v:exception]")
+    ),
     "-c",
     "qa!",
   })

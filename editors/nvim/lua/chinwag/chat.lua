@@ -720,7 +720,8 @@ function Chat:send(message, context)
     end
     if changed then
       util.notify(
-        "this chat changed in another editor: it now shows what the model will be sent; your message was not sent (send it again)",
+        "this chat changed in another editor: it now shows what the model will be sent;"
+          .. " your message was not sent (send it again)",
         vim.log.levels.WARN
       )
       return
