@@ -491,3 +491,98 @@ fn a_provider_error_is_shown_and_nothing_typed_is_lost() {
     run(&home, "test_provider_error");
     assert_eq!(provider.seen().len(), 2);
 }
+
+#[test]
+fn undo_and_redo_touch_only_what_the_user_typed() {
+    let provider = ProviderServer::start();
+    let home = home_with(&provider, "");
+    provider.push(Reply::sse(&openai_stream(&["Hello there."])));
+    provider.push(endless());
+    provider.push(Reply::sse(&openai_stream(&["Fine."])));
+
+    run(&home, "test_undo");
+
+    assert_eq!(last_user_content(&provider, 1), "count");
+    // The stopped answer and the turns before it reached the provider in order.
+    let last = messages(&provider, 2);
+    assert_eq!(last.len(), 5, "{last:?}");
+    assert_eq!(last[0]["content"], "Say hello");
+    assert_eq!(last[4]["content"], "and now?");
+}
+
+#[test]
+fn one_chat_window_is_reused_and_toggled() {
+    let provider = ProviderServer::start();
+    let home = home_with(&provider, "");
+    provider.push(Reply::sse(&openai_stream(&["Hello there."])));
+    run(&home, "test_windows");
+    assert_eq!(provider.seen().len(), 1);
+}
+
+#[test]
+fn help_opens_in_a_fresh_neovim_with_only_the_plugin() {
+    let home = Home::new();
+    std::fs::create_dir_all(home.path().join("project")).unwrap();
+    run(&home, "test_help");
+}
+
+#[test]
+fn the_statusline_redraws_and_stop_and_error_are_text() {
+    let provider = ProviderServer::start();
+    let home = home_with(&provider, "");
+    provider.push(Reply::sse(&openai_stream(&["One."])));
+    provider.push(endless());
+    provider.push(Reply::json(
+        401,
+        r#"{"error":{"message":"Incorrect API key provided"}}"#,
+    ));
+    run(&home, "test_status");
+    assert_eq!(provider.seen().len(), 3);
+}
+
+#[test]
+fn commands_take_typed_names_and_errors_say_what_to_do() {
+    let provider = ProviderServer::start();
+    let home = home_with(&provider, "");
+    provider.push(endless());
+    run(&home, "test_commands");
+    // Only the stream that <C-c> stopped reached the provider (the locked send was stubbed).
+    assert_eq!(provider.seen().len(), 1);
+    provider.wait_for("the hang-up", |p| p.hangups() == 1);
+}
+
+#[test]
+fn a_config_error_is_shown_when_the_backend_starts() {
+    let provider = ProviderServer::start();
+    let home = home_with(&provider, "colour = \"blue\"");
+    run(&home, "test_config_error");
+}
+
+#[test]
+fn a_chat_changed_elsewhere_is_shown_before_anything_is_sent() {
+    let provider = ProviderServer::start();
+    let home = home_with(&provider, "");
+    for answer in ["One.", "Two.", "Three.", "Four.", "Five."] {
+        provider.push(Reply::sse(&openai_stream(&[answer])));
+    }
+    run(&home, "test_refresh");
+    let seen = provider.seen();
+    assert_eq!(seen.len(), 5, "the refused send reached nobody");
+    // What the model was sent is what the buffer showed.
+    let contents: Vec<Value> = messages(&provider, 3)
+        .iter()
+        .map(|m| m["content"].clone())
+        .collect();
+    assert_eq!(
+        contents,
+        vec![
+            json!("first"),
+            json!("One."),
+            json!("from elsewhere"),
+            json!("Two."),
+            json!("again elsewhere"),
+            json!("Three."),
+            json!("my draft"),
+        ]
+    );
+}

@@ -6,6 +6,15 @@ vim.g.loaded_chinwag = 1
 
 local command = vim.api.nvim_create_user_command
 
+-- `:help chinwag` at once: doc/tags is shipped, but a copy without it (or with a stale one
+-- removed) gets it generated here when the folder is writable.
+do
+  local doc = vim.fn.fnamemodify(debug.getinfo(1, "S").source:sub(2), ":p:h:h") .. "/doc"
+  if vim.fn.filereadable(doc .. "/tags") == 0 and vim.fn.filewritable(doc) == 2 then
+    pcall(vim.cmd.helptags, vim.fn.fnameescape(doc))
+  end
+end
+
 -- Highlight groups (linked by default, so colour schemes may set them).
 local function highlights()
   local links = {
@@ -42,6 +51,10 @@ command("Chinwag", function()
   require("chinwag.chat").open()
 end, { desc = "chinwag: open or focus the chat" })
 
+command("ChinwagToggle", function()
+  require("chinwag.chat").toggle()
+end, { desc = "chinwag: hide or show the chat window" })
+
 command("ChinwagNew", function()
   require("chinwag.chat").new()
 end, { desc = "chinwag: start a new chat" })
@@ -62,9 +75,20 @@ command("ChinwagRewrite", function(args)
   require("chinwag.rewrite").rewrite(args)
 end, { range = true, nargs = "+", desc = "chinwag: rewrite the selection (shown as a diff)" })
 
-command("ChinwagModel", function()
-  require("chinwag.model").pick()
-end, { desc = "chinwag: pick provider and model" })
+command("ChinwagModel", function(args)
+  require("chinwag.model").command(args.fargs)
+end, {
+  nargs = "*",
+  complete = function(lead, line)
+    local words = vim.split(vim.trim(line:gsub("^%S+", "", 1)), "%s+", { trimempty = true })
+    local typing_first = #words == 0 or (#words == 1 and not line:match("%s$"))
+    local candidates = typing_first and provider_names() or require("chinwag.model").model_names(words[1])
+    return vim.tbl_filter(function(name)
+      return name:find(lead, 1, true) == 1
+    end, candidates)
+  end,
+  desc = "chinwag: pick (or name) provider and model",
+})
 
 command("ChinwagHistory", function()
   require("chinwag.history").list()
@@ -77,13 +101,13 @@ end, { nargs = "+", desc = "chinwag: search saved chats" })
 command("ChinwagKey", function(args)
   require("chinwag.vault").set_key(vim.trim(args.args))
 end, {
-  nargs = 1,
+  nargs = "?",
   complete = function(lead)
     return vim.tbl_filter(function(name)
       return name:find(lead, 1, true) == 1
     end, provider_names())
   end,
-  desc = "chinwag: store an API key (read without echo)",
+  desc = "chinwag: store an API key (read without echo); no argument: pick the provider",
 })
 
 command("ChinwagUnlock", function()

@@ -107,7 +107,16 @@ H.run("test_chat", function()
   H.eq(api.nvim_get_current_buf(), buf, ":Chinwag focuses the open chat")
   H.eq(#api.nvim_tabpage_list_wins(0), 2, "no second chat window")
 
-  -- The float layout; q closes the chat window (the chat lives on).
+  -- :ChinwagToggle hides the chat window and shows it again.
+  vim.cmd("ChinwagToggle")
+  H.eq(#api.nvim_tabpage_list_wins(0), 1, "the toggle hides the chat window")
+  H.ok(api.nvim_buf_is_valid(buf), "the chat lives on")
+  vim.cmd("ChinwagToggle")
+  H.eq(#api.nvim_tabpage_list_wins(0), 2, "the toggle shows it again")
+  H.eq(api.nvim_get_current_buf(), buf, "with the same chat")
+  vim.cmd("ChinwagToggle")
+
+  -- The float layout (no chat window open); q closes the chat window (the chat lives on).
   require("chinwag.config").options.window.layout = "float"
   vim.cmd("ChinwagNew")
   local float = api.nvim_get_current_win()
@@ -117,9 +126,7 @@ H.run("test_chat", function()
   H.keys("q")
   H.ok(not api.nvim_win_is_valid(float), "q closes the float")
   H.ok(api.nvim_buf_is_valid(float_buf), "the chat buffer stays")
-  H.eq(api.nvim_get_current_buf(), buf, "back in the first chat")
-  vim.cmd("buffer " .. float_buf)
-  vim.cmd("wincmd p")
+  H.eq(api.nvim_get_current_win(), source_win, "back in the source window")
   vim.cmd("Chinwag")
   H.eq(api.nvim_get_current_buf(), float_buf, ":Chinwag brings back the chat used last")
   H.log("BACKEND_PID=" .. tostring(require("chinwag.backend").pid()))

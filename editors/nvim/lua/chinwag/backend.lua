@@ -83,6 +83,47 @@ local function on_notification(method, params)
   end
 end
 
+--- The config errors of an `initialize` result, one line each for people: `config.error` (a
+--- message) and `config.errors` (a list of messages or of `{ message, key, line }`), with
+--- where to fix them.
+---@param result table
+---@return string[]
+function M.config_problems(result)
+  local cfg = type(result) == "table" and result.config or nil
+  if type(cfg) ~= "table" then
+    return {}
+  end
+  local file = type(cfg.file) == "string" and vim.fn.fnamemodify(cfg.file, ":~") or "the config file"
+  local out, seen = {}, {}
+  local function add(text)
+    if text and text ~= "" and not seen[text] then
+      seen[text] = true
+      out[#out + 1] = text
+    end
+  end
+  if type(cfg.errors) == "table" then
+    for _, e in ipairs(cfg.errors) do
+      if type(e) == "string" then
+        add(e)
+      elseif type(e) == "table" then
+        local text = tostring(e.message or "invalid")
+        local where = {}
+        if e.key and e.key ~= vim.NIL then
+          where[#where + 1] = ("key `%s`"):format(tostring(e.key))
+        end
+        if e.line and e.line ~= vim.NIL then
+          where[#where + 1] = ("edit %s line %s"):format(file, tostring(e.line))
+        end
+        add(#where > 0 and ("%s (%s)"):format(text, table.concat(where, ", ")) or text)
+      end
+    end
+  end
+  if type(cfg.error) == "string" and #out == 0 then
+    add(cfg.error .. " (in " .. file .. ")")
+  end
+  return out
+end
+
 ---@param which chinwag.RpcClient
 ---@param result table
 local function on_initialized(which, result)
@@ -101,8 +142,15 @@ local function on_initialized(which, result)
       vim.log.levels.WARN
     )
   end
-  if result.config and result.config.error then
-    util.notify("config error: " .. result.config.error .. " (running on defaults)", vim.log.levels.WARN)
+  local problems = M.config_problems(result)
+  if #problems > 0 then
+    util.notify(
+      ("%s (running on defaults):\n%s"):format(
+        #problems == 1 and "config error" or ("%d config errors"):format(#problems),
+        table.concat(problems, "\n")
+      ),
+      vim.log.levels.WARN
+    )
   end
   if result.storageError then
     util.notify("storage unavailable: " .. result.storageError, vim.log.levels.ERROR)
@@ -188,6 +236,10 @@ function M.request(method, params, callback, opts, ticket)
     return ticket
   end
   ticket.id = running:request(method, params, function(request_err, result)
+    if request_err and request_err.code == util.codes.VAULT_LOCKED then
+      -- The statusline's "(locked)" follows what the backend just said.
+      require("chinwag.status").set_vault({ state = "locked" })
+    end
     if request_err and request_err.code == util.codes.VAULT_LOCKED and opts.unlock ~= false then
       require("chinwag.vault").unlock_then(function(unlocked)
         if unlocked and not ticket.cancelled then

@@ -13,8 +13,15 @@
 ---   ## You                               (the input section: everything below is the draft)
 ---   |
 ---
+--- The conversation (`chat.messages`) is the model and the transcript (from the header down to
+--- the input heading) its view: it is rendered from the model, and every write chinwag makes
+--- is kept out of the undo tree (`undolevels=-1` for that change), so undo and redo only ever
+--- touch what the user typed in the input area. Any other change that reaches the transcript
+--- (a redo of an edit there, an edit) is put right from the model at once: the buffer never
+--- shows a conversation other than the one the model is sent.
+---
 --- A `chat/delta` costs one `nvim_buf_set_text()` at the stream extmark (which moves to the end
---- of what was inserted); the rest of the buffer is never re-rendered and nothing is parsed.
+--- of what was inserted); the rest of the buffer is not re-rendered and nothing is parsed.
 
 local api = vim.api
 local backend = require("chinwag.backend")
@@ -36,12 +43,26 @@ local ASSISTANT_HEADING = "## Assistant"
 ---@field endLine integer|nil
 ---@field text string
 
+---@class chinwag.Message A turn of the conversation (the model the transcript is rendered from).
+---@field role "user"|"assistant"
+---@field content string What was said (for a streaming answer: what arrived before `parts`).
+---@field context chinwag.Region[]|nil Code sent with a user turn (shown under it).
+---@field status "streaming"|"complete"|"cancelled"|"error"|nil
+---@field usage string|nil Usage and speed of a finished answer.
+---@field error string|nil Why an answer failed.
+---@field parts string[]|nil Pieces of a streaming answer not yet joined into `content`.
+
 ---@class chinwag.Stream
+---@field message chinwag.Message The answer being streamed.
 ---@field mark integer Extmark where the next delta goes.
 ---@field status_mark integer Extmark on the `## Assistant` heading holding the virtual text.
 ---@field chars integer Bytes of answer text inserted so far.
 ---@field reasoning integer Bytes of reasoning received so far.
 ---@field stopping boolean
+
+---@class chinwag.Synced What `history/get` said last (to notice changes made elsewhere).
+---@field updatedAt string|nil
+---@field messageCount integer|nil
 
 ---@class chinwag.Chat
 ---@field buf integer
@@ -51,6 +72,7 @@ local ASSISTANT_HEADING = "## Assistant"
 ---@field model string|nil
 ---@field title string|nil
 ---@field system string|nil
+---@field messages chinwag.Message[] The conversation; the transcript is its view.
 ---@field busy boolean An answer is being asked for or streaming.
 ---@field stream chinwag.Stream|nil
 ---@field prompt_mark integer Extmark on the `## You` heading of the input section.
@@ -58,6 +80,9 @@ local ASSISTANT_HEADING = "## Assistant"
 ---@field context_mark integer|nil
 ---@field stop_requested boolean
 ---@field request chinwag.Ticket|nil The `chat/send` in flight.
+---@field synced chinwag.Synced|nil
+---@field writing boolean|nil chinwag is writing to the buffer (not the user).
+---@field check_pending boolean|nil A check of the transcript is scheduled.
 local Chat = {}
 Chat.__index = Chat
 
@@ -83,7 +108,6 @@ local function any_streaming()
 end
 
 local function spin()
-  status.tick()
   local frame = status.spinner()
   for _, chat in pairs(M.by_buf) do
     if chat.busy and chat.stream and not chat.stream.stopping then
@@ -141,6 +165,50 @@ function M.region_lines(region)
   return lines
 end
 
+--- The text lines marking how an answer ended, when it did not complete: `_(stopped)_`, or
+--- `> [!error] why` (a markdown alert, one quoted line per line of the error).
+---@param message chinwag.Message
+---@return string[]
+function M.marker_lines(message)
+  if message.status == "cancelled" then
+    return { "_(stopped)_" }
+  elseif message.status == "error" then
+    local lines = util.lines(message.error or "error")
+    local out = { "> [!error] " .. lines[1] }
+    for i = 2, #lines do
+      out[#out + 1] = "> " .. lines[i]
+    end
+    return out
+  end
+  return {}
+end
+
+--- Virtual text on an answer's heading: spinner, usage, stopped or error.
+---@param message chinwag.Message
+---@return table|nil chunks
+local function heading_chunks(message)
+  if message.status == "streaming" then
+    return { { " " .. status.spinner() .. " asking", "ChinwagSpinner" } }
+  elseif message.status == "cancelled" then
+    return { { " ■ stopped", "ChinwagStopped" } }
+  elseif message.status == "error" then
+    return { { " ✗ " .. util.lines(message.error or "error")[1], "ChinwagError" } }
+  elseif message.usage then
+    return { { " ✓ " .. message.usage, "ChinwagUsage" } }
+  end
+  return nil
+end
+
+---@param message chinwag.Message
+---@return string
+local function content_of(message)
+  if message.parts and #message.parts > 0 then
+    message.content = message.content .. table.concat(message.parts)
+    message.parts = {}
+  end
+  return message.content
+end
+
 ---@private
 ---@param mark integer
 ---@param chunks table
@@ -165,17 +233,161 @@ function Chat:prompt_row()
   return api.nvim_buf_get_extmark_by_id(self.buf, M.ns, self.prompt_mark, {})[1]
 end
 
+---@return string
+function Chat:header()
+  return ("# chinwag · %s · %s"):format(self.provider or "(default provider)", self.model or "(default model)")
+end
+
+---@class chinwag.Transcript
+---@field lines string[] From the header to the input heading (included).
+---@field headings table<integer, chinwag.Message> 0-based rows of `## Assistant` headings.
+---@field stream { row: integer, col: integer }|nil Where the streaming answer continues.
+
+--- The transcript rendered from the model.
+---@return chinwag.Transcript
+function Chat:transcript()
+  local lines = { self:header(), "" }
+  local headings = {}
+  local stream
+  for _, message in ipairs(self.messages) do
+    if message.role == "user" then
+      lines[#lines + 1] = USER_HEADING
+      vim.list_extend(lines, util.lines(message.content))
+      for _, region in ipairs(message.context or {}) do
+        lines[#lines + 1] = ""
+        vim.list_extend(lines, M.region_lines(region))
+      end
+      lines[#lines + 1] = ""
+    else
+      lines[#lines + 1] = ASSISTANT_HEADING
+      headings[#lines - 1] = message
+      local content = content_of(message)
+      local marker = M.marker_lines(message)
+      if content ~= "" or #marker == 0 then
+        vim.list_extend(lines, util.lines(content))
+        if message.status == "streaming" then
+          stream = { row = #lines - 1, col = #lines[#lines] }
+        end
+        if #marker > 0 then
+          lines[#lines + 1] = ""
+        end
+      end
+      vim.list_extend(lines, marker)
+      lines[#lines + 1] = ""
+    end
+  end
+  lines[#lines + 1] = USER_HEADING
+  return { lines = lines, headings = headings, stream = stream }
+end
+
+--- Render the transcript from the model, leaving the input area (below the input heading)
+--- as it is. Only the lines that differ are written, outside the undo tree.
+function Chat:render()
+  local buf = self.buf
+  if not api.nvim_buf_is_valid(buf) then
+    return
+  end
+  local t = self:transcript()
+  local stop
+  if self.prompt_mark then
+    local row = self:prompt_row()
+    stop = row + 1
+    if api.nvim_buf_get_lines(buf, row, row + 1, false)[1] ~= USER_HEADING then
+      -- The input heading was deleted (its mark slid onto the draft) or joined with the
+      -- draft: what is on that line is the user's; the heading is written above it.
+      stop = row
+    end
+  else
+    stop = api.nvim_buf_line_count(buf)
+  end
+  local current = api.nvim_buf_get_lines(buf, 0, stop, false)
+  local first = 1
+  while first <= #current and first <= #t.lines and current[first] == t.lines[first] do
+    first = first + 1
+  end
+  if first <= #current or first <= #t.lines then
+    local replacement = vim.list_slice(t.lines, first)
+    if not self.prompt_mark then
+      replacement[#replacement + 1] = ""
+    end
+    self:_write(function()
+      api.nvim_buf_set_lines(buf, first - 1, stop, false, replacement)
+    end)
+  end
+  -- Marks: the input heading, the headings' virtual texts, the stream position.
+  api.nvim_buf_clear_namespace(buf, M.ns, 0, -1)
+  self.context_mark = nil
+  self.prompt_mark = api.nvim_buf_set_extmark(buf, M.ns, #t.lines - 1, 0, {})
+  for row, message in pairs(t.headings) do
+    local id = api.nvim_buf_set_extmark(buf, M.ns, row, 0, {
+      virt_text = heading_chunks(message),
+      virt_text_pos = "eol",
+      hl_mode = "combine",
+    })
+    if self.stream and self.stream.message == message then
+      self.stream.status_mark = id
+    end
+  end
+  if self.stream and t.stream then
+    self.stream.mark = api.nvim_buf_set_extmark(buf, M.ns, t.stream.row, t.stream.col, { right_gravity = true })
+  end
+  self:_show_context()
+end
+
+--- Write to the buffer outside the undo tree, as chinwag (not as the user).
+---@private
+---@param fn function
+function Chat:_write(fn)
+  self.writing = true
+  local ok, err = pcall(util.unrecorded, self.buf, fn)
+  self.writing = false
+  if not ok then
+    error(err, 0)
+  end
+end
+
+--- A change chinwag did not make touched the transcript (an undo or redo, or an edit): render
+--- it again from the model (once, after the change; the draft below stays).
+---@private
+function Chat:_transcript_touched()
+  if self.check_pending then
+    return
+  end
+  self.check_pending = true
+  vim.schedule(function()
+    self.check_pending = false
+    if api.nvim_buf_is_valid(self.buf) and M.by_buf[self.buf] == self then
+      self:verify()
+    end
+  end)
+end
+
+--- Render the transcript again if the buffer's copy differs from the model.
+---@return boolean rendered
+function Chat:verify()
+  local row = self:prompt_row()
+  local t = self:transcript()
+  local ok = row == #t.lines - 1
+  if ok then
+    local current = api.nvim_buf_get_lines(self.buf, 0, row + 1, false)
+    ok = vim.deep_equal(current, t.lines)
+  end
+  if not ok then
+    self:render()
+  end
+  return not ok
+end
+
 --- Rewrite the header line.
 function Chat:update_header()
   if not api.nvim_buf_is_valid(self.buf) then
     return
   end
-  local header = ("# chinwag · %s · %s"):format(
-    self.provider or "(default provider)",
-    self.model or "(default model)"
-  )
+  local header = self:header()
   if api.nvim_buf_get_lines(self.buf, 0, 1, false)[1] ~= header then
-    api.nvim_buf_set_lines(self.buf, 0, 1, false, { header })
+    self:_write(function()
+      api.nvim_buf_set_lines(self.buf, 0, 1, false, { header })
+    end)
   end
   status.set_model(self.provider, self.model)
 end
@@ -203,7 +415,7 @@ function Chat:attach(id)
   end)
 end
 
---- Take the draft under the input heading (and clear it).
+--- The draft under the input heading.
 ---@return string
 function Chat:take_input()
   local row = self:prompt_row()
@@ -220,7 +432,9 @@ end
 ---@private
 function Chat:_clear_input()
   local row = self:prompt_row()
-  api.nvim_buf_set_lines(self.buf, row + 1, -1, false, { "" })
+  self:_write(function()
+    api.nvim_buf_set_lines(self.buf, row + 1, -1, false, { "" })
+  end)
 end
 
 --- Stage regions for the next message (shown under the input heading).
@@ -249,19 +463,13 @@ function Chat:_show_context()
   })
 end
 
---- Write the user's turn and an empty answer section above the input heading; start the stream.
+--- Add the user's turn and an empty answer to the model, render them above the input
+--- heading, and start the stream.
 ---@private
 ---@param message string
 ---@param context chinwag.Region[]
 function Chat:_render_turn(message, context)
   local row = self:prompt_row()
-  local block = { USER_HEADING }
-  vim.list_extend(block, util.lines(message))
-  for _, region in ipairs(context) do
-    block[#block + 1] = ""
-    vim.list_extend(block, M.region_lines(region))
-  end
-  vim.list_extend(block, { "", ASSISTANT_HEADING, "", "" })
   -- Windows whose cursor is in the draft follow it to the new input line.
   local followers = {}
   for _, win in ipairs(vim.fn.win_findbuf(self.buf)) do
@@ -269,18 +477,15 @@ function Chat:_render_turn(message, context)
       followers[#followers + 1] = win
     end
   end
-  api.nvim_buf_set_lines(self.buf, row, row, false, block)
-  local heading = row + #block - 3
-  self.stream = {
-    mark = api.nvim_buf_set_extmark(self.buf, M.ns, heading + 1, 0, { right_gravity = true }),
-    status_mark = api.nvim_buf_set_extmark(self.buf, M.ns, heading, 0, {
-      virt_text = { { " " .. status.spinner() .. " asking", "ChinwagSpinner" } },
-      virt_text_pos = "eol",
-    }),
-    chars = 0,
-    reasoning = 0,
-    stopping = false,
+  self.messages[#self.messages + 1] = {
+    role = "user",
+    content = message,
+    context = #context > 0 and vim.deepcopy(context) or nil,
   }
+  local answer = { role = "assistant", content = "", parts = {}, status = "streaming" }
+  self.messages[#self.messages + 1] = answer
+  self.stream = { message = answer, chars = 0, reasoning = 0, stopping = false, mark = -1, status_mark = -1 }
+  self:render()
   local last = api.nvim_buf_line_count(self.buf)
   for _, win in ipairs(followers) do
     api.nvim_win_set_cursor(win, { last, 0 })
@@ -299,7 +504,14 @@ function Chat:append(text)
   if not row then
     return
   end
-  api.nvim_buf_set_text(self.buf, row, col, row, col, util.lines(text))
+  local parts = stream.message.parts
+  parts[#parts + 1] = text
+  if #parts > 64 then
+    content_of(stream.message)
+  end
+  self:_write(function()
+    api.nvim_buf_set_text(self.buf, row, col, row, col, util.lines(text))
+  end)
   stream.chars = stream.chars + #text
 end
 
@@ -336,23 +548,28 @@ function Chat:_finish(err, result)
     model = self.model,
   }
   if stream then
-    self.stream = nil
-    if result and result.content and #result.content ~= stream.chars then
-      -- Deltas and the final message disagree (should not happen): show the final message.
-      self:_replace_answer(stream, result.content)
-    end
-    local chunks
-    if not err then
-      chunks = { { " ✓ " .. (util.usage_text(result) or "done"), "ChinwagUsage" } }
-    elseif err.code == util.codes.CANCELLED then
-      chunks = { { " ■ stopped", "ChinwagStopped" } }
+    local message = stream.message
+    if result and result.content then
+      -- The final message is the truth (it equals the deltas unless something went wrong).
+      message.content, message.parts = result.content, nil
     else
-      chunks = { { " ✗ " .. util.error_text(err), "ChinwagError" } }
+      content_of(message)
+      message.parts = nil
     end
-    self:_virt(stream.status_mark, chunks)
-    if api.nvim_buf_is_valid(self.buf) then
-      api.nvim_buf_del_extmark(self.buf, M.ns, stream.mark)
+    if not err then
+      message.status = "complete"
+      message.usage = util.usage_text(result)
+    elseif err.code == util.codes.CANCELLED then
+      message.status = "cancelled"
+    else
+      message.status = "error"
+      message.error = util.error_text(err)
     end
+    self.stream = nil
+    if message.usage == nil and message.status == "complete" then
+      message.usage = "done"
+    end
+    self:render()
   end
   if not err then
     event.status = "complete"
@@ -368,22 +585,116 @@ function Chat:_finish(err, result)
     util.report(nil, err)
   end
   status.finished(event)
+  if self.id then
+    self:_sync_after_turn()
+  end
 end
 
+--- Set the model from a `history/get` result and render it.
+---@param saved table
+function Chat:load(saved)
+  self.provider, self.model = saved.provider or self.provider, saved.model or self.model
+  self.title = saved.title or self.title
+  self.system = saved.system ~= vim.NIL and saved.system or nil
+  local messages = {}
+  for _, m in ipairs(saved.messages or {}) do
+    if m.role == "user" or m.role == "assistant" then
+      local message = { role = m.role, content = m.content ~= vim.NIL and m.content or "" }
+      if m.role == "assistant" then
+        message.status = m.status
+        if m.status == "error" then
+          message.error = (m.error and m.error ~= vim.NIL) and tostring(m.error) or "error"
+        elseif m.status ~= "cancelled" then
+          message.usage = util.usage_text(m)
+        end
+      end
+      messages[#messages + 1] = message
+    end
+  end
+  self.messages = messages
+  self.synced = { updatedAt = saved.updatedAt, messageCount = saved.messageCount }
+  self:render()
+  status.set_model(self.provider, self.model)
+  self:_rename_buffer()
+end
+
+--- The user and assistant turns of a `history/get` result.
+---@param saved table
+---@return table[]
+local function saved_turns(saved)
+  return vim.tbl_filter(function(m)
+    return m.role == "user" or m.role == "assistant"
+  end, saved.messages or {})
+end
+
+--- Whether `saved` (a `history/get` result) holds more than this buffer shows: turns added or
+--- a provider/model switched in another editor. (Fewer turns saved than shown is this
+--- buffer's own turn not saved yet, or one the backend refused before sending.)
+---@param saved table
+---@return boolean
+function Chat:changed_elsewhere(saved)
+  local synced = self.synced or {}
+  if saved.updatedAt == synced.updatedAt and saved.messageCount == synced.messageCount then
+    return false
+  end
+  local turns = saved_turns(saved)
+  if #turns > #self.messages then
+    return true
+  end
+  for i, m in ipairs(turns) do
+    if m.role ~= self.messages[i].role then
+      return true
+    end
+  end
+  return (saved.provider ~= nil and saved.provider ~= self.provider)
+    or (saved.model ~= nil and saved.model ~= self.model)
+end
+
+--- Ask the backend for the saved chat; `callback(changed)` says whether it changed elsewhere
+--- since this buffer last saw it (it is then rendered again, the draft kept).
+---@param callback fun(changed: boolean)|nil
+---@param sending boolean|nil (internal: called by `send()`, which marked the chat busy)
+function Chat:refresh(callback, sending)
+  -- A backend that is not running is not started for this (its exit was reported).
+  if not self.id or not self.synced or (self.busy and not sending) or not backend.running() then
+    return callback and callback(false)
+  end
+  backend.request("history/get", { chatId = self.id }, function(err, saved)
+    if err or not saved or not api.nvim_buf_is_valid(self.buf) or (self.busy and not sending) then
+      return callback and callback(false)
+    end
+    local changed = self:changed_elsewhere(saved)
+    if changed then
+      self:load(saved)
+    else
+      self.synced = { updatedAt = saved.updatedAt, messageCount = saved.messageCount }
+    end
+    return callback and callback(changed)
+  end, { unlock = false })
+end
+
+--- After one of our turns: remember what the backend saved (a turn saved elsewhere in the
+--- meantime shows up as more turns than this buffer has: render them).
 ---@private
----@param stream chinwag.Stream
----@param content string
-function Chat:_replace_answer(stream, content)
-  local start = api.nvim_buf_get_extmark_by_id(self.buf, M.ns, stream.status_mark, {})[1]
-  local stop = api.nvim_buf_get_extmark_by_id(self.buf, M.ns, stream.mark, {})
-  if not start or not stop[1] then
+function Chat:_sync_after_turn()
+  if not backend.running() then
     return
   end
-  api.nvim_buf_set_text(self.buf, start + 1, 0, stop[1], stop[2], util.lines(content))
+  backend.request("history/get", { chatId = self.id }, function(err, saved)
+    if err or not saved or self.busy or not api.nvim_buf_is_valid(self.buf) then
+      return
+    end
+    if #saved_turns(saved) > #self.messages then
+      self:load(saved)
+    else
+      self.synced = { updatedAt = saved.updatedAt, messageCount = saved.messageCount }
+    end
+  end, { unlock = false })
 end
 
 --- Send a message (default: the draft under the input heading) with `context` (default: the
---- staged regions).
+--- staged regions). A chat changed in another editor since this buffer last saw it is
+--- rendered again instead, the draft kept: read it, then send again.
 ---@param message string|nil
 ---@param context chinwag.Region[]|nil
 ---@return boolean sent
@@ -392,6 +703,39 @@ function Chat:send(message, context)
     util.notify("an answer is still coming; stop it with :ChinwagStop first", vim.log.levels.WARN)
     return false
   end
+  if vim.trim(message or self:take_input()) == "" then
+    util.notify("write your message under the last '" .. USER_HEADING .. "' first", vim.log.levels.WARN)
+    return false
+  end
+  if not (self.id and self.synced) then
+    return self:_send_now(message, context)
+  end
+  self.busy = true
+  self.stop_requested = false
+  self:refresh(function(changed)
+    self.busy = false
+    if self.stop_requested then
+      self.stop_requested = false
+      return
+    end
+    if changed then
+      util.notify(
+        "this chat changed in another editor: it now shows what the model will be sent;"
+          .. " your message was not sent (send it again)",
+        vim.log.levels.WARN
+      )
+      return
+    end
+    self:_send_now(message, context)
+  end, true)
+  return true
+end
+
+---@private
+---@param message string|nil
+---@param context chinwag.Region[]|nil
+---@return boolean sent
+function Chat:_send_now(message, context)
   local from_draft = message == nil
   message = message or self:take_input()
   if vim.trim(message) == "" then
@@ -493,6 +837,9 @@ function Chat:configure(provider, model, callback)
       util.notify("could not switch model: " .. util.error_text(err), vim.log.levels.ERROR)
       return callback and callback(false)
     end
+    if self.synced then
+      self.synced = { updatedAt = result.updatedAt, messageCount = result.messageCount }
+    end
     apply(result.provider, result.model)
   end)
 end
@@ -504,10 +851,17 @@ function Chat:_keymaps()
     self:send()
   end, "chinwag: send")
   util.map(self.buf, keys.stop, function()
-    if not self:stop() then
+    if self:stop() then
+      return
+    end
+    local mode = api.nvim_get_mode().mode
+    if mode:sub(1, 1) == "i" or mode:sub(1, 1) == "R" then
+      -- Nothing streams: leave insert mode, as <C-c> does elsewhere.
+      vim.cmd.stopinsert()
+    else
       util.notify("nothing to stop")
     end
-  end, "chinwag: stop the answer")
+  end, "chinwag: stop the answer (insert mode: else leave insert mode)")
   util.map(self.buf, keys.close, function()
     local win = api.nvim_get_current_win()
     if #api.nvim_tabpage_list_wins(0) > 1 or api.nvim_win_get_config(win).relative ~= "" then
@@ -560,59 +914,30 @@ function M.create(opts)
     number = counter,
     busy = false,
     context = {},
+    messages = {},
     stop_requested = false,
     provider = provider,
     model = model,
     system = config.get().system_prompt,
   }, Chat)
-  local saved = opts.saved
-  local lines = { "", "" }
-  local finished = {}
-  if saved then
-    chat.provider, chat.model, chat.title, chat.system = saved.provider, saved.model, saved.title, saved.system
-    for _, message in ipairs(saved.messages or {}) do
-      if message.role == "user" then
-        lines[#lines + 1] = USER_HEADING
-        vim.list_extend(lines, util.lines(message.content or ""))
-        lines[#lines + 1] = ""
-      elseif message.role == "assistant" then
-        lines[#lines + 1] = ASSISTANT_HEADING
-        finished[#finished + 1] = { row = #lines - 1, message = message }
-        vim.list_extend(lines, util.lines(message.content or ""))
-        lines[#lines + 1] = ""
-      end
-    end
-  end
-  lines[#lines + 1] = USER_HEADING
-  lines[#lines + 1] = ""
-  api.nvim_buf_set_lines(buf, 0, -1, false, lines)
-  chat.prompt_mark = api.nvim_buf_set_extmark(buf, M.ns, #lines - 2, 0, {})
-  for _, item in ipairs(finished) do
-    local m = item.message
-    local chunks
-    if m.status == "cancelled" then
-      chunks = { { " ■ stopped", "ChinwagStopped" } }
-    elseif m.status == "error" then
-      chunks = { { " ✗ " .. tostring(m.error or "error"), "ChinwagError" } }
-    else
-      local text = util.usage_text(m)
-      chunks = text and { { " ✓ " .. text, "ChinwagUsage" } } or nil
-    end
-    if chunks then
-      api.nvim_buf_set_extmark(buf, M.ns, item.row, 0, { virt_text = chunks, virt_text_pos = "eol" })
-    end
-  end
   vim.bo[buf].filetype = "markdown"
   M.by_buf[buf] = chat
+  if opts.saved then
+    chat:load(opts.saved)
+  else
+    chat:render()
+  end
   chat:update_header()
   chat:_rename_buffer()
   chat:_keymaps()
-  if saved then
-    chat:attach(saved.id)
+  if opts.saved then
+    chat:attach(opts.saved.id)
   else
     chat:_resolve_defaults()
   end
+  local group = api.nvim_create_augroup(("chinwag.chat.%d"):format(buf), { clear = true })
   api.nvim_create_autocmd("BufWipeout", {
+    group = group,
     buffer = buf,
     once = true,
     callback = function()
@@ -627,13 +952,41 @@ function M.create(opts)
       if M.last == chat then
         M.last = nil
       end
+      pcall(api.nvim_del_augroup_by_id, group)
     end,
   })
   api.nvim_create_autocmd("BufEnter", {
+    group = group,
     buffer = buf,
     callback = function()
       M.last = chat
       status.set_model(chat.provider, chat.model)
+      -- Back in the chat: show what another editor may have added meanwhile.
+      chat:refresh()
+    end,
+  })
+  api.nvim_create_autocmd("FocusGained", {
+    group = group,
+    callback = function()
+      if api.nvim_get_current_buf() == buf then
+        chat:refresh()
+      end
+    end,
+  })
+  -- A change not made by chinwag that reaches the transcript (undo, redo, an edit) is put
+  -- right from the model.
+  api.nvim_buf_attach(buf, false, {
+    on_lines = function(_, _, _, first)
+      if M.by_buf[buf] ~= chat then
+        return true
+      end
+      if chat.writing or not chat.prompt_mark then
+        return
+      end
+      local row = api.nvim_buf_get_extmark_by_id(buf, M.ns, chat.prompt_mark, {})[1]
+      if not row or first <= row then
+        chat:_transcript_touched()
+      end
     end,
   })
   M.last = chat
@@ -665,11 +1018,28 @@ function M.window(chat)
   return nil
 end
 
+--- The chat window of the current tabpage: the current window if it shows a chat, else the
+--- first window showing one.
+---@return integer|nil
+function M.chat_window()
+  local current = api.nvim_get_current_win()
+  if M.by_buf[api.nvim_win_get_buf(current)] then
+    return current
+  end
+  for _, win in ipairs(api.nvim_tabpage_list_wins(0)) do
+    if M.by_buf[api.nvim_win_get_buf(win)] then
+      return win
+    end
+  end
+  return nil
+end
+
 ---@class chinwag.ShowOptions
 ---@field focus boolean|nil Move the cursor into the chat window (default true).
 ---@field input boolean|nil Put the cursor at the end of the draft.
 
---- Show `chat` in a window (as `window.layout` says) unless one shows it already.
+--- Show `chat`: in the window showing it, else in the chat window of the current tabpage
+--- (one chat window per tabpage, reused), else in a new window as `window.layout` says.
 ---@param chat chinwag.Chat
 ---@param opts chinwag.ShowOptions|nil
 ---@return integer win
@@ -678,6 +1048,12 @@ function M.show(chat, opts)
   local focus = opts.focus ~= false
   local win = M.window(chat)
   local previous = api.nvim_get_current_win()
+  if not win then
+    win = M.chat_window()
+    if win then
+      api.nvim_win_set_buf(win, chat.buf)
+    end
+  end
   if not win then
     local w = config.get().window
     if w.layout == "float" then
@@ -733,6 +1109,26 @@ function M.open()
   local chat = M.current() or M.create()
   M.show(chat, { focus = true, input = M.by_buf[api.nvim_get_current_buf()] ~= chat })
   return chat
+end
+
+--- `:ChinwagToggle`: hide the chat window of the current tabpage, or show the current chat.
+---@return integer|nil win The chat window when it was shown, nil when hidden.
+function M.toggle()
+  local win = M.chat_window()
+  if win then
+    local floating = api.nvim_win_get_config(win).relative ~= ""
+    local others = vim.tbl_filter(function(w)
+      return w ~= win and api.nvim_win_get_config(w).relative == ""
+    end, api.nvim_tabpage_list_wins(0))
+    if not floating and #others == 0 then
+      util.notify("the chat is the only window here; nothing to hide it behind", vim.log.levels.WARN)
+      return win
+    end
+    api.nvim_win_close(win, false)
+    return nil
+  end
+  local chat = M.current() or M.create()
+  return M.show(chat, { focus = true })
 end
 
 --- `:ChinwagNew`: a fresh chat.

@@ -59,8 +59,8 @@ function M.check()
       .. tostring(paths.configFile)
       .. ((info.config and info.config.found) and "" or " (not found: built-in defaults)")
   )
-  if info.config and info.config.error then
-    health.error("config error: " .. info.config.error)
+  for _, problem in ipairs(require("chinwag.backend").config_problems(info)) do
+    health.error("config error: " .. problem)
   end
   health.info("log: " .. tostring(paths.logDir))
   if info.storageError then

@@ -22,6 +22,11 @@ function M.new()
   return require("chinwag.chat").new()
 end
 
+--- Hide the chat window of the current tabpage, or show the current chat.
+function M.toggle()
+  require("chinwag.chat").toggle()
+end
+
 --- Send the draft of the current chat (or `message` when given).
 ---@param message string|nil
 ---@return boolean sent

@@ -38,14 +38,15 @@ local function pick_model(provider, callback)
       end
     end
     if err or #models == 0 then
-      if err then
-        util.notify(
-          ("cannot list the models of %s: %s"):format(provider.name, util.error_text(err)),
-          vim.log.levels.WARN
-        )
-      end
+      util.notify(
+        ("cannot list the models of %s: %s. Type the model's name."):format(
+          provider.name,
+          err and util.error_text(err) or "the provider listed none"
+        ),
+        vim.log.levels.WARN
+      )
       vim.ui.input(
-        { prompt = ("Model for %s: "):format(provider.name), default = provider.defaultModel or "" },
+        { prompt = ("Model for %s (type its name): "):format(provider.name), default = provider.defaultModel or "" },
         function(model)
           if model and vim.trim(model) ~= "" then
             M.apply(provider.name, vim.trim(model), callback)
@@ -71,7 +72,61 @@ local function pick_model(provider, callback)
   end)
 end
 
---- `:ChinwagModel`.
+--- Model names of `provider` for command completion (empty when they cannot be listed).
+---@param provider string|nil
+---@return string[]
+function M.model_names(provider)
+  if not provider or provider == "" then
+    return {}
+  end
+  local result = backend.request_sync("models/list", { provider = provider }, 2000)
+  local names = {}
+  for _, m in ipairs(result and result.models or {}) do
+    names[#names + 1] = m.id
+  end
+  return names
+end
+
+--- `:ChinwagModel [provider [model]]`: no argument picks both; a provider picks its model (or
+--- asks for its name when the models cannot be listed); both apply at once.
+---@param fargs string[]
+---@param callback fun(ok: boolean)|nil
+function M.command(fargs, callback)
+  fargs = fargs or {}
+  if #fargs == 0 then
+    return M.pick(callback)
+  end
+  if #fargs > 2 then
+    util.notify("usage: :ChinwagModel [provider [model]]", vim.log.levels.ERROR)
+    return callback and callback(false)
+  end
+  local name, model = fargs[1], fargs[2]
+  backend.providers(function(err, result)
+    if err then
+      util.notify("cannot list providers: " .. util.error_text(err), vim.log.levels.ERROR)
+      return callback and callback(false)
+    end
+    local provider
+    for _, p in ipairs(result.providers or {}) do
+      if p.name == name then
+        provider = p
+      end
+    end
+    if not provider then
+      local names = vim.tbl_map(function(p)
+        return p.name
+      end, result.providers or {})
+      util.notify(("no provider %q (known: %s)"):format(name, table.concat(names, ", ")), vim.log.levels.ERROR)
+      return callback and callback(false)
+    end
+    if model then
+      return M.apply(provider.name, model, callback)
+    end
+    pick_model(provider, callback)
+  end)
+end
+
+--- `:ChinwagModel` without arguments: pick a provider, then its model.
 ---@param callback fun(ok: boolean)|nil
 function M.pick(callback)
   backend.providers(function(err, result)

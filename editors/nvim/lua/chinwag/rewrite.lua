@@ -235,7 +235,6 @@ function M.rewrite(args)
     100,
     100,
     vim.schedule_wrap(function()
-      status.tick()
       if api.nvim_buf_is_valid(buf) and not timer:is_closing() then
         pcall(api.nvim_buf_set_extmark, buf, ns, args.line1 - 1, 0, {
           id = mark,

@@ -17,6 +17,38 @@ M.state = { active = 0 }
 
 local frame = 0
 
+---@type uv.uv_timer_t|nil
+local timer = nil
+
+--- Redraw the statuslines (and tablines/winbars) so `statusline()` is shown as it is now.
+local function redraw()
+  pcall(vim.cmd.redrawstatus, { bang = true })
+end
+
+--- While anything streams: advance the spinner and redraw the statuslines every 100 ms.
+local function start_timer()
+  if timer then
+    return
+  end
+  timer = (vim.uv or vim.loop).new_timer()
+  timer:start(
+    100,
+    100,
+    vim.schedule_wrap(function()
+      if M.state.active <= 0 then
+        if timer then
+          timer:stop()
+          timer:close()
+          timer = nil
+        end
+        return
+      end
+      frame = frame + 1
+      redraw()
+    end)
+  )
+end
+
 ---@param pattern string
 ---@param data table
 local function fire(pattern, data)
@@ -40,8 +72,12 @@ function M.started(event)
   if event.model then
     M.state.model = event.model
   end
+  -- A new answer: the usage shown is the one of the answer it will give.
+  M.state.last_usage = nil
+  M.state.last_status = nil
   fire("ChinwagRequestStarted", event)
-  vim.cmd.redrawstatus({ bang = true })
+  start_timer()
+  redraw()
 end
 
 --- A request to the model ends: fires `User ChinwagRequestFinished` with `status`
@@ -50,32 +86,40 @@ end
 function M.finished(event)
   M.state.active = math.max(0, M.state.active - 1)
   M.state.last_status = event.status
-  if event.status == "complete" then
-    M.state.last_usage = util.usage_text(event) or M.state.last_usage
-  end
+  -- The usage of this answer, none after a stop or an error.
+  M.state.last_usage = event.status == "complete" and util.usage_text(event) or nil
   fire("ChinwagRequestFinished", event)
-  vim.cmd.redrawstatus({ bang = true })
+  redraw()
 end
 
 --- The provider/model shown in the statusline (the chat last used).
 ---@param provider string|nil
 ---@param model string|nil
 function M.set_model(provider, model)
+  local before = (M.state.provider or "") .. "/" .. (M.state.model or "")
   M.state.provider = provider or M.state.provider
   M.state.model = model or M.state.model
+  if before ~= (M.state.provider or "") .. "/" .. (M.state.model or "") then
+    redraw()
+  end
 end
 
----@param vault table vault/status result
+---@param vault table vault/status result (or `{ state = "locked" }`)
 function M.set_vault(vault)
-  M.state.vault = vault.state
+  if vault and vault.state and vault.state ~= M.state.vault then
+    M.state.vault = vault.state
+    redraw()
+  end
 end
 
 ---@param _ chinwag.RpcExit
 function M.backend_exited(_)
   M.state.active = 0
+  M.state.vault = nil
+  redraw()
 end
 
---- Advance the spinner (called by streaming chats' timers).
+--- Advance the spinner by one frame (the statusline timer does it while anything streams).
 function M.tick()
   frame = frame + 1
 end
@@ -93,7 +137,9 @@ function M.get()
 end
 
 --- A statusline component: `chinwag mock/mock-model ⠋ streaming` while an answer streams,
---- else `chinwag mock/mock-model idle · 11 → 4 tokens · 34.1 tok/s · 0.4 s`.
+--- else `chinwag mock/mock-model idle · 11 → 4 tokens · 34.1 tok/s · 0.4 s` (the usage of the
+--- last answer), `idle · stopped` or `idle · error`. It redraws itself: on every change of
+--- state and every 100 ms while anything streams.
 ---@return string
 function M.statusline()
   local s = M.state
@@ -110,6 +156,10 @@ function M.statusline()
   end
   if s.last_usage then
     return text .. " idle · " .. s.last_usage
+  elseif s.last_status == "cancelled" then
+    return text .. " idle · stopped"
+  elseif s.last_status == "error" then
+    return text .. " idle · error"
   end
   return text .. " idle"
 end

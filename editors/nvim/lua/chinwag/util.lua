@@ -29,7 +29,72 @@ function M.report(prefix, err)
   M.notify((prefix or "") .. M.error_text(err), vim.log.levels.ERROR)
 end
 
---- A one-line description of a JSON-RPC error for people.
+--- The config file the backend reads (for hints).
+---@return string
+local function config_file()
+  local info = package.loaded["chinwag.backend"]
+    and (package.loaded["chinwag.backend"].info or package.loaded["chinwag.backend"].last_info)
+  local file = info and ((info.config and info.config.file) or (info.paths and info.paths.configFile))
+  if type(file) == "string" and file ~= "" then
+    return (vim.fn.fnamemodify(file, ":~"))
+  end
+  return "~/.config/chinwag/config.toml"
+end
+
+--- What the user should do about an error whose `data.action` asks for something, in Neovim's
+--- words (nil when the error carries no known action).
+---
+--- - `setKey` (`data.provider`, `data.env`): run :ChinwagKey {provider} (or set $ENV)
+--- - `unlock`: run :ChinwagUnlock
+--- - `setPassword`: run :ChinwagPassword
+--- - `fixConfig` (`data.key`, `data.line`): edit the config file at that line
+--- - `startLocalServer` (`data.provider`, `data.url`): start the local server
+--- - `restoreOrReset`: restore the store from a backup or reset it
+---@param err chinwag.RpcError|table|nil
+---@return string|nil
+function M.action_hint(err)
+  local data = type(err) == "table" and err.data or nil
+  if type(data) ~= "table" or type(data.action) ~= "string" then
+    return nil
+  end
+  local action = data.action
+  if action == "setKey" then
+    local provider = data.provider and tostring(data.provider) or "{provider}"
+    local hint = "run :ChinwagKey " .. provider
+    if data.env then
+      hint = hint .. " or set $" .. tostring(data.env)
+    end
+    return hint
+  elseif action == "unlock" then
+    return "run :ChinwagUnlock"
+  elseif action == "setPassword" then
+    return "run :ChinwagPassword"
+  elseif action == "fixConfig" then
+    local hint = "edit " .. config_file()
+    if data.line then
+      hint = hint .. " line " .. tostring(data.line)
+    end
+    if data.key then
+      hint = hint .. (" (key `%s`)"):format(tostring(data.key))
+    end
+    return hint
+  elseif action == "startLocalServer" then
+    local what = data.provider and ("the " .. tostring(data.provider) .. " server") or "the local server"
+    local hint = "start " .. what
+    if data.url then
+      hint = hint .. " at " .. tostring(data.url)
+    end
+    if data.provider == "ollama" then
+      hint = hint .. " (`ollama serve`)"
+    end
+    return hint
+  elseif action == "restoreOrReset" then
+    return "restore the data from a backup or reset it (`chinwag doctor` in a shell shows how), then restart Neovim"
+  end
+  return nil
+end
+
+--- A description of a JSON-RPC error for people, with what to do about it when the error says.
 ---@param err chinwag.RpcError|table|string|nil
 ---@return string
 function M.error_text(err)
@@ -38,16 +103,36 @@ function M.error_text(err)
   end
   local text = tostring(err.message or "error")
   local data = err.data
-  if err.code == M.codes.KEY_MISSING and type(data) == "table" and data.provider then
+  if type(data) == "table" and data.provider and data.status and data.status ~= vim.NIL then
+    text = ("%s (%s, HTTP %s)"):format(text, data.provider, tostring(data.status))
+  end
+  local hint = M.action_hint(err)
+  if hint then
+    text = ("%s: %s"):format(text, hint)
+  elseif err.code == M.codes.KEY_MISSING and type(data) == "table" and data.provider then
     text = ("%s (store one with :ChinwagKey %s%s)"):format(
       text,
       data.provider,
       data.env and (" or set $" .. data.env) or ""
     )
-  elseif type(data) == "table" and data.provider and data.status then
-    text = ("%s (%s, HTTP %s)"):format(text, data.provider, tostring(data.status))
   end
   return text
+end
+
+--- Run `fn` with `undolevels=-1` on `buf`, so the change it makes never enters the undo tree
+--- (and the history before it is dropped: undo then cannot reach text written by chinwag).
+---@param buf integer
+---@param fn function
+---@return any
+function M.unrecorded(buf, fn)
+  local levels = vim.bo[buf].undolevels
+  vim.bo[buf].undolevels = -1
+  local ok, result = pcall(fn)
+  vim.bo[buf].undolevels = levels
+  if not ok then
+    error(result, 0)
+  end
+  return result
 end
 
 --- Lines of `text` (split on "\n"), without copying when there is no newline.

@@ -114,14 +114,35 @@ function M.lock(callback)
   end, { unlock = false })
 end
 
---- `:ChinwagKey {provider}`: store an API key read with `inputsecret()`.
+--- The providers the backend knows (`providers/list`, asked at most once a session unless it
+--- failed); nil when the backend cannot say.
+---@return table[]|nil
+local function providers()
+  local result = backend.request_sync("providers/list", nil, 3000)
+  if not result or type(result.providers) ~= "table" then
+    return nil
+  end
+  backend.provider_names = vim.tbl_map(function(p)
+    return p.name
+  end, result.providers)
+  return result.providers
+end
+
+---@param p table a providers/list entry
+---@return string
+local function describe(p)
+  local key = "no key"
+  if p["local"] then
+    key = "local, no key needed"
+  elseif p.keyFound then
+    key = "key from " .. tostring(p.keySource)
+  end
+  return ("%s  (%s)"):format(p.name, key)
+end
+
 ---@param provider string
 ---@param callback fun(ok: boolean)|nil
-function M.set_key(provider, callback)
-  if not provider or provider == "" then
-    util.notify("usage: :ChinwagKey {provider}", vim.log.levels.ERROR)
-    return callback and callback(false)
-  end
+local function read_and_store(provider, callback)
   local key = secret(("API key for %s: "):format(provider))
   if not key then
     util.notify("no key given; nothing stored", vim.log.levels.WARN)
@@ -136,6 +157,41 @@ function M.set_key(provider, callback)
     return callback and callback(true)
   end)
   key = nil
+end
+
+--- `:ChinwagKey [provider]`: store an API key read with `inputsecret()`. Without a provider,
+--- pick one (`vim.ui.select`); an unknown provider is refused before the key is asked for.
+---@param provider string|nil
+---@param callback fun(ok: boolean)|nil
+function M.set_key(provider, callback)
+  provider = provider and vim.trim(provider) or ""
+  local known = providers()
+  if provider == "" then
+    if not known then
+      util.notify("cannot list the providers; name one: :ChinwagKey {provider}", vim.log.levels.ERROR)
+      return callback and callback(false)
+    end
+    vim.ui.select(known, { prompt = "Store an API key for", format_item = describe }, function(choice)
+      if not choice then
+        return callback and callback(false)
+      end
+      read_and_store(choice.name, callback)
+    end)
+    return
+  end
+  if known then
+    local names = vim.tbl_map(function(p)
+      return p.name
+    end, known)
+    if not vim.tbl_contains(names, provider) then
+      util.notify(
+        ("no provider %q (known: %s); nothing asked, nothing stored"):format(provider, table.concat(names, ", ")),
+        vim.log.levels.ERROR
+      )
+      return callback and callback(false)
+    end
+  end
+  read_and_store(provider, callback)
 end
 
 --- `:ChinwagPassword`: set, change or (empty new password) remove the vault password.
