@@ -234,7 +234,7 @@ For example: (global-set-key (kbd \"C-c c\") chinwag-command-map).")
         (chinwag--doctor-insert)
         (goto-char (point-min)))
       (special-mode))
-    (display-buffer buffer)
+    (pop-to-buffer buffer)
     buffer))
 
 (provide 'chinwag)
