@@ -283,6 +283,7 @@ That is `markdown-mode' when it is installed and
   (let ((map (make-sparse-keymap)))
     (define-key map (kbd "C-c RET") #'chinwag-send)
     (define-key map (kbd "C-c C-k") #'chinwag-stop)
+    (define-key map (kbd "C-c C-g") #'chinwag-refresh)
     map)
   "Keymap for `chinwag-chat-mode'.")
 
@@ -908,7 +909,6 @@ it, the buffer shows it again first, with the draft kept."
 The saved chat's `updatedAt' and `messageCount' tell whether it did;
 with FORCE, render it again in any case.  Return non-nil if the
 transcript was rendered again.  Nothing happens while an answer comes."
-  (interactive (list t))
   (when (and chinwag-chat--id (not chinwag-chat--stream))
     (let* ((chat (chinwag-request 'history/get (list :chatId chinwag-chat--id)))
            (signature (cons (plist-get chat :updatedAt) (plist-get chat :messageCount)))
@@ -934,9 +934,20 @@ transcript was rendered again.  Nothing happens while an answer comes."
               chinwag-chat--synced signature)
         (chinwag-chat--render messages)
         (chinwag-chat--update-header)
-        (when (called-interactively-p 'interactive)
-          (message "chinwag: chat shown as saved"))
         t)))))
+
+;;;###autoload
+(defun chinwag-refresh ()
+  "Show the current chat as the backend keeps it, keeping the draft.
+Another editor may have continued it; this happens by itself when the
+chat's window is selected and before a message is sent."
+  (interactive)
+  (with-current-buffer (chinwag-chat-buffer)
+    (cond
+     (chinwag-chat--stream (user-error "An answer is still coming"))
+     ((not chinwag-chat--id) (user-error "This chat has no message yet"))
+     (t (chinwag-chat-refresh t)
+        (message "chinwag: %s shown as saved" (buffer-name))))))
 
 (defun chinwag-chat--on-return (window-or-frame)
   "Refresh the chat shown in WINDOW-OR-FRAME when the user comes back to it.

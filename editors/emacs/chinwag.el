@@ -83,6 +83,7 @@
     (define-key map "n" #'chinwag-new)
     (define-key map (kbd "RET") #'chinwag-send)
     (define-key map "k" #'chinwag-stop)
+    (define-key map "g" #'chinwag-refresh)
     (define-key map "m" #'chinwag-select-model)
     (define-key map "r" #'chinwag-send-region)
     (define-key map "a" #'chinwag-ask)
