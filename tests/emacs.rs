@@ -182,20 +182,31 @@ const MARKDOWN_MODE_DIR: &str = "/usr/share/emacs/site-lisp/elpa";
 /// Run `scenario` with or without markdown-mode installed (on the load path, chat buffers
 /// derived from it and fontified with `global-font-lock-mode' on).
 fn with_markdown(markdown: bool, scenario: fn()) {
+    MARKDOWN.with(|m| m.set(markdown));
     if markdown {
-        let found = std::fs::read_dir(MARKDOWN_MODE_DIR)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .any(|entry| entry.file_name().to_string_lossy().starts_with("markdown-mode"));
-        assert!(
-            found,
+        markdown_mode_dir();
+    }
+    scenario();
+}
+
+/// The folder of the installed markdown-mode; fails the test if there is none.
+fn markdown_mode_dir() -> PathBuf {
+    let found = std::fs::read_dir(MARKDOWN_MODE_DIR)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path())
+        .find(|path| {
+            path.file_name()
+                .is_some_and(|name| name.to_string_lossy().starts_with("markdown-mode"))
+                && path.join("markdown-mode.el").exists()
+        });
+    found.unwrap_or_else(|| {
+        panic!(
             "markdown-mode is not installed in {MARKDOWN_MODE_DIR}: the Emacs client's tests \
              run with it too (Debian: apt-get install elpa-markdown-mode)"
-        );
-    }
-    MARKDOWN.with(|m| m.set(markdown));
-    scenario();
+        )
+    })
 }
 
 /// Each scenario twice: `NAME` without markdown-mode, `NAME_with_markdown_mode` with it.
@@ -233,10 +244,11 @@ fn run_ert(home: &Home, selector: &str) -> String {
     let test_file = emacs_dir().join("test/chinwag-test.el");
     let eval = format!("(ert-run-tests-batch-and-exit \"{selector}\")");
     let markdown = MARKDOWN.with(Cell::get);
-    let setup = format!(
-        "(setq chinwag-test-markdown {})",
-        if markdown { "t" } else { "nil" }
-    );
+    let setup = if markdown {
+        format!("(setq chinwag-test-markdown {:?})", markdown_mode_dir())
+    } else {
+        "(setq chinwag-test-markdown nil)".to_string()
+    };
     let output = run_emacs(
         home,
         true,
@@ -637,7 +649,7 @@ fn emacs_undo_touches_only_the_draft() {
     let home = Home::new();
     write_config(&home, &provider, "");
     provider.push(Reply::sse(&openai_stream(&["Hello."])));
-    provider.push(long_stream("tok", 20));
+    provider.push(long_stream("tok", 60));
     provider.push(Reply::sse(&openai_stream(&["Third."])));
     run_ert(&home, "\\\\`chinwag-test-undo\\\\'");
     let bodies = chats(&provider.seen());

@@ -576,9 +576,11 @@ stays below, and the user may go on writing while the answer comes."
     (chinwag-chat--editing
       (chinwag-chat--separate)
       (chinwag-chat--insert-heading chinwag-chat-assistant-heading 'assistant)
-      (setq marker (copy-marker (point) t))
+      (setq marker (point-marker))
       (insert "\n\n")
       (chinwag-chat--insert-heading chinwag-chat-user-heading 'user))
+    ;; Deltas inserted at the marker go before it from now on.
+    (set-marker-insertion-type marker t)
     marker))
 
 (defun chinwag-chat--insert-delta (stream delta reasoning)
