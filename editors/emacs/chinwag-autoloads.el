@@ -34,7 +34,7 @@ If the chat changed elsewhere (another editor) since this buffer showed
 it, the buffer shows it again first, with the draft kept." t nil)
 
 (autoload 'chinwag-refresh "chinwag-chat" "\
-Show the current chat as the backend keeps it, keeping the draft.
+Show the current chat as saved by the backend, with the draft kept.
 Another editor may have continued it; this happens by itself when the
 chat's window is selected and before a message is sent." t nil)
 

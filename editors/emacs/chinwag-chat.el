@@ -876,7 +876,8 @@ written there.  CONTEXT is a list of region plists (:path :language
 :startLine :endLine :text)."
   (with-current-buffer buffer
     (chinwag-chat--prepare)
-    (chinwag-chat-refresh)
+    (unless (chinwag-vault-locked-p)
+      (ignore-errors (chinwag-chat-refresh)))
     (let ((typed (chinwag-chat--input-text)))
       (cond
        ((string-blank-p typed))
@@ -900,8 +901,11 @@ it, the buffer shows it again first, with the draft kept."
   (let ((content (chinwag-chat--input-text)))
     (when (string-blank-p content)
       (user-error "Write a message below the last heading first"))
-    (unless chinwag-chat--stream
-      (chinwag-chat-refresh))
+    (unless (or chinwag-chat--stream (chinwag-vault-locked-p))
+      (condition-case err
+          (chinwag-chat-refresh)
+        (error (chinwag-rpc-log "refresh of %s failed: %s" (buffer-name)
+                                (error-message-string err)))))
     (chinwag-chat--submit content nil)))
 
 ;;;; Two editors on one chat
@@ -912,7 +916,10 @@ The saved chat's `updatedAt' and `messageCount' tell whether it did;
 with FORCE, render it again in any case.  Return non-nil if the
 transcript was rendered again.  Nothing happens while an answer comes."
   (when (and chinwag-chat--id (not chinwag-chat--stream))
-    (let* ((chat (chinwag-request 'history/get (list :chatId chinwag-chat--id)))
+    (let* ((chat (if force
+                     (chinwag-request 'history/get (list :chatId chinwag-chat--id))
+                   ;; Never a password prompt for a check the user did not ask for.
+                   (chinwag-rpc-request 'history/get (list :chatId chinwag-chat--id))))
            (signature (cons (plist-get chat :updatedAt) (plist-get chat :messageCount)))
            (messages (append (plist-get chat :messages) nil))
            (ours (seq-remove (lambda (m) (equal (plist-get m :role) "system"))
@@ -940,7 +947,7 @@ transcript was rendered again.  Nothing happens while an answer comes."
 
 ;;;###autoload
 (defun chinwag-refresh ()
-  "Show the current chat as the backend keeps it, keeping the draft.
+  "Show the current chat as saved by the backend, with the draft kept.
 Another editor may have continued it; this happens by itself when the
 chat's window is selected and before a message is sent."
   (interactive)
@@ -963,7 +970,8 @@ It runs from `window-selection-change-functions' and
       (with-current-buffer (window-buffer window)
         (when (and (derived-mode-p 'chinwag-chat-mode)
                    chinwag-chat--id
-                   (chinwag-rpc-live-p))
+                   (chinwag-rpc-live-p)
+                   (not (chinwag-vault-locked-p)))
           (condition-case err
               (chinwag-chat-refresh)
             (error (chinwag-rpc-log "refresh of %s failed: %s" (buffer-name)
