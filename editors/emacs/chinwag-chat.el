@@ -12,17 +12,21 @@
 
 ;; A chat buffer is in `chinwag-chat-mode', derived from `markdown-mode'
 ;; when it is installed and from `text-mode' otherwise (with its own
-;; highlighting of headings and code fences).  The transcript is
-;; read-only: it is what the backend keeps in its history.  The user
-;; writes below the last answer, after the "## You" heading, and sends
-;; with `chinwag-send' (C-c RET).
+;; highlighting of headings and code fences).  It is a view of the
+;; conversation the backend keeps: the transcript is rendered from it
+;; and guarded by an overlay (read-only whatever font-lock does to text
+;; properties); the user writes the draft below the last "## You" and
+;; sends it with `chinwag-send' (C-c RET).
 ;;
-;; The answer streams in at the end of the buffer.  Each `chat/delta'
-;; notification is inserted at a marker and nothing else is done per
-;; delta: no header or mode line rebuild (a timer refreshes the progress
-;; twice a second), no refontification beyond what `jit-lock' does for
-;; the new text, no undo records, no string copies.  Point does not
-;; move.  `chinwag-stop' (C-c C-k) stops the answer at once.
+;; The answer streams in above a new, empty draft, so the next message
+;; can be written while it comes.  Each `chat/delta' notification is
+;; inserted at a marker and nothing else is done per delta: no header
+;; or mode line rebuild (a timer refreshes the progress twice a second),
+;; no refontification beyond what `jit-lock' does for the new text, no
+;; undo records, no string copies.  Undo and redo see the draft only.
+;; `chinwag-stop' (C-c C-k) stops the answer at once.  When the user
+;; comes back to a chat, and before sending, the buffer is rendered
+;; again if another editor changed the chat.
 ;;
 ;; The header line shows the chat's provider and model; the mode line
 ;; shows the progress of an answer, then its token usage and speed.
@@ -828,7 +832,8 @@ below that, ready for the next message while the answer streams."
       (save-restriction
         (widen)
         (delete-region chinwag-chat--input (point-max))))
-    (setq buffer-undo-list nil)
+    (unless (eq buffer-undo-list t)
+      (setq buffer-undo-list nil))
     (chinwag-chat--editing (insert text))
     (setq chinwag-chat--messages
           (append chinwag-chat--messages (list (list :role "user" :content text)))
