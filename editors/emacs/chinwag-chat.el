@@ -915,40 +915,84 @@ it, the buffer shows it again first, with the draft kept."
 
 ;;;; Two editors on one chat
 
+(defun chinwag-chat--show-saved (chat &optional force)
+  "Show CHAT, the `history/get' result of this buffer's chat, if it changed.
+Its `updatedAt' and `messageCount' tell whether it changed elsewhere
+since this buffer showed it; with FORCE, render it again in any case.
+The draft is kept.  Return non-nil if the transcript was rendered again."
+  (let* ((signature (cons (plist-get chat :updatedAt) (plist-get chat :messageCount)))
+         (messages (append (plist-get chat :messages) nil))
+         (roles (lambda (list)
+                  (delq nil (mapcar (lambda (m)
+                                      (let ((role (plist-get m :role)))
+                                        (and (not (equal role "system")) role)))
+                                    list)))))
+    (cond
+     ((and (not force) chinwag-chat--synced (equal signature chinwag-chat--synced))
+      nil)
+     ((and (not force) (null chinwag-chat--synced)
+           (equal (funcall roles chinwag-chat--messages) (funcall roles messages)))
+      ;; Only this buffer's own changes since it last looked.
+      (setq chinwag-chat--synced signature)
+      nil)
+     (t
+      (setq chinwag-chat--provider (plist-get chat :provider)
+            chinwag-chat--model (plist-get chat :model)
+            chinwag-chat--system (plist-get chat :system)
+            chinwag-chat--synced signature)
+      (chinwag-chat--render messages)
+      (chinwag-chat--update-header)
+      (chinwag-rpc-log "%s shown again: the chat changed elsewhere" (buffer-name))
+      t))))
+
 (defun chinwag-chat-refresh (&optional force)
   "Show this buffer's chat again if it changed elsewhere, keeping the draft.
-The saved chat's `updatedAt' and `messageCount' tell whether it did;
-with FORCE, render it again in any case.  Return non-nil if the
-transcript was rendered again.  Nothing happens while an answer comes."
+With FORCE, render it again in any case, and unlock the vault if
+needed.  Return non-nil if the transcript was rendered again.  Nothing
+happens while an answer comes."
   (when (and chinwag-chat--id (not chinwag-chat--stream))
-    (let* ((chat (if force
-                     (chinwag-request 'history/get (list :chatId chinwag-chat--id))
-                   ;; Never a password prompt for a check the user did not ask for.
-                   (chinwag-rpc-request 'history/get (list :chatId chinwag-chat--id))))
-           (signature (cons (plist-get chat :updatedAt) (plist-get chat :messageCount)))
-           (messages (append (plist-get chat :messages) nil))
-           (ours (seq-remove (lambda (m) (equal (plist-get m :role) "system"))
-                             chinwag-chat--messages))
-           (theirs (seq-remove (lambda (m) (equal (plist-get m :role) "system"))
-                               messages)))
-      (cond
-       ((and (not force) chinwag-chat--synced (equal signature chinwag-chat--synced))
-        nil)
-       ((and (not force) (null chinwag-chat--synced)
-             (= (length ours) (length theirs))
-             (equal (mapcar (lambda (m) (plist-get m :role)) ours)
-                    (mapcar (lambda (m) (plist-get m :role)) theirs)))
-        ;; Only this buffer's own changes since it last looked.
-        (setq chinwag-chat--synced signature)
-        nil)
-       (t
-        (setq chinwag-chat--provider (plist-get chat :provider)
-              chinwag-chat--model (plist-get chat :model)
-              chinwag-chat--system (plist-get chat :system)
-              chinwag-chat--synced signature)
-        (chinwag-chat--render messages)
-        (chinwag-chat--update-header)
-        t)))))
+    (chinwag-chat--show-saved
+     (if force
+         (chinwag-request 'history/get (list :chatId chinwag-chat--id))
+       ;; Never a password prompt for a check the user did not ask for.
+       (chinwag-rpc-request 'history/get (list :chatId chinwag-chat--id)))
+     force)))
+
+(defun chinwag-chat--refresh-async ()
+  "Ask the backend for this buffer's chat and show it again if it changed.
+The request does not block: the buffer is rendered when it answers, if
+no answer started streaming in the meantime."
+  (let ((buffer (current-buffer))
+        (id chinwag-chat--id))
+    (chinwag-rpc-async
+     'history/get (list :chatId id)
+     :on-success (lambda (chat)
+                   (when (buffer-live-p buffer)
+                     (with-current-buffer buffer
+                       (when (and (equal chinwag-chat--id id) (not chinwag-chat--stream))
+                         (chinwag-chat--show-saved chat)))))
+     :on-error #'ignore)))
+
+(defun chinwag-chat--on-return (window-or-frame)
+  "Refresh the chat shown in WINDOW-OR-FRAME when the user comes back to it.
+It runs from `window-selection-change-functions' and
+`window-buffer-change-functions'; it does not wait for the backend, and
+errors are logged, not raised."
+  (let ((window (if (windowp window-or-frame)
+                    window-or-frame
+                  (frame-selected-window window-or-frame))))
+    (when (and (window-live-p window)
+               (eq window (selected-window)))
+      (with-current-buffer (window-buffer window)
+        (when (and (derived-mode-p 'chinwag-chat-mode)
+                   chinwag-chat--id
+                   (not chinwag-chat--stream)
+                   (chinwag-rpc-live-p)
+                   (not (chinwag-vault-locked-p)))
+          (condition-case err
+              (chinwag-chat--refresh-async)
+            (error (chinwag-rpc-log "refresh of %s failed: %s" (buffer-name)
+                                    (error-message-string err)))))))))
 
 ;;;###autoload
 (defun chinwag-refresh ()
@@ -962,25 +1006,6 @@ chat's window is selected and before a message is sent."
      ((not chinwag-chat--id) (user-error "This chat has no message yet"))
      (t (chinwag-chat-refresh t)
         (message "chinwag: %s shown as saved" (buffer-name))))))
-
-(defun chinwag-chat--on-return (window-or-frame)
-  "Refresh the chat shown in WINDOW-OR-FRAME when the user comes back to it.
-It runs from `window-selection-change-functions' and
-`window-buffer-change-functions'; errors are logged, not raised."
-  (let ((window (if (windowp window-or-frame)
-                    window-or-frame
-                  (frame-selected-window window-or-frame))))
-    (when (and (window-live-p window)
-               (eq window (selected-window)))
-      (with-current-buffer (window-buffer window)
-        (when (and (derived-mode-p 'chinwag-chat-mode)
-                   chinwag-chat--id
-                   (chinwag-rpc-live-p)
-                   (not (chinwag-vault-locked-p)))
-          (condition-case err
-              (chinwag-chat-refresh)
-            (error (chinwag-rpc-log "refresh of %s failed: %s" (buffer-name)
-                                    (error-message-string err)))))))))
 
 (defun chinwag-chat--stop-stream (stream)
   "Stop STREAM at once: drop further deltas, close the answer, cancel it."

@@ -1284,9 +1284,11 @@ and before a message is sent; the draft is kept."
       (switch-to-buffer other)
       (switch-to-buffer buffer)
       (chinwag-chat--on-return (selected-window))
+      (chinwag-test-wait "the chat shown again"
+                         (lambda ()
+                           (string-search "## You\n\nFrom the other editor\n\n## Assistant\n\n\
+Elsewhere." (with-current-buffer buffer (buffer-string)))))
       (with-current-buffer buffer
-        (should (string-search "## You\n\nFrom the other editor\n\n## Assistant\n\nElsewhere."
-                               (buffer-string)))
         (should (equal (chinwag-test-draft buffer) "my draft"))
         (should (string-suffix-p "## You\n\nmy draft" (buffer-string)))
         (should (memq #'chinwag-chat--on-return window-selection-change-functions))
@@ -1304,7 +1306,9 @@ and before a message is sent; the draft is kept."
         (let ((before (buffer-string)))
           (chinwag-test-with-stubs ((chinwag-chat--render (lambda (&rest _)
                                                             (error "Rendered again"))))
-            (chinwag-chat--on-return (selected-window)))
+            (chinwag-chat--on-return (selected-window))
+            (sleep-for 0.3)
+            (accept-process-output nil 0.1))
           (should (equal (buffer-string) before)))))
     (kill-buffer other)
     (chinwag-rpc-shutdown)))
