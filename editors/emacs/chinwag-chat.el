@@ -171,6 +171,10 @@ The transcript is rendered from it; it follows what the backend keeps.")
   "(UPDATED-AT . MESSAGE-COUNT) of the saved chat when this buffer showed it.
 Nil when not known (a change made from this buffer since).")
 
+(defvar-local chinwag-chat--generation 0
+  "A count of the messages sent from this buffer.
+A refresh asked for before a message was sent is out of date after it.")
+
 (defvar-local chinwag-chat--note nil
   "A note for the header line, such as \"deleted from history\".")
 
@@ -837,7 +841,8 @@ below that, ready for the next message while the answer streams."
     (chinwag-chat--editing (insert text))
     (setq chinwag-chat--messages
           (append chinwag-chat--messages (list (list :role "user" :content text)))
-          chinwag-chat--synced nil)
+          chinwag-chat--synced nil
+          chinwag-chat--generation (1+ chinwag-chat--generation))
     (let ((stream (chinwag-chat--make-stream
                    :buffer (current-buffer)
                    :chat-id chinwag-chat--id
@@ -963,13 +968,16 @@ happens while an answer comes."
 The request does not block: the buffer is rendered when it answers, if
 no answer started streaming in the meantime."
   (let ((buffer (current-buffer))
-        (id chinwag-chat--id))
+        (id chinwag-chat--id)
+        (generation chinwag-chat--generation))
     (chinwag-rpc-async
      'history/get (list :chatId id)
      :on-success (lambda (chat)
                    (when (buffer-live-p buffer)
                      (with-current-buffer buffer
-                       (when (and (equal chinwag-chat--id id) (not chinwag-chat--stream))
+                       (when (and (equal chinwag-chat--id id)
+                                  (= chinwag-chat--generation generation)
+                                  (not chinwag-chat--stream))
                          (chinwag-chat--show-saved chat)))))
      :on-error #'ignore)))
 

@@ -312,7 +312,8 @@ is preceded by `font-lock-ensure', as redisplay would do.")
     (should (memq 'chinwag-menu commands))
     (dolist (command commands)
       (should (commandp command))))
-  (dolist (command '(chinwag chinwag-new chinwag-send chinwag-stop chinwag-select-model
+  (dolist (command '(chinwag chinwag-new chinwag-send chinwag-stop chinwag-refresh
+                             chinwag-select-model
                              chinwag-send-region chinwag-ask chinwag-rewrite-region
                              chinwag-history chinwag-set-key chinwag-delete-key
                              chinwag-unlock chinwag-lock chinwag-set-password
@@ -509,10 +510,11 @@ character, whatever font-lock did to the text properties."
                        "rust"))
       (setq buffer-file-name nil))))
 
-(ert-deftest chinwag-test-unit-small-commands ()
-  "Model fallback, key choice, delete confirmation, password length, messages."
-  ;; The model list fails: a typed name is taken.
-  (let ((buffer (chinwag-test--chat-buffer nil)))
+(ert-deftest chinwag-test-unit-select-model-without-a-list ()
+  "When the model list cannot be had, a typed model name is taken."
+  (let ((buffer (with-current-buffer (generate-new-buffer "*chinwag-unit*")
+                  (chinwag-chat-mode)
+                  (current-buffer))))
     (unwind-protect
         (with-current-buffer buffer
           (chinwag-test-with-stubs
@@ -527,8 +529,10 @@ character, whatever font-lock did to the text properties."
                                   "typed-model")))
             (should (equal (chinwag-select-model) '("mock" "typed-model")))
             (should (equal chinwag-chat--model "typed-model"))))
-      (kill-buffer buffer)))
-  ;; With auth-source on, the user may still type another key.
+      (kill-buffer buffer))))
+
+(ert-deftest chinwag-test-unit-set-key-may-differ-from-auth-source ()
+  "With auth-source on, `chinwag-set-key' still lets the user type another key."
   (let ((chinwag-auth-source t)
         (stored nil))
     (chinwag-test-with-stubs
@@ -541,22 +545,28 @@ character, whatever font-lock did to the text properties."
                                      (setq stored (list provider (copy-sequence key)))
                                      '(:result (:masked "ty...ey")))))
       (call-interactively #'chinwag-set-key))
-    (should (equal stored '("mock" "typed-key"))))
-  ;; Deleting a key asks first.
+    (should (equal stored '("mock" "typed-key")))))
+
+(ert-deftest chinwag-test-unit-delete-key-asks ()
+  "`chinwag-delete-key' asks first, and deletes nothing on no."
   (let ((calls nil))
     (chinwag-test-with-stubs
         ((chinwag-request (lambda (method &rest _) (push method calls) '(:deleted t)))
          (yes-or-no-p (lambda (_) nil)))
       (should-error (chinwag-delete-key "mock") :type 'user-error))
-    (should-not (memq 'vault/deleteKey calls)))
-  ;; The password's length is checked before it is asked again.
+    (should-not (memq 'vault/deleteKey calls))))
+
+(ert-deftest chinwag-test-unit-password-length-first ()
+  "The new password's length is checked before it is asked a second time."
   (let ((asked 0))
     (chinwag-test-with-stubs
         ((chinwag-request (lambda (&rest _) '(:state "unlocked" :protection "localKey")))
          (read-passwd (lambda (&rest _) (setq asked (1+ asked)) (copy-sequence "short"))))
       (should-error (chinwag-set-password) :type 'user-error))
-    (should (= asked 1)))
-  ;; No message of the package starts with a stray "if:".
+    (should (= asked 1))))
+
+(ert-deftest chinwag-test-unit-no-stray-prefixes ()
+  "No message of the package starts with a stray \"if:\"."
   (dolist (file (directory-files (file-name-directory (locate-library "chinwag.el"))
                                  t "\\`chinwag.*\\.el\\'"))
     (with-temp-buffer
@@ -1326,7 +1336,10 @@ user's message stays in the transcript, and the next message works."
     (should (string-search "401" (chinwag-test-messages)))
     (should-not (string-search "CANARY" (with-current-buffer chat (buffer-string))))
     (chinwag-test-say chat "Again")
-    (should (equal (chinwag-test-last-answer chat) "Recovered."))))
+    (should (equal (chinwag-test-last-answer chat) "Recovered."))
+    ;; No stray prefixes in what was shown.
+    (should-not (string-match-p "\\_<[Ii]f: " (chinwag-test-messages)))
+    (should-not (string-match-p "\\_<[Ii]f: " (with-current-buffer chat (buffer-string))))))
 
 (provide 'chinwag-test)
 ;;; chinwag-test.el ends here
