@@ -299,9 +299,11 @@ That is `markdown-mode' when it is installed and
   "Major mode for chatting with a language model through chinwag.
 
 Write below the last \"## You\" heading and send with \\[chinwag-send];
-the answer streams in at the end of the buffer and \\[chinwag-stop]
-stops it.  The transcript above is read-only: it is what the backend
-keeps in its history.
+the answer streams in above a new, empty draft, where the next message
+can be written meanwhile, and \\[chinwag-stop] stops it.  The transcript
+above the draft is read-only: it is what the backend keeps in its
+history, and undo never changes it.  \\[chinwag-refresh] shows the chat
+as saved, if another editor continued it.
 
 \\{chinwag-chat-mode-map}"
   (setq-local word-wrap t)
@@ -424,8 +426,7 @@ It asks the backend nothing, so it may run from a notification handler."
   "Refuse a change to the transcript (an overlay hook; AFTER is ignored)."
   (unless (or after inhibit-read-only)
     (signal 'text-read-only
-            (list (substitute-command-keys
-                   "The transcript is read-only; write below the last \"## You\"")))))
+            (list "The transcript is read-only; write below the last \"## You\""))))
 
 (defun chinwag-chat--make-guard ()
   "Create the overlay that guards the transcript of this buffer."
