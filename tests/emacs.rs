@@ -674,7 +674,11 @@ fn emacs_two_editors_on_one_chat() {
     let bodies = chats(&provider.seen());
     assert_eq!(bodies.len(), 4);
     let last = bodies[3]["messages"].as_array().unwrap();
-    assert_eq!(last.len(), 7, "the model saw what the buffer showed: {last:?}");
+    assert_eq!(
+        last.len(),
+        7,
+        "the model saw what the buffer showed: {last:?}"
+    );
     assert_eq!(last[4]["content"], "Again elsewhere");
     assert_eq!(last[6]["content"], "my draft");
 }
