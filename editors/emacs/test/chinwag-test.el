@@ -628,6 +628,8 @@ character, whatever font-lock did to the text properties."
     (with-current-buffer buffer
       (should (eq major-mode 'chinwag-chat-mode))
       (should (derived-mode-p 'text-mode))
+      ;; The second run of each scenario is with markdown-mode, for real.
+      (should (eq (and (derived-mode-p 'markdown-mode) t) (and chinwag-test-markdown t)))
       (should (string-match-p "mock / mock-model" header-line-format))
       (should (equal (buffer-string) "## You\n\n")))
     ;; The model list comes from the provider; choose the other model.
