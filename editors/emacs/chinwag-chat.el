@@ -957,12 +957,24 @@ With FORCE, render it again in any case, and unlock the vault if
 needed.  Return non-nil if the transcript was rendered again.  Nothing
 happens while an answer comes."
   (when (and chinwag-chat--id (not chinwag-chat--stream))
-    (chinwag-chat--show-saved
-     (if force
-         (chinwag-request 'history/get (list :chatId chinwag-chat--id))
-       ;; Never a password prompt for a check the user did not ask for.
-       (chinwag-rpc-request 'history/get (list :chatId chinwag-chat--id)))
-     force)))
+    (if force
+        (chinwag-chat--show-saved
+         (chinwag-request 'history/get (list :chatId chinwag-chat--id)) t)
+      ;; Never a password prompt for a check the user did not ask for.
+      (let ((answer (chinwag-rpc-call 'history/get (list :chatId chinwag-chat--id))))
+        (if (plist-member answer :result)
+            (chinwag-chat--show-saved (plist-get answer :result))
+          (chinwag-chat--on-refresh-error (plist-get answer :error))
+          nil)))))
+
+(defun chinwag-chat--on-refresh-error (error)
+  "Deal with ERROR, the answer of `history/get' for this buffer's chat.
+A chat deleted elsewhere is forgotten: the next message starts a new one."
+  (if (and (eql (plist-get error :code) 1201)
+           (equal (plist-get (plist-get error :data) :what) "chat"))
+      (chinwag-chat-forget chinwag-chat--id "deleted elsewhere")
+    (chinwag-rpc-log "refresh of %s failed: %s" (buffer-name)
+                     (plist-get error :message))))
 
 (defun chinwag-chat--refresh-async ()
   "Ask the backend for this buffer's chat and show it again if it changed.
@@ -980,7 +992,11 @@ no answer started streaming in the meantime."
                                   (= chinwag-chat--generation generation)
                                   (not chinwag-chat--stream))
                          (chinwag-chat--show-saved chat)))))
-     :on-error #'ignore)))
+     :on-error (lambda (error)
+                 (when (buffer-live-p buffer)
+                   (with-current-buffer buffer
+                     (when (equal chinwag-chat--id id)
+                       (chinwag-chat--on-refresh-error error))))))))
 
 (defun chinwag-chat--on-return (window-or-frame)
   "Refresh the chat shown in WINDOW-OR-FRAME when the user comes back to it.

@@ -498,8 +498,13 @@ The backend names it in `error.data.action': a command of this package
 to run, or a line of the config file to edit."
   (let* ((data (plist-get error :data))
          (data (and (listp data) data))
-         (action (plist-get data :action))
-         (provider (plist-get data :provider)))
+         (provider (plist-get data :provider))
+         ;; Backends that name no action yet: the codes that imply one.
+         (action (or (plist-get data :action)
+                     (pcase (plist-get error :code)
+                       (1001 "unlock")
+                       (1005 "setKey")
+                       (1401 "fixConfig")))))
     (pcase action
       ("setKey" (if (stringp provider)
                     (format "M-x chinwag-set-key RET %s" provider)

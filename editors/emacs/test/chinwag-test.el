@@ -471,7 +471,11 @@ character, whatever font-lock did to the text properties."
       (should (string-search "http://127.0.0.1:11434" hint)))
     (should (string-match-p "restore" (chinwag-rpc-error-hint
                                        '(:data (:action "restoreOrReset")))))
-    (should-not (chinwag-rpc-error-hint '(:code 1001 :message "locked")))
+    ;; Without an action, the codes that imply one.
+    (should (equal (chinwag-rpc-error-hint '(:code 1001 :message "locked")) "M-x chinwag-unlock"))
+    (should (equal (chinwag-rpc-error-hint '(:code 1005 :data (:provider "groq" :env "GROQ_API_KEY")))
+                   "M-x chinwag-set-key RET groq"))
+    (should-not (chinwag-rpc-error-hint '(:code 1101 :message "provider error")))
     (should-not (chinwag-rpc-error-hint '(:code -32602 :data "options.x: bad")))
     ;; Shown with the error.
     (should (equal (chinwag-rpc-error-message
@@ -1115,7 +1119,7 @@ Lifetimes are scopes\\.\n\n## You\n\n\\'"
     (chinwag-test-with-stubs ((read-passwd (lambda (&rest _) nil)))
       (chinwag-test-say chat "no password"))
     (with-current-buffer chat
-      (should (string-match-p "\\[error: The vault is locked (no password given)\\]"
+      (should (string-match-p "\\[error: The vault is locked (no password given); to fix it: M-x chinwag-unlock\\]"
                               (buffer-string))))
     ;; chinwag-unlock.
     (chinwag-test-with-stubs ((read-passwd (lambda (&rest _) (copy-sequence password))))
@@ -1321,7 +1325,13 @@ Elsewhere." (with-current-buffer buffer (buffer-string)))))
             (chinwag-chat--on-return (selected-window))
             (sleep-for 0.3)
             (accept-process-output nil 0.1))
-          (should (equal (buffer-string) before)))))
+          (should (equal (buffer-string) before))))
+      ;; Deleted elsewhere: the buffer says so, and its next message starts a new chat.
+      (chinwag-rpc-request 'history/delete (list :chatId id))
+      (with-current-buffer buffer
+        (chinwag-chat--on-return (selected-window))
+        (chinwag-test-wait "the deletion noticed" (lambda () (null chinwag-chat--id)))
+        (should (string-search "deleted elsewhere" header-line-format))))
     (kill-buffer other)
     (chinwag-rpc-shutdown)))
 
