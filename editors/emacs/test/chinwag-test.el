@@ -1119,7 +1119,9 @@ Lifetimes are scopes\\.\n\n## You\n\n\\'"
     (chinwag-test-with-stubs ((read-passwd (lambda (&rest _) nil)))
       (chinwag-test-say chat "no password"))
     (with-current-buffer chat
-      (should (string-match-p "\\[error: The vault is locked (no password given); to fix it: M-x chinwag-unlock\\]"
+      ;; The error says what to do about it.
+      (should (string-match-p "\\[error: The vault is locked (no password given); \
+to fix it: M-x chinwag-unlock\\]"
                               (buffer-string))))
     ;; chinwag-unlock.
     (chinwag-test-with-stubs ((read-passwd (lambda (&rest _) (copy-sequence password))))
