@@ -105,6 +105,13 @@ with \\[chinwag-rewrite-accept] or dropped with \\[chinwag-rewrite-reject].
 
 \(fn BEG END INSTRUCTION)" t nil)
 
+(autoload 'chinwag-rewrite-accept "chinwag-rewrite" "\
+Replace the region with the proposed rewrite, as one undo step." t nil)
+
+(autoload 'chinwag-rewrite-reject "chinwag-rewrite" "\
+Drop the proposed rewrite, or stop the rewrite being written.
+The buffer stays as it is." t nil)
+
 (register-definition-prefixes "chinwag-rewrite" '("chinwag-rewrite-"))
 
 ;;;***

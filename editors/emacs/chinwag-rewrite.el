@@ -213,6 +213,7 @@ with \\[chinwag-rewrite-accept] or dropped with \\[chinwag-rewrite-reject]."
                     "No rewrite to accept or reject here")))
     job))
 
+;;;###autoload
 (defun chinwag-rewrite-accept ()
   "Replace the region with the proposed rewrite, as one undo step."
   (interactive)
@@ -234,6 +235,7 @@ reject it and ask again"))
     (message "chinwag: rewrite applied")
     t))
 
+;;;###autoload
 (defun chinwag-rewrite-reject ()
   "Drop the proposed rewrite, or stop the rewrite being written.
 The buffer stays as it is."
