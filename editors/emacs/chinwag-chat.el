@@ -12,17 +12,21 @@
 
 ;; A chat buffer is in `chinwag-chat-mode', derived from `markdown-mode'
 ;; when it is installed and from `text-mode' otherwise (with its own
-;; highlighting of headings and code fences).  The transcript is
-;; read-only: it is what the backend keeps in its history.  The user
-;; writes below the last answer, after the "## You" heading, and sends
-;; with `chinwag-send' (C-c RET).
+;; highlighting of headings and code fences).  It is a view of the
+;; conversation the backend keeps: the transcript is rendered from it
+;; and guarded by an overlay (read-only whatever font-lock does to text
+;; properties); the user writes the draft below the last "## You" and
+;; sends it with `chinwag-send' (C-c RET).
 ;;
-;; The answer streams in at the end of the buffer.  Each `chat/delta'
-;; notification is inserted at a marker and nothing else is done per
-;; delta: no header or mode line rebuild (a timer refreshes the progress
-;; twice a second), no refontification beyond what `jit-lock' does for
-;; the new text, no undo records, no string copies.  Point does not
-;; move.  `chinwag-stop' (C-c C-k) stops the answer at once.
+;; The answer streams in above a new, empty draft, so the next message
+;; can be written while it comes.  Each `chat/delta' notification is
+;; inserted at a marker and nothing else is done per delta: no header
+;; or mode line rebuild (a timer refreshes the progress twice a second),
+;; no refontification beyond what `jit-lock' does for the new text, no
+;; undo records, no string copies.  Undo and redo see the draft only.
+;; `chinwag-stop' (C-c C-k) stops the answer at once.  When the user
+;; comes back to a chat, and before sending, the buffer is rendered
+;; again if another editor changed the chat.
 ;;
 ;; The header line shows the chat's provider and model; the mode line
 ;; shows the progress of an answer, then its token usage and speed.
@@ -111,10 +115,11 @@ never moved.  When nil, point stays where it is until the answer ends."
                                     (:copier nil))
   "An answer being received into a chat buffer.
 STATE is `streaming', then `stopped' once the user stopped it (the
-request has not answered yet), then `done'.  SEND-POINT is where point
-was left when the message was sent."
+request has not answered yet), then `done'.  MARKER is the end of the
+answer, TEXT-START a marker at the start of its text (after any
+reasoning)."
   buffer chat-id marker start (chars 0) (deltas 0) text-start reasoning
-  (state 'streaming) timer send-point)
+  (state 'streaming) timer)
 
 (defvar chinwag-chat--streams (make-hash-table :test #'equal)
   "Answers being received, by chat id.")
@@ -157,6 +162,18 @@ Each gets the outcome: the `chat/send' result plist, or the symbol
 
 (defvar-local chinwag-chat--stream nil
   "The answer this buffer is receiving, or nil.")
+
+(defvar-local chinwag-chat--messages nil
+  "The conversation this buffer shows: a list of message plists.
+The transcript is rendered from it; it follows what the backend keeps.")
+
+(defvar-local chinwag-chat--synced nil
+  "(UPDATED-AT . MESSAGE-COUNT) of the saved chat when this buffer showed it.
+Nil when not known (a change made from this buffer since).")
+
+(defvar-local chinwag-chat--generation 0
+  "A count of the messages sent from this buffer.
+A refresh asked for before a message was sent is out of date after it.")
 
 (defvar-local chinwag-chat--note nil
   "A note for the header line, such as \"deleted from history\".")
@@ -274,6 +291,7 @@ That is `markdown-mode' when it is installed and
   (let ((map (make-sparse-keymap)))
     (define-key map (kbd "C-c RET") #'chinwag-send)
     (define-key map (kbd "C-c C-k") #'chinwag-stop)
+    (define-key map (kbd "C-c C-g") #'chinwag-refresh)
     map)
   "Keymap for `chinwag-chat-mode'.")
 
@@ -281,13 +299,18 @@ That is `markdown-mode' when it is installed and
   "Major mode for chatting with a language model through chinwag.
 
 Write below the last \"## You\" heading and send with \\[chinwag-send];
-the answer streams in at the end of the buffer and \\[chinwag-stop]
-stops it.  The transcript above is read-only: it is what the backend
-keeps in its history.
+the answer streams in above a new, empty draft, where the next message
+can be written meanwhile, and \\[chinwag-stop] stops it.  The transcript
+above the draft is read-only: it is what the backend keeps in its
+history, and undo never changes it.  \\[chinwag-refresh] shows the chat
+as saved, if another editor continued it.
 
 \\{chinwag-chat-mode-map}"
   (setq-local word-wrap t)
   (setq-local chinwag-chat--input (copy-marker (point-max)))
+  (chinwag-chat--make-guard)
+  (add-hook 'window-buffer-change-functions #'chinwag-chat--on-return nil t)
+  (add-hook 'window-selection-change-functions #'chinwag-chat--on-return nil t)
   (unless (chinwag-chat--markdown-p)
     (setq-local font-lock-defaults '(chinwag-chat--font-lock-keywords t))
     (add-hook 'after-change-functions #'chinwag-chat--forget-fences nil t))
@@ -386,28 +409,105 @@ It asks the backend nothing, so it may run from a notification handler."
 
 ;;;; Writing the transcript
 
-(defmacro chinwag-chat--editing (&rest body)
-  "Run BODY at the end of the widened buffer, as a change no undo records.
-Point and the read-only transcript are left as they were."
-  (declare (indent 0) (debug t))
-  `(let ((inhibit-read-only t)
-         (buffer-undo-list t))
-     (save-excursion
-       (save-restriction
-         (widen)
-         (goto-char (point-max))
-         ,@body))))
+;; The buffer is a view of the conversation: the transcript, from the
+;; start of the buffer to `chinwag-chat--input', is rendered from what
+;; the backend keeps; the draft, from there to the end, is the user's.
+;; The transcript is guarded by an overlay whose modification hooks
+;; refuse changes (unless `inhibit-read-only'), rather than by text
+;; properties that font-lock (markdown-mode's in particular) may strip.
+;; It is changed only with `buffer-undo-list' bound to t, so undo and
+;; redo see the draft alone; the positions recorded for the draft are
+;; moved along when the transcript above it grows or shrinks.
 
-(defun chinwag-chat--insert-heading (heading role &optional open)
-  "Insert HEADING for ROLE and a blank line at point.
-With OPEN, the text typed after it is not read-only (the input area).
-The blank line carries only `read-only': an answer inherits it, and
-fewer properties make each inheriting insertion cheaper."
-  (insert (propertize heading 'read-only t 'chinwag-role role 'chinwag-heading t
-                      'front-sticky '(read-only))
-          (if open
-              (propertize "\n\n" 'read-only t 'rear-nonsticky t)
-            (propertize "\n\n" 'read-only t))))
+(defvar-local chinwag-chat--guard nil
+  "The overlay that makes the transcript read-only.")
+
+(defun chinwag-chat--refuse (_overlay after _beg _end &optional _length)
+  "Refuse a change to the transcript (an overlay hook; AFTER is ignored)."
+  (unless (or after inhibit-read-only)
+    (signal 'text-read-only
+            (list "The transcript is read-only; write below the last \"## You\""))))
+
+(defun chinwag-chat--make-guard ()
+  "Create the overlay that guards the transcript of this buffer."
+  (let ((overlay (make-overlay (point-min) chinwag-chat--input nil nil nil)))
+    (overlay-put overlay 'chinwag-guard t)
+    (overlay-put overlay 'modification-hooks '(chinwag-chat--refuse))
+    (overlay-put overlay 'insert-in-front-hooks '(chinwag-chat--refuse))
+    (overlay-put overlay 'evaporate nil)
+    (setq chinwag-chat--guard overlay)))
+
+(defun chinwag-chat--shift-undo (from delta)
+  "Move the positions at or after FROM in `buffer-undo-list' by DELTA.
+The undo list records the draft only, by absolute positions; when the
+transcript above it changes without undo records, this keeps them
+pointing at the draft."
+  (let ((tail buffer-undo-list)
+        (shift (lambda (pos) (if (>= pos from) (+ pos delta) pos))))
+    (while (consp tail)
+      (let ((entry (car tail)))
+        (cond
+         ((integerp entry) (setcar tail (funcall shift entry)))
+         ((not (consp entry)))
+         ((and (integerp (car entry)) (integerp (cdr entry)))
+          (setcar entry (funcall shift (car entry)))
+          (setcdr entry (funcall shift (cdr entry))))
+         ((and (stringp (car entry)) (integerp (cdr entry)))
+          (let ((pos (cdr entry)))
+            (setcdr entry (if (< pos 0)
+                              (- (funcall shift (- pos)))
+                            (funcall shift pos)))))
+         ((and (null (car entry)) (consp (cdr entry)) (consp (cddr entry))
+               (consp (cdddr entry)) (integerp (car (cdddr entry))))
+          (let ((range (cdddr entry)))
+            (setcar range (funcall shift (car range)))
+            (setcdr range (funcall shift (cdr range)))))))
+      (setq tail (cdr tail)))))
+
+(defun chinwag-chat--edit (function)
+  "Call FUNCTION at the end of the transcript to change it.
+FUNCTION runs in the widened buffer with point at the start of the
+draft, with read-only text allowed and nothing recorded for undo;
+what it inserts there goes to the transcript.  The draft, the undo
+records of the draft, and point and window points in the draft are
+kept as they were; point elsewhere stays where it was."
+  (let* ((input chinwag-chat--input)
+         (old (marker-position input))
+         (pt (point))
+         (windows (mapcar (lambda (window) (cons window (window-point window)))
+                          (get-buffer-window-list nil nil t))))
+    (save-restriction
+      (widen)
+      (let ((inhibit-read-only t)
+            (buffer-undo-list t))
+        (set-marker-insertion-type input t)
+        (unwind-protect
+            (save-excursion
+              (goto-char input)
+              (funcall function))
+          (set-marker-insertion-type input nil)))
+      (when chinwag-chat--guard
+        (move-overlay chinwag-chat--guard (point-min) input)))
+    (let* ((new (marker-position input))
+           (delta (- new old))
+           (place (lambda (pos) (if (>= pos old) (+ pos delta) (min pos new)))))
+      (unless (or (zerop delta) (eq buffer-undo-list t))
+        (chinwag-chat--shift-undo old delta))
+      (goto-char (funcall place pt))
+      (dolist (entry windows)
+        (when (window-live-p (car entry))
+          (set-window-point (car entry) (funcall place (cdr entry))))))))
+
+(defmacro chinwag-chat--editing (&rest body)
+  "Run BODY at the end of the transcript, as a change no undo records.
+See `chinwag-chat--edit'."
+  (declare (indent 0) (debug t))
+  `(chinwag-chat--edit (lambda () ,@body)))
+
+(defun chinwag-chat--insert-heading (heading role)
+  "Insert HEADING for ROLE and a blank line at point."
+  (insert (propertize heading 'chinwag-role role 'chinwag-heading t)
+          "\n\n"))
 
 (defun chinwag-chat--separate ()
   "Insert newlines at point so that a blank line ends the text before it."
@@ -416,14 +516,12 @@ fewer properties make each inheriting insertion cheaper."
                         ((not (eq (char-before (1- (point))) ?\n)) 1)
                         (t 0))))
     (unless (or (bobp) (zerop newlines))
-      (insert (propertize (make-string newlines ?\n) 'read-only t)))))
+      (insert (make-string newlines ?\n)))))
 
-(defun chinwag-chat--open-input ()
-  "Insert the heading of the user's next message and start the input there."
-  (chinwag-chat--editing
-    (chinwag-chat--separate)
-    (chinwag-chat--insert-heading chinwag-chat-user-heading 'user t)
-    (set-marker chinwag-chat--input (point-max))))
+(defun chinwag-chat--insert-user-heading ()
+  "Insert the heading of the user's next message at point."
+  (chinwag-chat--separate)
+  (chinwag-chat--insert-heading chinwag-chat-user-heading 'user))
 
 (defun chinwag-chat--insert-message (role content &optional reasoning status error)
   "Insert a finished message of ROLE with CONTENT at point.
@@ -437,9 +535,8 @@ adds a note, with ERROR as the error's text."
                                     (_ chinwag-chat-assistant-heading))
                                   role)
     (when (and reasoning (not (string-empty-p reasoning)))
-      (insert (propertize reasoning 'read-only t 'font-lock-face 'chinwag-reasoning)
-              (propertize "\n\n" 'read-only t)))
-    (insert (propertize (or content "") 'read-only t)))
+      (insert (propertize reasoning 'font-lock-face 'chinwag-reasoning) "\n\n"))
+    (insert (or content "")))
   (pcase status
     ("cancelled" (chinwag-chat--insert-status "[stopped]"))
     ("error" (chinwag-chat--insert-status (format "[error: %s]" (or error "unknown"))))))
@@ -447,7 +544,23 @@ adds a note, with ERROR as the error's text."
 (defun chinwag-chat--insert-status (note)
   "Insert NOTE about an answer at point, separated from the answer."
   (chinwag-chat--separate)
-  (insert (propertize note 'read-only t 'font-lock-face 'chinwag-status)))
+  (insert (propertize note 'font-lock-face 'chinwag-status)))
+
+(defun chinwag-chat--render (messages)
+  "Replace the transcript with MESSAGES (plists) and the next user heading.
+The draft is kept."
+  (chinwag-chat--editing
+    (delete-region (point-min) (point))
+    (when chinwag-chat--system
+      (chinwag-chat--insert-message "system" chinwag-chat--system))
+    (dolist (message messages)
+      (unless (equal (plist-get message :role) "system")
+        (chinwag-chat--insert-message
+         (plist-get message :role) (plist-get message :content)
+         (plist-get message :reasoning) (plist-get message :status)
+         (plist-get message :error))))
+    (chinwag-chat--insert-user-heading))
+  (setq chinwag-chat--messages messages))
 
 ;;;; Streaming
 
@@ -464,46 +577,61 @@ adds a note, with ERROR as the error's text."
 (setf (alist-get 'chat/delta chinwag-rpc-notification-functions)
       #'chinwag-chat--on-delta)
 
+(defun chinwag-chat--open-answer ()
+  "Insert an empty answer and the next user heading above the draft.
+Return a marker at the end of the answer, where deltas go: the draft
+stays below, and the user may go on writing while the answer comes."
+  (let (marker)
+    (chinwag-chat--editing
+      (chinwag-chat--separate)
+      (chinwag-chat--insert-heading chinwag-chat-assistant-heading 'assistant)
+      (setq marker (point-marker))
+      (insert "\n\n")
+      (chinwag-chat--insert-heading chinwag-chat-user-heading 'user))
+    ;; Deltas inserted at the marker go before it from now on.
+    (set-marker-insertion-type marker t)
+    marker))
+
 (defun chinwag-chat--insert-delta (stream delta reasoning)
   "Insert DELTA at the end of STREAM's answer; REASONING if it is reasoning.
-Point, in the buffer and in each window showing it, follows the answer
-if `chinwag-follow-answer' is non-nil and it is at the answer's end or
-not moved since the message was sent; otherwise it stays where it is.
-Nothing is recorded for undo, and the text inherits the read-only
-property of the answer."
+The answer grows above the draft, which stays as it is.  Point, in the
+buffer and in each window showing it, follows the answer if it is at
+the answer's end and `chinwag-follow-answer' is non-nil; point in the
+draft stays in the draft, and anywhere else it stays where it is.
+Nothing is recorded for undo."
   (let ((buffer (chinwag-chat--stream-buffer stream)))
     (when (buffer-live-p buffer)
       (with-current-buffer buffer
         (let* ((inhibit-read-only t)
-               (buffer-undo-list t)
                (marker (chinwag-chat--stream-marker stream))
                (at (marker-position marker))
                (pt (point))
-               (sent (chinwag-chat--stream-send-point stream))
-               (follows (lambda (pos)
-                          (and chinwag-follow-answer (or (= pos at) (eql pos sent)))))
-               (followers (cl-loop for window in (get-buffer-window-list buffer nil t)
-                                   when (funcall follows (window-point window))
-                                   collect window))
+               (followers (and chinwag-follow-answer
+                               (cl-loop for window in (get-buffer-window-list buffer nil t)
+                                        when (= (window-point window) at)
+                                        collect window)))
                (narrowed (buffer-narrowed-p))
                (beg (and narrowed (point-min-marker)))
                (end (and narrowed (point-max-marker))))
           (when narrowed (widen))
-          (goto-char at)
-          (cond
-           (reasoning
-            (setf (chinwag-chat--stream-reasoning stream) t)
-            (insert-and-inherit (propertize delta 'font-lock-face 'chinwag-reasoning
-                                            'rear-nonsticky '(font-lock-face))))
-           (t
-            (unless (chinwag-chat--stream-text-start stream)
-              (when (chinwag-chat--stream-reasoning stream)
-                (insert-and-inherit "\n\n"))
-              (setf (chinwag-chat--stream-text-start stream) (point)))
-            (insert-and-inherit delta)))
-          (goto-char (cond ((> pt at) (+ pt (- (point) at)))
-                           ((funcall follows pt) (point))
-                           (t pt)))
+          (let ((buffer-undo-list t))
+            (goto-char at)
+            (cond
+             (reasoning
+              (setf (chinwag-chat--stream-reasoning stream) t)
+              (insert (propertize delta 'font-lock-face 'chinwag-reasoning)))
+             (t
+              (unless (chinwag-chat--stream-text-start stream)
+                (when (chinwag-chat--stream-reasoning stream)
+                  (insert "\n\n"))
+                (setf (chinwag-chat--stream-text-start stream) (copy-marker (point))))
+              (insert delta))))
+          (let ((grown (- (point) at)))
+            (when (consp buffer-undo-list)
+              (chinwag-chat--shift-undo (1+ at) grown))
+            (goto-char (cond ((> pt at) (+ pt grown))
+                             ((and (= pt at) chinwag-follow-answer) (point))
+                             (t pt))))
           (dolist (window followers)
             (set-window-point window (marker-position marker)))
           (when narrowed
@@ -529,30 +657,42 @@ property of the answer."
         (when (eq chinwag-chat--stream stream)
           (setq chinwag-chat--stream nil))))))
 
-(defun chinwag-chat--close-answer (stream note)
-  "End the display of STREAM's answer, with NOTE if non-nil, and reopen input.
-Point (in the buffer and in each window showing it) moves to the new
-input only if it was not moved since the message was sent, or if it
-was at the end of the answer: nobody is pulled away from what they
-were reading."
+(defun chinwag-chat--answer-text (stream)
+  "Return the text of STREAM's answer so far, reasoning left out."
+  (let ((marker (chinwag-chat--stream-marker stream)))
+    (if (marker-buffer marker)
+        (with-current-buffer (marker-buffer marker)
+          (save-restriction
+            (widen)
+            (buffer-substring-no-properties
+             (or (chinwag-chat--stream-text-start stream) marker) marker)))
+      "")))
+
+(defun chinwag-chat--close-answer (stream note &optional status error)
+  "End the display of STREAM's answer, with NOTE if non-nil.
+The answer is recorded in the buffer's conversation with STATUS (default
+\"complete\") and ERROR.  Whatever the user is writing stays as it is."
   (let ((buffer (chinwag-chat--stream-buffer stream)))
     (when (buffer-live-p buffer)
       (with-current-buffer buffer
-        (let* ((marker (chinwag-chat--stream-marker stream))
-               (end (marker-position marker))
-               (sent (chinwag-chat--stream-send-point stream))
-               (untouched (lambda (pos) (or (eql pos sent) (>= pos end))))
-               (follow (funcall untouched (point)))
-               (windows (seq-filter (lambda (window)
-                                      (funcall untouched (window-point window)))
-                                    (get-buffer-window-list buffer nil t))))
-          (when note
-            (chinwag-chat--editing (chinwag-chat--insert-status note)))
-          (chinwag-chat--open-input)
-          (set-marker marker nil)
-          (when follow (goto-char (point-max)))
-          (dolist (window windows)
-            (set-window-point window (point-max))))))))
+        (let ((marker (chinwag-chat--stream-marker stream)))
+          (when (marker-buffer marker)
+            (setq chinwag-chat--messages
+                  (append chinwag-chat--messages
+                          (list (chinwag-rpc-compact
+                                 :role "assistant"
+                                 :content (chinwag-chat--answer-text stream)
+                                 :status (or status "complete")
+                                 :error error))))
+            (chinwag-chat--editing
+              ;; The heading of the draft is written again after the note.
+              (delete-region marker (point))
+              (goto-char marker)
+              (when note (chinwag-chat--insert-status note))
+              (chinwag-chat--insert-user-heading))
+            (set-marker marker nil)
+            (when (chinwag-chat--stream-text-start stream)
+              (set-marker (chinwag-chat--stream-text-start stream) nil))))))))
 
 (defun chinwag-chat--repair-answer (stream content)
   "Make STREAM's answer text equal CONTENT, the whole answer as saved.
@@ -560,19 +700,15 @@ Deltas are not lost in normal operation; this covers a handler error."
   (let ((text-start (chinwag-chat--stream-text-start stream))
         (marker (chinwag-chat--stream-marker stream)))
     (when (and (stringp content) (not (string-empty-p content))
-               (not (equal content
-                           (buffer-substring-no-properties
-                            (or text-start marker) marker))))
+               (not (equal content (chinwag-chat--answer-text stream))))
       (chinwag-rpc-log "answer in %s repaired from the final result" (buffer-name))
-      (let ((inhibit-read-only t)
-            (buffer-undo-list t))
-        (save-excursion
-          (save-restriction
-            (widen)
-            (when text-start
-              (delete-region text-start marker))
-            (goto-char marker)
-            (insert-and-inherit content)))))))
+      (chinwag-chat--editing
+        (when text-start
+          (delete-region text-start marker))
+        (goto-char marker)
+        (unless text-start
+          (setf (chinwag-chat--stream-text-start stream) (copy-marker (point))))
+        (insert content)))))
 
 (defun chinwag-chat--on-answer (stream result)
   "Finish STREAM with RESULT, the `chat/send' result."
@@ -584,6 +720,7 @@ Deltas are not lost in normal operation; this covers a handler error."
       (with-current-buffer buffer
         (chinwag-chat--repair-answer stream (plist-get result :content))
         (chinwag-chat--close-answer stream nil)
+        (setq chinwag-chat--synced nil)
         (let ((stats (chinwag-chat--stats result)))
           (chinwag-chat--set-mode-line (format "[%s]" stats))
           (unless (get-buffer-window buffer t)
@@ -601,7 +738,9 @@ Deltas are not lost in normal operation; this covers a handler error."
       (with-current-buffer buffer
         (let ((text (chinwag-rpc-error-message error)))
           (chinwag-chat--close-answer
-           stream (if cancelled "[stopped]" (format "[error: %s]" text)))
+           stream (if cancelled "[stopped]" (format "[error: %s]" text))
+           (if cancelled "cancelled" "error") (and (not cancelled) text))
+          (setq chinwag-chat--synced nil)
           (chinwag-chat--set-mode-line (if cancelled "[stopped]" "[error]"))
           (unless cancelled
             (message "chinwag: %s" text))
@@ -677,48 +816,62 @@ Deltas are not lost in normal operation; this covers a handler error."
 
 (defun chinwag-chat--submit (content context)
   "Send CONTENT with CONTEXT (a list of region plists) from this chat buffer.
-The input area already holds CONTENT; the formatted CONTEXT is added."
+The draft is replaced by CONTENT in the transcript, followed by the
+formatted CONTEXT; the answer comes below it, and a new, empty draft
+below that, ready for the next message while the answer streams."
   (chinwag-chat--prepare)
   (unless chinwag-chat--title
     (setq chinwag-chat--title (chinwag-chat--title-from content))
     (chinwag-chat--rename-buffer))
-  (chinwag-chat--editing
-    (when context
-      (chinwag-chat--separate)
-      (insert (mapconcat #'chinwag-chat-format-region context "\n\n")))
-    (put-text-property chinwag-chat--input (point-max) 'read-only t)
-    (when (> chinwag-chat--input (point-min))
-      (put-text-property (1- chinwag-chat--input) chinwag-chat--input
-                         'rear-nonsticky nil))
-    (chinwag-chat--separate)
-    (chinwag-chat--insert-heading chinwag-chat-assistant-heading 'assistant)
-    (set-marker chinwag-chat--input (point-max)))
-  (let ((stream (chinwag-chat--make-stream
-                 :buffer (current-buffer)
-                 :chat-id chinwag-chat--id
-                 :marker (copy-marker (point-max) t)
-                 :start (float-time)
-                 :send-point (point))))
-    (setq chinwag-chat--stream stream
-          chinwag-chat--last-buffer (current-buffer))
-    (puthash chinwag-chat--id stream chinwag-chat--streams)
-    (setf (chinwag-chat--stream-timer stream)
-          (run-with-timer chinwag-mode-line-interval chinwag-mode-line-interval
-                          #'chinwag-chat--show-progress stream))
-    (chinwag-chat--set-mode-line "[answering]")
-    (condition-case err
-        (chinwag-async-request
-         'chat/send
-         (chinwag-rpc-compact :chatId chinwag-chat--id
-                              :content content
-                              :context (and context (vconcat context)))
-         :timeout nil
-         :abandoned (lambda () (not (eq (chinwag-chat--stream-state stream) 'streaming)))
-         :on-success (lambda (result) (chinwag-chat--on-answer stream result))
-         :on-error (lambda (error) (chinwag-chat--on-error stream error)))
-      (error
-       (chinwag-chat--on-error stream (list :code -1 :message (error-message-string err)))))
-    stream))
+  (let ((text (if context
+                  (concat (string-trim-right content) "\n\n"
+                          (mapconcat #'chinwag-chat-format-region context "\n\n"))
+                content))
+        (in-draft (>= (point) chinwag-chat--input))
+        (windows (seq-filter (lambda (window)
+                               (>= (window-point window) chinwag-chat--input))
+                             (get-buffer-window-list nil nil t))))
+    ;; What was typed is sent: it leaves the draft, and its undo records go.
+    (let ((inhibit-read-only t)
+          (buffer-undo-list t))
+      (save-restriction
+        (widen)
+        (delete-region chinwag-chat--input (point-max))))
+    (unless (eq buffer-undo-list t)
+      (setq buffer-undo-list nil))
+    (chinwag-chat--editing (insert text))
+    (setq chinwag-chat--messages
+          (append chinwag-chat--messages (list (list :role "user" :content text)))
+          chinwag-chat--synced nil
+          chinwag-chat--generation (1+ chinwag-chat--generation))
+    (let ((stream (chinwag-chat--make-stream
+                   :buffer (current-buffer)
+                   :chat-id chinwag-chat--id
+                   :marker (chinwag-chat--open-answer)
+                   :start (float-time))))
+      (when in-draft (goto-char (point-max)))
+      (dolist (window windows)
+        (set-window-point window (point-max)))
+      (setq chinwag-chat--stream stream
+            chinwag-chat--last-buffer (current-buffer))
+      (puthash chinwag-chat--id stream chinwag-chat--streams)
+      (setf (chinwag-chat--stream-timer stream)
+            (run-with-timer chinwag-mode-line-interval chinwag-mode-line-interval
+                            #'chinwag-chat--show-progress stream))
+      (chinwag-chat--set-mode-line "[answering]")
+      (condition-case err
+          (chinwag-async-request
+           'chat/send
+           (chinwag-rpc-compact :chatId chinwag-chat--id
+                                :content content
+                                :context (and context (vconcat context)))
+           :timeout nil
+           :abandoned (lambda () (not (eq (chinwag-chat--stream-state stream) 'streaming)))
+           :on-success (lambda (result) (chinwag-chat--on-answer stream result))
+           :on-error (lambda (error) (chinwag-chat--on-error stream error)))
+        (error
+         (chinwag-chat--on-error stream (list :code -1 :message (error-message-string err)))))
+      stream)))
 
 (defun chinwag-chat--input-text ()
   "Return the text the user wrote in the input area."
@@ -734,30 +887,150 @@ written there.  CONTEXT is a list of region plists (:path :language
 :startLine :endLine :text)."
   (with-current-buffer buffer
     (chinwag-chat--prepare)
+    (unless (chinwag-vault-locked-p)
+      (ignore-errors (chinwag-chat-refresh)))
     (let ((typed (chinwag-chat--input-text)))
       (cond
-       ((string-blank-p typed)
-        (chinwag-chat--editing (insert content)))
+       ((string-blank-p typed))
        (default (setq content typed))
        (t
-        (chinwag-chat--editing
-          (insert (cond ((string-suffix-p "\n\n" typed) "")
-                        ((string-suffix-p "\n" typed) "\n")
-                        (t "\n\n"))
-                  content))
-        (setq content (chinwag-chat--input-text)))))
+        (setq content (concat typed
+                              (cond ((string-suffix-p "\n\n" typed) "")
+                                    ((string-suffix-p "\n" typed) "\n")
+                                    (t "\n\n"))
+                              content)))))
     (chinwag-chat--submit content context)))
 
 ;;;###autoload
 (defun chinwag-send ()
-  "Send what was written below the last \"## You\" heading."
+  "Send what was written below the last \"## You\" heading.
+If the chat changed elsewhere (another editor) since this buffer showed
+it, the buffer shows it again first, with the draft kept."
   (interactive)
   (unless (derived-mode-p 'chinwag-chat-mode)
     (user-error "Not in a chat buffer; M-x chinwag opens one"))
   (let ((content (chinwag-chat--input-text)))
     (when (string-blank-p content)
       (user-error "Write a message below the last heading first"))
+    (unless (or chinwag-chat--stream (chinwag-vault-locked-p))
+      (condition-case err
+          (chinwag-chat-refresh)
+        (error (chinwag-rpc-log "refresh of %s failed: %s" (buffer-name)
+                                (error-message-string err)))))
     (chinwag-chat--submit content nil)))
+
+;;;; Two editors on one chat
+
+(defun chinwag-chat--show-saved (chat &optional force)
+  "Show CHAT, the `history/get' result of this buffer's chat, if it changed.
+Its `updatedAt' and `messageCount' tell whether it changed elsewhere
+since this buffer showed it; with FORCE, render it again in any case.
+The draft is kept.  Return non-nil if the transcript was rendered again."
+  (let* ((signature (cons (plist-get chat :updatedAt) (plist-get chat :messageCount)))
+         (messages (append (plist-get chat :messages) nil))
+         (roles (lambda (list)
+                  (delq nil (mapcar (lambda (m)
+                                      (let ((role (plist-get m :role)))
+                                        (and (not (equal role "system")) role)))
+                                    list)))))
+    (cond
+     ((and (not force) chinwag-chat--synced (equal signature chinwag-chat--synced))
+      nil)
+     ((and (not force) (null chinwag-chat--synced)
+           (equal (funcall roles chinwag-chat--messages) (funcall roles messages)))
+      ;; Only this buffer's own changes since it last looked.
+      (setq chinwag-chat--synced signature)
+      nil)
+     (t
+      (setq chinwag-chat--provider (plist-get chat :provider)
+            chinwag-chat--model (plist-get chat :model)
+            chinwag-chat--system (plist-get chat :system)
+            chinwag-chat--synced signature)
+      (chinwag-chat--render messages)
+      (chinwag-chat--update-header)
+      (chinwag-rpc-log "%s shown again: the chat changed elsewhere" (buffer-name))
+      t))))
+
+(defun chinwag-chat-refresh (&optional force)
+  "Show this buffer's chat again if it changed elsewhere, keeping the draft.
+With FORCE, render it again in any case, and unlock the vault if
+needed.  Return non-nil if the transcript was rendered again.  Nothing
+happens while an answer comes."
+  (when (and chinwag-chat--id (not chinwag-chat--stream))
+    (if force
+        (chinwag-chat--show-saved
+         (chinwag-request 'history/get (list :chatId chinwag-chat--id)) t)
+      ;; Never a password prompt for a check the user did not ask for.
+      (let ((answer (chinwag-rpc-call 'history/get (list :chatId chinwag-chat--id))))
+        (if (plist-member answer :result)
+            (chinwag-chat--show-saved (plist-get answer :result))
+          (chinwag-chat--on-refresh-error (plist-get answer :error))
+          nil)))))
+
+(defun chinwag-chat--on-refresh-error (error)
+  "Deal with ERROR, the answer of `history/get' for this buffer's chat.
+A chat deleted elsewhere is forgotten: the next message starts a new one."
+  (if (and (eql (plist-get error :code) 1201)
+           (equal (plist-get (plist-get error :data) :what) "chat"))
+      (chinwag-chat-forget chinwag-chat--id "deleted elsewhere")
+    (chinwag-rpc-log "refresh of %s failed: %s" (buffer-name)
+                     (plist-get error :message))))
+
+(defun chinwag-chat--refresh-async ()
+  "Ask the backend for this buffer's chat and show it again if it changed.
+The request does not block: the buffer is rendered when it answers, if
+no answer started streaming in the meantime."
+  (let ((buffer (current-buffer))
+        (id chinwag-chat--id)
+        (generation chinwag-chat--generation))
+    (chinwag-rpc-async
+     'history/get (list :chatId id)
+     :on-success (lambda (chat)
+                   (when (buffer-live-p buffer)
+                     (with-current-buffer buffer
+                       (when (and (equal chinwag-chat--id id)
+                                  (= chinwag-chat--generation generation)
+                                  (not chinwag-chat--stream))
+                         (chinwag-chat--show-saved chat)))))
+     :on-error (lambda (error)
+                 (when (buffer-live-p buffer)
+                   (with-current-buffer buffer
+                     (when (equal chinwag-chat--id id)
+                       (chinwag-chat--on-refresh-error error))))))))
+
+(defun chinwag-chat--on-return (window-or-frame)
+  "Refresh the chat shown in WINDOW-OR-FRAME when the user comes back to it.
+It runs from `window-selection-change-functions' and
+`window-buffer-change-functions'; it does not wait for the backend, and
+errors are logged, not raised."
+  (let ((window (if (windowp window-or-frame)
+                    window-or-frame
+                  (frame-selected-window window-or-frame))))
+    (when (and (window-live-p window)
+               (eq window (selected-window)))
+      (with-current-buffer (window-buffer window)
+        (when (and (derived-mode-p 'chinwag-chat-mode)
+                   chinwag-chat--id
+                   (not chinwag-chat--stream)
+                   (chinwag-rpc-live-p)
+                   (not (chinwag-vault-locked-p)))
+          (condition-case err
+              (chinwag-chat--refresh-async)
+            (error (chinwag-rpc-log "refresh of %s failed: %s" (buffer-name)
+                                    (error-message-string err)))))))))
+
+;;;###autoload
+(defun chinwag-refresh ()
+  "Show the current chat as saved by the backend, with the draft kept.
+Another editor may have continued it; this happens by itself when the
+chat's window is selected and before a message is sent."
+  (interactive)
+  (with-current-buffer (chinwag-chat-buffer)
+    (cond
+     (chinwag-chat--stream (user-error "An answer is still coming"))
+     ((not chinwag-chat--id) (user-error "This chat has no message yet"))
+     (t (chinwag-chat-refresh t)
+        (message "chinwag: %s shown as saved" (buffer-name))))))
 
 (defun chinwag-chat--stop-stream (stream)
   "Stop STREAM at once: drop further deltas, close the answer, cancel it."
@@ -769,7 +1042,7 @@ written there.  CONTEXT is a list of region plists (:path :language
   (let ((buffer (chinwag-chat--stream-buffer stream)))
     (when (buffer-live-p buffer)
       (with-current-buffer buffer
-        (chinwag-chat--close-answer stream "[stopped]")
+        (chinwag-chat--close-answer stream "[stopped]" "cancelled")
         (chinwag-chat--set-mode-line "[stopped]")))))
 
 (defvar chinwag-stop-functions nil
@@ -826,10 +1099,7 @@ something).")
     (setq chinwag-chat--provider chinwag-provider
           chinwag-chat--model chinwag-model
           chinwag-chat--system chinwag-system-prompt)
-    (when chinwag-chat--system
-      (chinwag-chat--editing
-        (chinwag-chat--insert-message "system" chinwag-chat--system)))
-    (chinwag-chat--open-input)
+    (chinwag-chat--render nil)
     (goto-char (point-max))
     (chinwag-chat--update-header)
     (current-buffer)))
@@ -864,16 +1134,9 @@ The current chat is the chat buffer selected last."
                 chinwag-chat--system (plist-get chat :system)
                 chinwag-chat--title (plist-get chat :title))
           (puthash chat-id (current-buffer) chinwag-chat--buffers)
-          (chinwag-chat--editing
-            (when chinwag-chat--system
-              (chinwag-chat--insert-message "system" chinwag-chat--system))
-            (cl-loop for message across (plist-get chat :messages)
-                     unless (equal (plist-get message :role) "system")
-                     do (chinwag-chat--insert-message
-                         (plist-get message :role) (plist-get message :content)
-                         (plist-get message :reasoning) (plist-get message :status)
-                         (plist-get message :error))))
-          (chinwag-chat--open-input)
+          (setq chinwag-chat--synced (cons (plist-get chat :updatedAt)
+                                           (plist-get chat :messageCount)))
+          (chinwag-chat--render (append (plist-get chat :messages) nil))
           (goto-char (point-max))
           (chinwag-chat--rename-buffer)
           (chinwag-chat--update-header)
@@ -922,8 +1185,15 @@ With a prefix argument CHOOSE-PROVIDER, choose the provider first."
     (let* ((provider (if choose-provider
                          (chinwag-chat--read-provider)
                        (chinwag-chat--effective-provider)))
-           (result (chinwag-request 'models/list (list :provider provider)))
-           (models (mapcar (lambda (m) (plist-get m :id)) (plist-get result :models)))
+           (models (condition-case err
+                       (mapcar (lambda (m) (plist-get m :id))
+                               (plist-get (chinwag-request 'models/list
+                                                           (list :provider provider))
+                                          :models))
+                     (error
+                      (message "chinwag: cannot list the models of %s (%s); type a name"
+                               provider (error-message-string err))
+                      nil)))
            (current (if (equal provider (chinwag-chat--effective-provider))
                         (chinwag-chat--effective-model)
                       (chinwag-chat--default-model provider)))

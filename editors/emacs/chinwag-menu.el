@@ -25,6 +25,7 @@
     ("n" "New chat" chinwag-new)
     ("RET" "Send" chinwag-send)
     ("k" "Stop the answer" chinwag-stop)
+    ("g" "Show the chat as saved" chinwag-refresh)
     ("m" "Choose the model" chinwag-select-model)]
    ["Code"
     ("r" "Send the region" chinwag-send-region)

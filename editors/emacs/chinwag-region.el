@@ -55,21 +55,74 @@ name without \"-ts-mode\" or \"-mode\": `rust-mode' gives \"rust\",
   :type '(alist :key-type symbol :value-type (choice string (const nil)))
   :group 'chinwag)
 
-(defun chinwag-language (&optional mode)
-  "Return the language name of the major MODE (default: the current one)."
-  (let* ((mode (or mode major-mode))
+(defcustom chinwag-extension-language-alist
+  '(("rs" . "rust") ("py" . "python") ("pyi" . "python") ("rb" . "ruby")
+    ("js" . "javascript") ("mjs" . "javascript") ("cjs" . "javascript")
+    ("ts" . "typescript") ("tsx" . "tsx") ("jsx" . "jsx") ("go" . "go")
+    ("c" . "c") ("h" . "c") ("cc" . "cpp") ("cpp" . "cpp") ("cxx" . "cpp")
+    ("hpp" . "cpp") ("hh" . "cpp") ("java" . "java") ("kt" . "kotlin")
+    ("kts" . "kotlin") ("swift" . "swift") ("cs" . "csharp") ("fs" . "fsharp")
+    ("hs" . "haskell") ("ml" . "ocaml") ("mli" . "ocaml") ("ex" . "elixir")
+    ("exs" . "elixir") ("erl" . "erlang") ("clj" . "clojure") ("scala" . "scala")
+    ("lua" . "lua") ("pl" . "perl") ("pm" . "perl") ("php" . "php")
+    ("sh" . "sh") ("bash" . "bash") ("zsh" . "zsh") ("fish" . "fish")
+    ("ps1" . "powershell") ("el" . "elisp") ("lisp" . "lisp") ("scm" . "scheme")
+    ("zig" . "zig") ("nim" . "nim") ("dart" . "dart") ("r" . "r") ("jl" . "julia")
+    ("sql" . "sql") ("toml" . "toml") ("yaml" . "yaml") ("yml" . "yaml")
+    ("json" . "json") ("xml" . "xml") ("html" . "html") ("htm" . "html")
+    ("css" . "css") ("scss" . "scss") ("md" . "markdown") ("tex" . "latex")
+    ("nix" . "nix") ("tf" . "hcl") ("proto" . "protobuf") ("vue" . "vue")
+    ("svelte" . "svelte") ("dockerfile" . "dockerfile") ("mk" . "makefile"))
+  "Languages of file name extensions, for the fences around code.
+They are used when the major mode gives no useful language: a generic
+mode (`fundamental-mode', `text-mode', `prog-mode', a `conf-mode'), or
+a mode mapped to nil in `chinwag-language-alist'.  An extension not
+listed here is used as it is."
+  :type '(alist :key-type string :value-type string)
+  :group 'chinwag)
+
+(defconst chinwag-region--generic-modes
+  '(fundamental-mode text-mode prog-mode conf-mode special-mode)
+  "Major modes that say nothing about the language of a file.")
+
+(defun chinwag-region--generic-mode-p (mode)
+  "Return non-nil if MODE is generic or derives only from a generic mode."
+  (or (memq mode chinwag-region--generic-modes)
+      (string-prefix-p "conf-" (symbol-name mode))
+      (and (not (assq mode chinwag-language-alist))
+           (let ((parent (get mode 'derived-mode-parent)))
+             (and parent (memq parent '(conf-mode conf-unix-mode)))))))
+
+(defun chinwag-region--extension-language (file)
+  "Return the fence language of FILE from its extension, or nil."
+  (let ((extension (and file (file-name-extension file))))
+    (when (and extension (not (string-empty-p extension)))
+      (or (cdr (assoc-string extension chinwag-extension-language-alist t))
+          (downcase extension)))))
+
+(defun chinwag-language (&optional mode file)
+  "Return the language name of the major MODE (default: the current one).
+When the mode gives nothing useful (see `chinwag-extension-language-alist'),
+the extension of FILE gives it; FILE defaults to the current buffer's
+file when MODE is not given."
+  (let* ((file (or file (and (not mode) buffer-file-name)))
+         (mode (or mode major-mode))
          (entry (cl-loop for m = mode then (get m 'derived-mode-parent)
                          while m
-                         thereis (assq m chinwag-language-alist))))
-    (cond
-     (entry (cdr entry))
-     ((and (eq mode 'sh-mode) (boundp 'sh-shell) (symbolp sh-shell) sh-shell)
-      (symbol-name sh-shell))
-     (t
-      (let ((name (symbol-name mode)))
-        (cond ((string-suffix-p "-ts-mode" name) (string-remove-suffix "-ts-mode" name))
-              ((string-suffix-p "-mode" name) (string-remove-suffix "-mode" name))
-              (t name)))))))
+                         thereis (assq m chinwag-language-alist)))
+         (from-mode
+          (cond
+           ((chinwag-region--generic-mode-p mode) nil)
+           (entry (cdr entry))
+           ((and (eq mode 'sh-mode) (boundp 'sh-shell) (symbolp sh-shell) sh-shell)
+            (symbol-name sh-shell))
+           (t
+            (let ((name (symbol-name mode)))
+              (cond ((string-suffix-p "-ts-mode" name)
+                     (string-remove-suffix "-ts-mode" name))
+                    ((string-suffix-p "-mode" name) (string-remove-suffix "-mode" name))
+                    (t name)))))))
+    (or from-mode (chinwag-region--extension-language file))))
 
 (declare-function project-root "project" (project))
 

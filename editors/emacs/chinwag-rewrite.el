@@ -60,13 +60,24 @@ unknown chat is taken to belong to the oldest of these.")
     (define-key map (kbd "C-c C-c") #'chinwag-rewrite-accept)
     (define-key map (kbd "C-c C-k") #'chinwag-rewrite-reject)
     map)
-  "Keymap active while a proposed rewrite is shown.")
+  "Keymap active while a rewrite is being written or shown.")
+
+(defun chinwag-rewrite--lighter ()
+  "Return the mode line text of this buffer's rewrite."
+  (let ((job chinwag-rewrite--job))
+    (cond
+     ((null job) "")
+     ((eq (chinwag-rewrite--job-state job) 'waiting)
+      (format " Rewriting[%d chars]" (chinwag-rewrite--job-chars job)))
+     (t " Rewrite?"))))
 
 (define-minor-mode chinwag-rewrite-mode
-  "Minor mode active while a proposed rewrite is shown in the buffer.
-\\<chinwag-rewrite-mode-map>\\[chinwag-rewrite-accept] accepts it and \
-\\[chinwag-rewrite-reject] rejects it."
-  :lighter " Rewrite?"
+  "Minor mode active while a rewrite is being written or shown here.
+While the rewrite is written, the mode line shows its progress.
+\\<chinwag-rewrite-mode-map>
+\\[chinwag-rewrite-reject] stops it, or rejects it once it is shown;
+\\[chinwag-rewrite-accept] accepts it."
+  :lighter (:eval (chinwag-rewrite--lighter))
   :keymap chinwag-rewrite-mode-map)
 
 (defun chinwag-rewrite--claim-delta (params)
@@ -85,6 +96,9 @@ unknown chat is taken to belong to the oldest of these.")
       (setf (chinwag-rewrite--job-chars job)
             (+ (chinwag-rewrite--job-chars job)
                (length (plist-get params :delta))))
+      (let ((buffer (chinwag-rewrite--job-buffer job)))
+        (when (buffer-live-p buffer)
+          (with-current-buffer buffer (force-mode-line-update))))
       t)))
 
 (add-hook 'chinwag-chat-unclaimed-delta-functions #'chinwag-rewrite--claim-delta)
@@ -159,7 +173,9 @@ with \\[chinwag-rewrite-accept] or dropped with \\[chinwag-rewrite-reject]."
     (setq chinwag-rewrite--job job)
     (setq chinwag-rewrite--waiting (append chinwag-rewrite--waiting (list job)))
     (deactivate-mark)
-    (message "chinwag: rewriting...")
+    (chinwag-rewrite-mode 1)
+    (message "chinwag: rewriting... (%s stops it)"
+             (substitute-command-keys "\\<chinwag-rewrite-mode-map>\\[chinwag-rewrite-reject]"))
     (condition-case err
         (chinwag-async-request
          'chat/rewrite
@@ -192,9 +208,12 @@ with \\[chinwag-rewrite-accept] or dropped with \\[chinwag-rewrite-reject]."
   "Return the proposed rewrite of this buffer, or signal an error."
   (let ((job chinwag-rewrite--job))
     (unless (and job (eq (chinwag-rewrite--job-state job) 'proposed))
-      (user-error "No rewrite to accept or reject here"))
+      (user-error (if (and job (eq (chinwag-rewrite--job-state job) 'waiting))
+                      "The rewrite is still being written"
+                    "No rewrite to accept or reject here")))
     job))
 
+;;;###autoload
 (defun chinwag-rewrite-accept ()
   "Replace the region with the proposed rewrite, as one undo step."
   (interactive)
@@ -216,12 +235,16 @@ reject it and ask again"))
     (message "chinwag: rewrite applied")
     t))
 
+;;;###autoload
 (defun chinwag-rewrite-reject ()
-  "Drop the proposed rewrite; the buffer stays as it is."
+  "Drop the proposed rewrite, or stop the rewrite being written.
+The buffer stays as it is."
   (interactive)
-  (chinwag-rewrite--finish (chinwag-rewrite--current))
-  (message "chinwag: rewrite rejected")
-  t)
+  (or (chinwag-rewrite--stop)
+      (progn
+        (chinwag-rewrite--finish (chinwag-rewrite--current))
+        (message "chinwag: rewrite rejected")
+        t)))
 
 (defun chinwag-rewrite--stop ()
   "Stop the rewrite being written in this buffer; return non-nil if there was one."

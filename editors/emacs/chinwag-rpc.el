@@ -378,19 +378,41 @@ see %s" reason chinwag-events-buffer-name)))
       (run-hook-with-args 'chinwag-rpc-start-functions result)
       conn)))
 
+(defvar chinwag-rpc--config-file nil
+  "The backend's config file, as its last `initialize' result named it.")
+
 (defun chinwag-rpc--check-init (result)
   "Warn about problems the `initialize' RESULT reports."
-  (let ((version (plist-get result :protocolVersion))
-        (config-error (plist-get (plist-get result :config) :error))
-        (storage-error (plist-get result :storageError)))
+  (let* ((version (plist-get result :protocolVersion))
+         (config (plist-get result :config))
+         (config-errors (delete-dups
+                         (delq nil (append (list (plist-get config :error))
+                                           (let ((errors (plist-get config :errors)))
+                                             (and (or (vectorp errors) (listp errors))
+                                                  (append errors nil)))))))
+         (storage-error (plist-get result :storageError)))
+    (setq chinwag-rpc--config-file (plist-get config :file))
     (unless (and (stringp version)
                  (equal (car (split-string version "\\."))
                         (car (split-string chinwag-protocol-version "\\."))))
       (display-warning 'chinwag
                        (format "The backend speaks protocol %s; this package \
 speaks %s.  Update one of them." version chinwag-protocol-version)))
-    (when config-error
-      (display-warning 'chinwag (format "Configuration error: %s" config-error)))
+    (dolist (config-error config-errors)
+      (display-warning
+       'chinwag
+       (format "Configuration error in %s: %s"
+               (chinwag-rpc--config-file-name)
+               (if (stringp config-error)
+                   config-error
+                 (let ((hint (chinwag-rpc-error-hint
+                              (list :data (list :action "fixConfig"
+                                                :line (plist-get config-error :line)
+                                                :key (plist-get config-error :key))))))
+                   (format "%s; to fix it: %s"
+                           (or (plist-get config-error :message) config-error)
+                           hint))))
+       :error))
     (when storage-error
       (display-warning 'chinwag
                        (format "The backend cannot open its storage: %s"
@@ -463,16 +485,61 @@ Return (:result RESULT) or (:error ERROR), where ERROR is the plist
                                 "the backend did not answer")
                    :data (alist-get 'jsonrpc-error-data data)))))))
 
+(defun chinwag-rpc--config-file-name ()
+  "Return the backend's config file name, abbreviated, for hints."
+  (abbreviate-file-name
+   (or chinwag-rpc--config-file
+       (expand-file-name "chinwag/config.toml"
+                         (or (getenv "XDG_CONFIG_HOME") "~/.config")))))
+
+(defun chinwag-rpc-error-hint (error)
+  "Return what the user can do about ERROR, a JSON-RPC error plist, or nil.
+The backend names it in `error.data.action': a command of this package
+to run, or a line of the config file to edit."
+  (let* ((data (plist-get error :data))
+         (data (and (listp data) data))
+         (provider (plist-get data :provider))
+         ;; Backends that name no action yet: the codes that imply one.
+         (action (or (plist-get data :action)
+                     (pcase (plist-get error :code)
+                       (1001 "unlock")
+                       (1005 "setKey")
+                       (1401 "fixConfig")))))
+    (pcase action
+      ("setKey" (if (stringp provider)
+                    (format "M-x chinwag-set-key RET %s" provider)
+                  "M-x chinwag-set-key"))
+      ("unlock" "M-x chinwag-unlock")
+      ("setPassword" "M-x chinwag-set-password")
+      ("fixConfig"
+       (let ((line (plist-get data :line))
+             (key (plist-get data :key)))
+         (concat "edit " (chinwag-rpc--config-file-name)
+                 (if (integerp line) (format " line %d" line) "")
+                 (if (stringp key) (format " (%s)" key) ""))))
+      ("startLocalServer"
+       (let ((url (plist-get data :url)))
+         (concat "start the local server"
+                 (if (stringp provider) (format " of %s" provider) "")
+                 (if (stringp url) (format " at %s" url) "")
+                 ", then M-x chinwag-doctor")))
+      ("restoreOrReset"
+       "restore a backup of the store, or start afresh with the vault reset; M-x chinwag-doctor shows where it is")
+      ((pred stringp) (format "%s (see M-x chinwag-doctor)" action)))))
+
 (defun chinwag-rpc-error-message (error)
-  "Return the message of ERROR, a JSON-RPC error plist, as a sentence."
+  "Return the message of ERROR, a JSON-RPC error plist, as a sentence.
+When the error names an action for the user, the sentence ends with
+what to do (see `chinwag-rpc-error-hint')."
   (let* ((code (plist-get error :code))
          (message (plist-get error :message))
          (text (if (and (eql code -1) (equal message "Server died"))
                    "the chinwag backend exited"
-                 (format "%s" (or message "unknown error")))))
-    (if (string-empty-p text)
-        text
-      (concat (upcase (substring text 0 1)) (substring text 1)))))
+                 (format "%s" (or message "unknown error"))))
+         (hint (chinwag-rpc-error-hint error)))
+    (unless (string-empty-p text)
+      (setq text (concat (upcase (substring text 0 1)) (substring text 1))))
+    (if hint (format "%s; to fix it: %s" text hint) text)))
 
 (defun chinwag-rpc-request (method &optional params timeout)
   "Call METHOD with PARAMS, wait and return the result.

@@ -317,11 +317,21 @@ non-nil, ON-ERROR gets a cancellation (code -32800) instead."
   "Store an API key for PROVIDER in the chinwag vault.
 The key comes from `auth-source' when `chinwag-auth-source' is non-nil
 and an entry whose host is PROVIDER exists, unless ASK (the prefix
-argument) is non-nil; otherwise it is read with `read-passwd'.  The key
-is never echoed or logged."
+argument) is non-nil; otherwise it is read with `read-passwd'.  When
+called interactively and auth-source has a key, it asks whether to store
+that one or to type another.  The key is never echoed or logged."
   (interactive
-   (list (completing-read "Provider: " (chinwag-vault--provider-names) nil t)
-         current-prefix-arg))
+   (let ((provider (completing-read "Provider: " (chinwag-vault--provider-names)
+                                    nil t)))
+     (list provider
+           (or current-prefix-arg
+               (and chinwag-auth-source
+                    (let ((found (chinwag-vault--auth-source-key provider)))
+                      (when found
+                        (clear-string found)
+                        (not (y-or-n-p
+                              (format "Store the auth-source key for %s (n: type another)? "
+                                      provider))))))))))
   (let* ((from-auth-source (and (not ask) (chinwag-vault--auth-source-key provider)))
          (key (or from-auth-source
                   (chinwag-vault--read-password
@@ -341,13 +351,17 @@ is never echoed or logged."
                     (chinwag-rpc-error-message (plist-get answer :error)))))))
 
 ;;;###autoload
-(defun chinwag-delete-key (provider)
-  "Delete the API key stored for PROVIDER."
+(defun chinwag-delete-key (provider &optional no-confirm)
+  "Delete the API key stored for PROVIDER, after asking for confirmation.
+With NO-CONFIRM non-nil, do not ask."
   (interactive
    (list (completing-read "Delete the key of provider: "
                           (mapcar (lambda (key) (plist-get key :provider))
                                   (plist-get (chinwag-request 'vault/listKeys) :keys))
                           nil t)))
+  (unless (or no-confirm
+              (yes-or-no-p (format "Delete the API key stored for %s? " provider)))
+    (user-error "Nothing deleted"))
   (let ((result (chinwag-request 'vault/deleteKey (list :provider provider))))
     (message (if (eq (plist-get result :deleted) t)
                  "chinwag: deleted the key for %s"
@@ -389,9 +403,18 @@ set one with `chinwag-set-password'"))
          (current (and (equal (plist-get status :protection) "password")
                        (or (chinwag-vault--read-password "Current vault password: ")
                            (user-error "No password given"))))
-         (new (with-local-quit (read-passwd "New vault password: " t))))
+         (new (with-local-quit (read-passwd "New vault password: "))))
     (unless (and (stringp new) (>= (length new) 8))
+      (when current (clear-string current))
+      (when (stringp new) (clear-string new))
       (user-error "The password needs at least 8 characters"))
+    (let ((again (with-local-quit (read-passwd "Confirm the new vault password: "))))
+      (unless (equal again new)
+        (when current (clear-string current))
+        (clear-string new)
+        (when (stringp again) (clear-string again))
+        (user-error "The passwords differ; nothing changed"))
+      (clear-string again))
     (unwind-protect
         (chinwag-vault--set-status
          (chinwag-request 'vault/setPassword

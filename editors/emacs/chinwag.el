@@ -28,8 +28,14 @@
 ;;
 ;;   (use-package chinwag
 ;;     :load-path "/path/to/chinwag/editors/emacs"
-;;     :commands (chinwag chinwag-menu)
+;;     :init (require 'chinwag-autoloads)
 ;;     :bind-keymap ("C-c c" . chinwag-command-map))
+;;
+;; or, without use-package:
+;;
+;;   (add-to-list 'load-path "/path/to/chinwag/editors/emacs")
+;;   (require 'chinwag-autoloads)
+;;   (global-set-key (kbd "C-c c") chinwag-command-map)
 ;;
 ;; With Emacs 29 or newer, `package-vc-install' fetches it from Git:
 ;;
@@ -48,6 +54,7 @@
 ;;   M-x chinwag                 open (or show) the chat; C-u for a new one
 ;;   C-c RET (in the chat)       send what you wrote below the last answer
 ;;   C-c C-k (in the chat)       stop the answer
+;;   C-c C-g (in the chat)       show the chat as saved (chinwag-refresh)
 ;;   M-x chinwag-send-region     send the region, with file and lines
 ;;   M-x chinwag-ask             ask about the region or the buffer
 ;;   M-x chinwag-rewrite-region  rewrite the region; accept or reject
@@ -83,6 +90,7 @@
     (define-key map "n" #'chinwag-new)
     (define-key map (kbd "RET") #'chinwag-send)
     (define-key map "k" #'chinwag-stop)
+    (define-key map "g" #'chinwag-refresh)
     (define-key map "m" #'chinwag-select-model)
     (define-key map "r" #'chinwag-send-region)
     (define-key map "a" #'chinwag-ask)
@@ -234,7 +242,7 @@ For example: (global-set-key (kbd \"C-c c\") chinwag-command-map).")
         (chinwag--doctor-insert)
         (goto-char (point-min)))
       (special-mode))
-    (display-buffer buffer)
+    (pop-to-buffer buffer)
     buffer))
 
 (provide 'chinwag)

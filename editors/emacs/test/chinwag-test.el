@@ -27,6 +27,19 @@
 (require 'ert)
 (require 'cl-lib)
 (require 'subr-x)
+
+(defvar chinwag-test-markdown nil
+  "The folder of markdown-mode, to run the tests with it, fontified.
+The Rust test sets it for its second run of each scenario: markdown-mode
+comes from the system's package folder (Debian: elpa-markdown-mode),
+chat buffers derive from it, `global-font-lock-mode' is on and typing
+is preceded by `font-lock-ensure', as redisplay would do.")
+
+(when chinwag-test-markdown
+  (add-to-list 'load-path chinwag-test-markdown)
+  (require 'markdown-mode)
+  (global-font-lock-mode 1))
+
 (require 'chinwag)
 
 (defvar chinwag-test-binary (getenv "CHINWAG_TEST_BINARY")
@@ -51,11 +64,30 @@
       (accept-process-output nil 0.02))
     (or value (ert-fail (format "timed out waiting for %s" what)))))
 
+(defun chinwag-test-fontify-as-shown (buffer)
+  "Fontify BUFFER as redisplay would with font-lock on (with markdown-mode)."
+  (when chinwag-test-markdown
+    (with-current-buffer buffer
+      (font-lock-ensure))))
+
 (defun chinwag-test-type (buffer text)
-  "Type TEXT at the end of BUFFER, as the user would."
+  "Type TEXT at the end of BUFFER, as the user would, as one command."
+  (chinwag-test-fontify-as-shown buffer)
   (with-current-buffer buffer
     (goto-char (point-max))
-    (insert text)))
+    (insert text)
+    (undo-boundary)))
+
+(defun chinwag-test-transcript (buffer)
+  "Return the transcript of the chat BUFFER: all but the draft."
+  (with-current-buffer buffer
+    (save-restriction
+      (widen)
+      (buffer-substring-no-properties (point-min) chinwag-chat--input))))
+
+(defun chinwag-test-draft (buffer)
+  "Return the draft of the chat BUFFER."
+  (with-current-buffer buffer (chinwag-chat--input-text)))
 
 (defun chinwag-test-answer (buffer &optional seconds)
   "Wait up to SECONDS for BUFFER's answer to end."
@@ -159,6 +191,7 @@
 
 (ert-deftest chinwag-test-unit-mode-and-highlighting ()
   "Without markdown-mode, chat buffers derive from text-mode and highlight themselves."
+  (skip-unless (not chinwag-test-markdown))
   (should-not (fboundp 'markdown-mode))
   (with-temp-buffer
     (chinwag-chat-mode)
@@ -188,6 +221,7 @@
 
 (ert-deftest chinwag-test-unit-highlighting-while-streaming ()
   "Fontified piece by piece as an answer streams, faces equal one whole pass."
+  (skip-unless (not chinwag-test-markdown))
   (with-temp-buffer
     (chinwag-chat-mode)
     (font-lock-set-defaults)
@@ -219,6 +253,7 @@
 
 (ert-deftest chinwag-test-unit-markdown-parent ()
   "With markdown-mode installed, chat buffers derive from it."
+  (skip-unless (not chinwag-test-markdown))
   (unwind-protect
       (progn
         (define-derived-mode markdown-mode text-mode "Markdown" "A stand-in.")
@@ -277,7 +312,8 @@
     (should (memq 'chinwag-menu commands))
     (dolist (command commands)
       (should (commandp command))))
-  (dolist (command '(chinwag chinwag-new chinwag-send chinwag-stop chinwag-select-model
+  (dolist (command '(chinwag chinwag-new chinwag-send chinwag-stop chinwag-refresh
+                             chinwag-select-model
                              chinwag-send-region chinwag-ask chinwag-rewrite-region
                              chinwag-history chinwag-set-key chinwag-delete-key
                              chinwag-unlock chinwag-lock chinwag-set-password
@@ -292,13 +328,11 @@
   (let* ((buffer (with-current-buffer (generate-new-buffer "*chinwag-bench*")
                    (chinwag-chat-mode)
                    (setq chinwag-chat--id "bench")
-                   (chinwag-chat--editing
-                     (chinwag-chat--insert-heading chinwag-chat-assistant-heading
-                                                   'assistant))
+                   (chinwag-chat--render nil)
                    (current-buffer)))
          (stream (chinwag-chat--make-stream
                   :buffer buffer :chat-id "bench" :start (float-time)
-                  :marker (with-current-buffer buffer (copy-marker (point-max) t))))
+                  :marker (with-current-buffer buffer (chinwag-chat--open-answer))))
          (params (cl-loop for i below 5000
                           collect (list :chatId "bench" :messageId "m"
                                         :delta (format "tok%d " i) :kind "text")))
@@ -326,10 +360,267 @@
           (with-current-buffer buffer
             (should (= (point) (point-min)))
             (should (eq buffer-undo-list nil))
-            (should (string-suffix-p "tok4999 " (buffer-string)))
+            (should (string-suffix-p "tok4999 \n\n## You\n\n" (buffer-string)))
             (should (= (chinwag-chat--stream-deltas stream) 5000))))
       (remhash "bench" chinwag-chat--streams)
       (kill-buffer buffer))))
+
+(defun chinwag-test--chat-buffer (messages)
+  "Return a new chat buffer, without a backend, showing MESSAGES."
+  (with-current-buffer (generate-new-buffer "*chinwag-unit*")
+    (chinwag-chat-mode)
+    (chinwag-chat--render messages)
+    (goto-char (point-max))
+    (current-buffer)))
+
+(ert-deftest chinwag-test-unit-typing-after-fontification ()
+  "Once font-lock has run (markdown-mode's too), the draft takes typing.
+The transcript refuses it: at its start, inside it, and at its last
+character, whatever font-lock did to the text properties."
+  (let ((buffer (chinwag-test--chat-buffer
+                 '((:role "user" :content "Question `x`")
+                   (:role "assistant" :content "Answer **bold**\n\n```rust\nfn main() {}\n```")))))
+    (unwind-protect
+        (with-current-buffer buffer
+          (switch-to-buffer buffer)
+          (when chinwag-test-markdown
+            (should (derived-mode-p 'markdown-mode)))
+          (let ((transcript (chinwag-test-transcript buffer)))
+            (font-lock-ensure)
+            (chinwag-test-fontify buffer)
+            (goto-char (point-max))
+            (insert "typed")
+            (font-lock-ensure)
+            (chinwag-test-fontify buffer)
+            (goto-char (point-max))
+            (insert " more")
+            (should (equal (chinwag-test-draft buffer) "typed more"))
+            (goto-char (point-min))
+            (should-error (insert "x") :type 'text-read-only)
+            (goto-char 5)
+            (should-error (insert "x") :type 'text-read-only)
+            (goto-char chinwag-chat--input)
+            (should-error (delete-char -1) :type 'text-read-only)
+            (should-error (delete-region (point-min) (point-max)) :type 'text-read-only)
+            (insert "front ")
+            (should (equal (chinwag-test-draft buffer) "front typed more"))
+            (should (equal (chinwag-test-transcript buffer) transcript))
+            (should (string-suffix-p "```\n\n## You\n\n" transcript))))
+      (kill-buffer buffer))))
+
+(ert-deftest chinwag-test-unit-undo-sees-only-the-draft ()
+  "Undo and redo touch the draft only, while the transcript above it changes."
+  (let ((buffer (chinwag-test--chat-buffer '((:role "user" :content "Hi")
+                                             (:role "assistant" :content "Hello")))))
+    (unwind-protect
+        (with-current-buffer buffer
+          (buffer-enable-undo)
+          (chinwag-test-type buffer "one")
+          (chinwag-test-type buffer " two")
+          ;; The transcript grows above the draft: shown again, and streamed into.
+          (chinwag-chat--render '((:role "user" :content "Hi")
+                                  (:role "assistant" :content "Hello, longer now")
+                                  (:role "user" :content "Elsewhere")
+                                  (:role "assistant" :content "Sure")))
+          (setq chinwag-chat--id "unit")
+          (let* ((stream (chinwag-chat--make-stream
+                          :buffer buffer :chat-id "unit" :start (float-time)
+                          :marker (chinwag-chat--open-answer))))
+            (chinwag-chat--insert-delta stream "Streamed " nil)
+            (chinwag-test-type buffer " three")
+            (chinwag-chat--insert-delta stream "text" nil)
+            (let ((transcript (chinwag-test-transcript buffer))
+                  (seen nil))
+              (should (equal (chinwag-test-draft buffer) "one two three"))
+              (should (string-search "Streamed text\n\n## You\n\n" transcript))
+              ;; Undo, again and again: the draft goes back, the transcript stays.
+              (setq last-command nil)
+              (dotimes (_ 5)
+                (condition-case nil
+                    (progn (undo) (undo-boundary) (setq last-command 'undo))
+                  (user-error nil))
+                (push (chinwag-test-draft buffer) seen)
+                (should (equal (chinwag-test-transcript buffer) transcript)))
+              (should (equal (chinwag-test-draft buffer) ""))
+              (should (member "one two" seen))
+              (should (member "one" seen))
+              ;; Redo brings the draft back, the transcript still the same.
+              (when (fboundp 'undo-redo)
+                (setq last-command 'undo)
+                (undo-redo 1)
+                (should (equal (chinwag-test-draft buffer) "one"))
+                (should (equal (chinwag-test-transcript buffer) transcript))))))
+      (kill-buffer buffer))))
+
+(ert-deftest chinwag-test-unit-error-hints ()
+  "Errors naming an action get a hint naming the user's command."
+  (let ((chinwag-rpc--config-file (expand-file-name "~/.config/chinwag/config.toml")))
+    (should (equal (chinwag-rpc-error-hint
+                    '(:code 1005 :message "no key" :data (:action "setKey" :provider "mock")))
+                   "M-x chinwag-set-key RET mock"))
+    (should (equal (chinwag-rpc-error-hint '(:data (:action "unlock"))) "M-x chinwag-unlock"))
+    (should (equal (chinwag-rpc-error-hint '(:data (:action "setPassword")))
+                   "M-x chinwag-set-password"))
+    (should (equal (chinwag-rpc-error-hint
+                    '(:data (:action "fixConfig" :key "providers.mock.base_url" :line 3)))
+                   "edit ~/.config/chinwag/config.toml line 3 (providers.mock.base_url)"))
+    (let ((hint (chinwag-rpc-error-hint
+                 '(:data (:action "startLocalServer" :provider "ollama"
+                                  :url "http://127.0.0.1:11434")))))
+      (should (string-search "ollama" hint))
+      (should (string-search "http://127.0.0.1:11434" hint)))
+    (should (string-match-p "restore" (chinwag-rpc-error-hint
+                                       '(:data (:action "restoreOrReset")))))
+    ;; Without an action, the codes that imply one.
+    (should (equal (chinwag-rpc-error-hint '(:code 1001 :message "locked")) "M-x chinwag-unlock"))
+    (should (equal (chinwag-rpc-error-hint '(:code 1005 :data (:provider "groq" :env "GROQ_API_KEY")))
+                   "M-x chinwag-set-key RET groq"))
+    (should-not (chinwag-rpc-error-hint '(:code 1101 :message "provider error")))
+    (should-not (chinwag-rpc-error-hint '(:code -32602 :data "options.x: bad")))
+    ;; Shown with the error.
+    (should (equal (chinwag-rpc-error-message
+                    '(:code 1001 :message "the vault is locked" :data (:action "unlock")))
+                   "The vault is locked; to fix it: M-x chinwag-unlock"))))
+
+(ert-deftest chinwag-test-unit-config-errors-warn-at-start ()
+  "Config errors of `initialize' are shown as warnings, one list or one error."
+  (when (get-buffer "*Warnings*") (kill-buffer "*Warnings*"))
+  (chinwag-rpc--check-init
+   (list :protocolVersion chinwag-protocol-version
+         :config (list :file "/home/u/.config/chinwag/config.toml"
+                       :error "unknown provider kind"
+                       :errors (vector "second problem"
+                                       '(:message "bad url" :key "providers.x.base_url"
+                                                  :line 7)))))
+  (let ((text (with-current-buffer "*Warnings*" (buffer-string))))
+    (should (string-search "unknown provider kind" text))
+    (should (string-search "second problem" text))
+    (should (string-search "bad url" text))
+    (should (string-search "config.toml line 7" text))))
+
+(ert-deftest chinwag-test-unit-language-from-extension ()
+  "A mode that says nothing useful gives way to the file's extension."
+  (should (equal (chinwag-language 'conf-javaprop-mode "/src/main.rs") "rust"))
+  (should (equal (chinwag-language 'fundamental-mode "/src/main.rs") "rust"))
+  (should (equal (chinwag-language 'prog-mode "/src/build.zig") "zig"))
+  (should (equal (chinwag-language 'text-mode "/src/app.unknownext") "unknownext"))
+  (should (equal (chinwag-language 'python-mode "/src/odd.rs") "python"))
+  (should (null (chinwag-language 'fundamental-mode)))
+  (with-temp-buffer
+    (conf-javaprop-mode)
+    (setq buffer-file-name "/tmp/chinwag-unit/main.rs")
+    (unwind-protect
+        (should (equal (plist-get (chinwag-region-context (point-min) (point-max)) :language)
+                       "rust"))
+      (setq buffer-file-name nil))))
+
+(ert-deftest chinwag-test-unit-select-model-without-a-list ()
+  "When the model list cannot be had, a typed model name is taken."
+  (let ((buffer (with-current-buffer (generate-new-buffer "*chinwag-unit*")
+                  (chinwag-chat-mode)
+                  (current-buffer))))
+    (unwind-protect
+        (with-current-buffer buffer
+          (chinwag-test-with-stubs
+              ((chinwag-request (lambda (method &rest _)
+                                  (pcase method
+                                    ('providers/list
+                                     '(:default "mock" :providers
+                                                [(:name "mock" :defaultModel "m")]))
+                                    (_ (user-error "The provider is down")))))
+               (completing-read (lambda (_prompt collection &rest _)
+                                  (should (null collection))
+                                  "typed-model")))
+            (should (equal (chinwag-select-model) '("mock" "typed-model")))
+            (should (equal chinwag-chat--model "typed-model"))))
+      (kill-buffer buffer))))
+
+(ert-deftest chinwag-test-unit-set-key-may-differ-from-auth-source ()
+  "With auth-source on, `chinwag-set-key' still lets the user type another key."
+  (let ((chinwag-auth-source t)
+        (stored nil))
+    (chinwag-test-with-stubs
+        ((chinwag-vault--provider-names (lambda () '("mock")))
+         (completing-read (lambda (&rest _) "mock"))
+         (chinwag-vault--auth-source-key (lambda (_) (copy-sequence "from-auth-source")))
+         (y-or-n-p (lambda (prompt) (should (string-search "auth-source" prompt)) nil))
+         (read-passwd (lambda (&rest _) (copy-sequence "typed-key")))
+         (chinwag-vault--store-key (lambda (provider key)
+                                     (setq stored (list provider (copy-sequence key)))
+                                     '(:result (:masked "ty...ey")))))
+      (call-interactively #'chinwag-set-key))
+    (should (equal stored '("mock" "typed-key")))))
+
+(ert-deftest chinwag-test-unit-delete-key-asks ()
+  "`chinwag-delete-key' asks first, and deletes nothing on no."
+  (let ((calls nil))
+    (chinwag-test-with-stubs
+        ((chinwag-request (lambda (method &rest _) (push method calls) '(:deleted t)))
+         (yes-or-no-p (lambda (_) nil)))
+      (should-error (chinwag-delete-key "mock") :type 'user-error))
+    (should-not (memq 'vault/deleteKey calls))))
+
+(ert-deftest chinwag-test-unit-password-length-first ()
+  "The new password's length is checked before it is asked a second time."
+  (let ((asked 0))
+    (chinwag-test-with-stubs
+        ((chinwag-request (lambda (&rest _) '(:state "unlocked" :protection "localKey")))
+         (read-passwd (lambda (&rest _) (setq asked (1+ asked)) (copy-sequence "short"))))
+      (should-error (chinwag-set-password) :type 'user-error))
+    (should (= asked 1))))
+
+(ert-deftest chinwag-test-unit-no-stray-prefixes ()
+  "No message of the package starts with a stray \"if:\"."
+  (dolist (file (directory-files (file-name-directory (locate-library "chinwag.el"))
+                                 t "\\`chinwag.*\\.el\\'"))
+    (with-temp-buffer
+      (insert-file-contents file)
+      (should-not (and (re-search-forward "\"[Ii]f: " nil t) file)))))
+
+(ert-deftest chinwag-test-unit-autoloads ()
+  "The committed autoloads are up to date and make every command available."
+  (let* ((file (locate-library "chinwag-autoloads.el"))
+         (dir (file-name-directory file))
+         (emacs (expand-file-name invocation-name invocation-directory))
+         (tmp (make-temp-file "chinwag-autoloads" t)))
+    (unwind-protect
+        (progn
+          (dolist (source (directory-files dir t "\\`chinwag.*\\.el\\'"))
+            (unless (string-suffix-p "-autoloads.el" source)
+              (copy-file source (expand-file-name (file-name-nondirectory source) tmp))))
+          (should (zerop (call-process
+                          emacs nil nil nil "--batch" "-Q" "--eval"
+                          (format "(let ((make-backup-files nil)) \
+(make-directory-autoloads %S %S))"
+                                  tmp (expand-file-name "chinwag-autoloads.el" tmp)))))
+          (should (equal (with-temp-buffer
+                           (insert-file-contents (expand-file-name "chinwag-autoloads.el" tmp))
+                           (buffer-string))
+                         (with-temp-buffer
+                           (insert-file-contents file)
+                           (buffer-string))))
+          ;; A fresh Emacs that loaded only the autoloads has every command.
+          (let ((check
+                 "(progn
+  (dolist (command '(chinwag chinwag-new chinwag-send chinwag-stop chinwag-refresh
+                     chinwag-select-model chinwag-send-region chinwag-ask
+                     chinwag-rewrite-region chinwag-history chinwag-set-key
+                     chinwag-delete-key chinwag-unlock chinwag-lock
+                     chinwag-set-password chinwag-doctor chinwag-restart chinwag-menu))
+    (unless (and (commandp command) (autoloadp (symbol-function command)))
+      (princ (format \"NOT AUTOLOADED %s\\n\" command))
+      (kill-emacs 3)))
+  (unless (keymapp chinwag-command-map) (kill-emacs 4))
+  (when (featurep 'chinwag) (kill-emacs 5))
+  (autoload-do-load (symbol-function 'chinwag-doctor) 'chinwag-doctor)
+  (unless (and (featurep 'chinwag) (not (autoloadp (symbol-function 'chinwag-doctor))))
+    (kill-emacs 6))
+  (kill-emacs 0))"))
+            (with-temp-buffer
+              (let ((status (call-process emacs nil t nil "--batch" "-Q" "-L" dir
+                                          "-l" file "--eval" check)))
+                (should (equal (list status (buffer-string)) (list 0 (buffer-string))))))))
+      (delete-directory tmp t))))
 
 ;;;; Scenario: a chat round trip
 
@@ -341,6 +632,8 @@
     (with-current-buffer buffer
       (should (eq major-mode 'chinwag-chat-mode))
       (should (derived-mode-p 'text-mode))
+      ;; The second run of each scenario is with markdown-mode, for real.
+      (should (eq (and (derived-mode-p 'markdown-mode) t) (and chinwag-test-markdown t)))
       (should (string-match-p "mock / mock-model" header-line-format))
       (should (equal (buffer-string) "## You\n\n")))
     ;; The model list comes from the provider; choose the other model.
@@ -370,32 +663,37 @@
       (maphash (lambda (_id continuation) (should (null (nth 2 continuation))))
                (jsonrpc--request-continuations conn))
       (with-current-buffer buffer
-        (let ((point-at-send (point))
-              (window (get-buffer-window buffer))
+        (let ((window (get-buffer-window buffer))
               (seen-progress nil)
               (grew nil)
               (size (buffer-size)))
-          (should (equal (buffer-substring-no-properties 1 (point)) "## You\n\nSay hello"))
-          ;; While it streams: point and window point, untouched since sending,
-          ;; follow the answer once it begins; input is refused.
+          (ignore undo-before)
+          ;; The message went to the transcript, the answer comes below it and
+          ;; the new draft, empty, below that, with point.
+          (should (equal (buffer-string)
+                         "## You\n\nSay hello\n\n## Assistant\n\n\n\n## You\n\n"))
+          (should (= (point) (point-max)))
+          ;; While it streams: point and window point stay in the draft, below
+          ;; the answer; the transcript refuses input.
           (while chinwag-chat--stream
             (accept-process-output nil 0.02)
+            (chinwag-test-fontify-as-shown buffer)
             (when chinwag-chat--stream
-              (let ((expected (if (> (buffer-size) size) (point-max) point-at-send)))
-                (should (= (point) expected))
-                (should (= (window-point window) expected))))
+              (should (= (point) (point-max)))
+              (should (= (window-point window) (point-max))))
             (when (> (buffer-size) size) (setq grew t))
             (when (and mode-line-process (string-match-p "answering" mode-line-process))
               (setq seen-progress t))
             (when (and chinwag-chat--stream (> (buffer-size) size))
-              (should-error (insert "x") :type 'text-read-only)))
+              (save-excursion
+                (goto-char (point-min))
+                (should-error (insert "x") :type 'text-read-only))))
           (should grew)
           (should seen-progress)
-          ;; Untouched since the message was sent: point moves to the new input.
           (should (= (point) (point-max)))
           (should (= (window-point window) (point-max)))
-          ;; Nothing streamed went into the undo list.
-          (should (eq buffer-undo-list undo-before))
+          ;; Nothing streamed went into the undo list, and what was sent left it.
+          (should (null buffer-undo-list))
           (should (string-match-p "\\[11\\+5 tokens, [0-9.]+ tok/s, [0-9.]+ s\\]"
                                   mode-line-process))
           (should (equal (chinwag-test-last-answer buffer)
@@ -408,10 +706,11 @@
           (insert "typed")
           (should (string-suffix-p "## You\n\ntyped" (buffer-string)))
           (delete-region (- (point-max) 5) (point-max))
-          (chinwag-test-fontify buffer)
-          (should (eq (chinwag-test-face-at buffer "^## Assistant") 'chinwag-heading))
-          (should (eq (chinwag-test-face-at buffer "fn main") 'chinwag-code))
-          (should (eq (chinwag-test-face-at buffer "^```rust") 'chinwag-fence)))))
+          (unless chinwag-test-markdown
+            (chinwag-test-fontify buffer)
+            (should (eq (chinwag-test-face-at buffer "^## Assistant") 'chinwag-heading))
+            (should (eq (chinwag-test-face-at buffer "fn main") 'chinwag-code))
+            (should (eq (chinwag-test-face-at buffer "^```rust") 'chinwag-fence))))))
     ;; The history holds both turns; the title names the buffer.
     (let ((chat (chinwag-test-history (buffer-local-value 'chinwag-chat--id buffer))))
       (should (equal (plist-get chat :model) "mock-large"))
@@ -431,14 +730,18 @@
         (with-current-buffer name
           (should-not (string-search "Say hello" (buffer-string)))
           (should-not (string-search "from the" (buffer-string))))))
-    ;; The doctor sees it all.
-    (with-current-buffer (chinwag-doctor)
+    ;; The doctor sees it all, in the selected window.
+    (with-current-buffer (call-interactively #'chinwag-doctor)
+      (should (eq (window-buffer (selected-window)) (current-buffer)))
       (let ((text (buffer-string)))
         (should (string-match-p (concat "Emacs: +" (regexp-quote emacs-version)) text))
         (should (string-match-p "Backend: +chinwag 0\\.1\\.0, protocol 1\\.0" text))
         (should (string-match-p "Vault: +unlocked, protection localKey" text))
         (should (string-match-p "mock +openai-compatible +http://127\\.0\\.0\\.1" text))
-        (should (string-match-p "markdown-mode not installed" text))))
+        (should (string-match-p (if chinwag-test-markdown
+                                    "markdown-mode installed (used)"
+                                  "markdown-mode not installed")
+                                text))))
     ;; Killing Emacs shuts the backend down cleanly.
     (let ((process (chinwag-connection-process conn)))
       (chinwag-rpc-shutdown)
@@ -590,9 +893,19 @@
       (should-error (chinwag-rewrite-accept) :type 'user-error)
       ;; A rewrite being written can be stopped.
       (let ((job (chinwag-rewrite-region 1 10 "slowly")))
+        ;; Its progress is in the mode line (`format-mode-line' gives nothing
+        ;; in batch Emacs: the lighter is checked), and C-c C-k here stops it.
+        (should chinwag-rewrite-mode)
+        (should (equal (cadr (assq 'chinwag-rewrite-mode minor-mode-alist))
+                       '(:eval (chinwag-rewrite--lighter))))
+        (should (string-match-p "Rewriting\\[0 chars\\]" (chinwag-rewrite--lighter)))
         (chinwag-test-wait "the first delta of the slow rewrite"
                            (lambda () (chinwag-rewrite--job-chat-id job)))
-        (should (chinwag-stop))
+        (should (string-match-p "Rewriting\\[[1-9][0-9]* chars\\]"
+                                (chinwag-rewrite--lighter)))
+        (should (eq (key-binding (kbd "C-c C-k")) #'chinwag-rewrite-reject))
+        (call-interactively (key-binding (kbd "C-c C-k")))
+        (should-not chinwag-rewrite-mode)
         (should-not chinwag-rewrite--job)
         (should (equal (buffer-string) original))
         (chinwag-test-wait "the end of the slow rewrite"
@@ -729,7 +1042,15 @@ Lifetimes are scopes\\.\n\n## You\n\n\\'"
           (with-current-buffer chat
             (should (string-match-p "\\[error: .*refused.*\\]" (buffer-string))))))
       (should (= asked 1)))
-    (chinwag-delete-key "remote")
+    ;; Deleting asks first.
+    (chinwag-test-with-stubs ((yes-or-no-p (lambda (_prompt) nil)))
+      (should-error (chinwag-delete-key "remote") :type 'user-error))
+    (should (seq-find (lambda (key) (equal (plist-get key :provider) "remote"))
+                      (plist-get (chinwag-rpc-request 'vault/listKeys) :keys)))
+    (chinwag-test-with-stubs ((yes-or-no-p (lambda (prompt)
+                                             (should (string-search "remote" prompt))
+                                             t)))
+      (chinwag-delete-key "remote"))
     (should-not (seq-find (lambda (key) (equal (plist-get key :provider) "remote"))
                           (plist-get (chinwag-rpc-request 'vault/listKeys) :keys)))
     ;; No key reached a buffer or a log.
@@ -745,9 +1066,7 @@ Lifetimes are scopes\\.\n\n## You\n\n\\'"
         (asked 0)
         (chat (chinwag-test-chat t))
         (other nil))
-    (chinwag-test-with-stubs ((read-passwd (lambda (_prompt &optional confirm &rest _)
-                                             (should confirm)
-                                             (copy-sequence password))))
+    (chinwag-test-with-stubs ((read-passwd (lambda (&rest _) (copy-sequence password))))
       (chinwag-set-password))
     (should (equal (plist-get chinwag-vault-status :protection) "password"))
     ;; Both chats exist before the vault locks.
@@ -800,7 +1119,9 @@ Lifetimes are scopes\\.\n\n## You\n\n\\'"
     (chinwag-test-with-stubs ((read-passwd (lambda (&rest _) nil)))
       (chinwag-test-say chat "no password"))
     (with-current-buffer chat
-      (should (string-match-p "\\[error: The vault is locked (no password given)\\]"
+      ;; The error says what to do about it.
+      (should (string-match-p "\\[error: The vault is locked (no password given); \
+to fix it: M-x chinwag-unlock\\]"
                               (buffer-string))))
     ;; chinwag-unlock.
     (chinwag-test-with-stubs ((read-passwd (lambda (&rest _) (copy-sequence password))))
@@ -904,6 +1225,118 @@ Once with chinwag's reader, once with `jsonrpc.el''s."
     (chinwag-test--fast-answer "jsonrpc.el's reader"))
   (chinwag-rpc-shutdown))
 
+;;;; Scenario: undo, and writing while an answer streams
+
+(ert-deftest chinwag-test-undo ()
+  "Undo touches only what the user typed; the next message is written while
+an answer streams above it, and its draft stays intact."
+  (let ((buffer (chinwag-test-chat t)))
+    (with-current-buffer buffer (buffer-enable-undo))
+    (chinwag-test-say buffer "Say hello")
+    (let ((transcript (chinwag-test-transcript buffer)))
+      (should (string-search "Say hello" transcript))
+      ;; Nothing to undo after the answer: the sent message stays.
+      (with-current-buffer buffer
+        (setq last-command nil)
+        (dotimes (_ 3)
+          (condition-case nil (progn (undo) (undo-boundary) (setq last-command 'undo)) (user-error nil))
+          (should (equal (chinwag-test-transcript buffer) transcript)))
+        (when (fboundp 'undo-redo)
+          (condition-case nil (undo-redo 1) (user-error nil))
+          (should (equal (chinwag-test-transcript buffer) transcript))))
+      ;; Typed text is undone, and nothing else.
+      (chinwag-test-type buffer "typo")
+      (with-current-buffer buffer
+        (setq last-command nil)
+        (undo)
+        (should (equal (chinwag-test-draft buffer) ""))
+        (should (equal (chinwag-test-transcript buffer) transcript))))
+    ;; While the next answer streams, the user writes the message after it.
+    (chinwag-test-type buffer "Count slowly")
+    (with-current-buffer buffer (chinwag-send))
+    (chinwag-test-wait "the first delta"
+                       (lambda () (string-search "tok0" (chinwag-test-last-answer buffer))))
+    (chinwag-test-type buffer "Next question")
+    (chinwag-test-wait "more deltas"
+                       (lambda () (string-search "tok3" (chinwag-test-last-answer buffer))))
+    (chinwag-test-type buffer ", typed")
+    (chinwag-test-wait "more deltas"
+                       (lambda () (string-search "tok6" (chinwag-test-last-answer buffer))))
+    (with-current-buffer buffer
+      (should chinwag-chat--stream)
+      (should (string-suffix-p "\n\n## You\n\nNext question, typed" (buffer-string)))
+      (should (= (point) (point-max)))
+      ;; Undo during the stream: the draft only.
+      (let ((before (chinwag-test-transcript buffer)))
+        (setq last-command nil)
+        (undo)
+        (should (equal (chinwag-test-draft buffer) "Next question"))
+        (should (string-prefix-p (string-remove-suffix "\n\n## You\n\n" before)
+                                 (chinwag-test-transcript buffer)))))
+    (chinwag-test-answer buffer)
+    (with-current-buffer buffer
+      (should (string-match-p "tok59 \n\n## You\n\nNext question\\'" (buffer-string)))
+      (should (equal (chinwag-test-draft buffer) "Next question"))
+      (chinwag-send))
+    (chinwag-test-answer buffer)
+    (should (equal (chinwag-test-last-answer buffer) "Third."))
+    (with-current-buffer buffer
+      (should (equal (chinwag-test-draft buffer) ""))
+      (should (string-search "## You\n\nNext question\n\n## Assistant\n\nThird." (buffer-string))))
+    (kill-buffer buffer)
+    (chinwag-rpc-shutdown)))
+
+;;;; Scenario: two editors on one chat
+
+(ert-deftest chinwag-test-two-editors ()
+  "A chat continued elsewhere is shown again when the user comes back to it,
+and before a message is sent; the draft is kept."
+  (let* ((buffer (chinwag-test-chat t))
+         (other (get-buffer-create "*other*")))
+    (chinwag-test-say buffer "First here")
+    (let ((id (buffer-local-value 'chinwag-chat--id buffer)))
+      ;; Another editor continues the chat (through the same backend here).
+      (chinwag-rpc-request 'chat/send (list :chatId id :content "From the other editor") 30)
+      (chinwag-test-type buffer "my draft")
+      ;; The user comes back to the chat's window.
+      (switch-to-buffer other)
+      (switch-to-buffer buffer)
+      (chinwag-chat--on-return (selected-window))
+      (chinwag-test-wait "the chat shown again"
+                         (lambda ()
+                           (string-search "## You\n\nFrom the other editor\n\n## Assistant\n\n\
+Elsewhere." (with-current-buffer buffer (buffer-string)))))
+      (with-current-buffer buffer
+        (should (equal (chinwag-test-draft buffer) "my draft"))
+        (should (string-suffix-p "## You\n\nmy draft" (buffer-string)))
+        (should (memq #'chinwag-chat--on-return window-selection-change-functions))
+        (should (memq #'chinwag-chat--on-return window-buffer-change-functions)))
+      ;; Changed elsewhere again, then sent from here without coming back first.
+      (chinwag-rpc-request 'chat/send (list :chatId id :content "Again elsewhere") 30)
+      (with-current-buffer buffer (chinwag-send))
+      (chinwag-test-answer buffer)
+      (with-current-buffer buffer
+        (should (string-search "## You\n\nAgain elsewhere\n\n## Assistant\n\nOnce more.\n\n\
+## You\n\nmy draft\n\n## Assistant\n\nHere." (buffer-string))))
+      (should (= 8 (length (plist-get (chinwag-test-history id) :messages))))
+      ;; Nothing changed elsewhere: coming back renders nothing again.
+      (with-current-buffer buffer
+        (let ((before (buffer-string)))
+          (chinwag-test-with-stubs ((chinwag-chat--render (lambda (&rest _)
+                                                            (error "Rendered again"))))
+            (chinwag-chat--on-return (selected-window))
+            (sleep-for 0.3)
+            (accept-process-output nil 0.1))
+          (should (equal (buffer-string) before))))
+      ;; Deleted elsewhere: the buffer says so, and its next message starts a new chat.
+      (chinwag-rpc-request 'history/delete (list :chatId id))
+      (with-current-buffer buffer
+        (chinwag-chat--on-return (selected-window))
+        (chinwag-test-wait "the deletion noticed" (lambda () (null chinwag-chat--id)))
+        (should (string-search "deleted elsewhere" header-line-format))))
+    (kill-buffer other)
+    (chinwag-rpc-shutdown)))
+
 ;;;; A provider error
 
 (ert-deftest chinwag-test-provider-error ()
@@ -917,7 +1350,10 @@ user's message stays in the transcript, and the next message works."
     (should (string-search "401" (chinwag-test-messages)))
     (should-not (string-search "CANARY" (with-current-buffer chat (buffer-string))))
     (chinwag-test-say chat "Again")
-    (should (equal (chinwag-test-last-answer chat) "Recovered."))))
+    (should (equal (chinwag-test-last-answer chat) "Recovered."))
+    ;; No stray prefixes in what was shown.
+    (should-not (string-match-p "\\_<[Ii]f: " (chinwag-test-messages)))
+    (should-not (string-match-p "\\_<[Ii]f: " (with-current-buffer chat (buffer-string))))))
 
 (provide 'chinwag-test)
 ;;; chinwag-test.el ends here
