@@ -66,6 +66,20 @@ pub fn open(
     let key = ring
         .get(generation)
         .ok_or(CryptoError::UnknownGeneration(generation))?;
+    open_under(key, tree, record_key, sealed)
+}
+
+/// [`open`] with one key, which must be the generation the record names.
+pub fn open_under(
+    key: &DataKey,
+    tree: &str,
+    record_key: &[u8],
+    sealed: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    let generation = generation_of(sealed).ok_or(CryptoError::Integrity("sealed record"))?;
+    if generation != key.generation() {
+        return Err(CryptoError::UnknownGeneration(generation));
+    }
     let (header, body) = sealed.split_at(HEADER_LEN);
     let nonce: &[u8; NONCE_LEN] = header[5..]
         .try_into()

@@ -40,6 +40,11 @@ pub struct Body {
     /// Every chat, by id.
     #[serde(default)]
     pub chats: BTreeMap<String, ChatEntry>,
+    /// Chats deleted whose records may still be in the database (`*`: every record), until
+    /// the removal is known to be done. Their keys are gone already; this only says where a
+    /// start after a crash must clean up, so that it need not scan the whole database.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub purge: Vec<String>,
 }
 
 /// One chat's key and manifest entry.
@@ -121,6 +126,7 @@ impl Body {
             keys: BTreeMap::new(),
             settings,
             chats: BTreeMap::new(),
+            purge: Vec::new(),
         }
     }
 

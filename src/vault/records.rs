@@ -13,7 +13,7 @@ use zeroize::Zeroizing;
 
 use super::VaultError;
 use super::body::{Body, ChatEntry, encode_digest};
-use crate::crypto::{CryptoError, record, record_digest};
+use crate::crypto::{CryptoError, DataKey, record, record_digest};
 use crate::store::{Backend, Op, Tree};
 
 /// Message digests of one chat, by message id.
@@ -162,26 +162,48 @@ impl View<'_> {
     }
 }
 
-fn open_with(
-    chat_id: &str,
-    entry: &ChatEntry,
-    tree: Tree,
-    key: &[u8],
-    sealed: &[u8],
-) -> Result<Zeroizing<Vec<u8>>, VaultError> {
-    let generation = record::generation_of(sealed)
-        .ok_or_else(|| damaged(chat_id, "a record is not one of ours"))?;
-    let data_key = entry.key_of(generation)?.ok_or_else(|| {
-        damaged(
-            chat_id,
-            "a record is sealed under a key the vault does not hold",
-        )
-    })?;
-    let ring = crate::crypto::KeyRing::new(vec![data_key])?;
-    record::open(&ring, tree.name(), key, sealed).map_err(|error| match error {
-        CryptoError::Integrity(_) => damaged(chat_id, "a record failed its integrity check"),
-        other => VaultError::from(other),
-    })
+/// A chat's keys, decoded once for all its records.
+struct ChatKeys {
+    current: DataKey,
+    next: Option<DataKey>,
+}
+
+impl ChatKeys {
+    fn of(entry: &ChatEntry) -> Result<ChatKeys, VaultError> {
+        let next = match entry.next_key {
+            Some(_) => entry.key_of(entry.generation + 1)?,
+            None => None,
+        };
+        let current = entry
+            .key_of(entry.generation)?
+            .ok_or(VaultError::Damaged("a chat entry without its key".into()))?;
+        Ok(ChatKeys { current, next })
+    }
+
+    fn open(
+        &self,
+        chat_id: &str,
+        tree: Tree,
+        key: &[u8],
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+        let generation = record::generation_of(sealed)
+            .ok_or_else(|| damaged(chat_id, "a record is not one of ours"))?;
+        let data_key = if generation == self.current.generation() {
+            &self.current
+        } else {
+            self.next
+                .as_ref()
+                .filter(|next| next.generation() == generation)
+                .ok_or_else(|| {
+                    damaged(chat_id, "a record is sealed under a key the vault does not hold")
+                })?
+        };
+        record::open_under(data_key, tree.name(), key, sealed).map_err(|error| match error {
+            CryptoError::Integrity(_) => damaged(chat_id, "a record failed its integrity check"),
+            other => VaultError::from(other),
+        })
+    }
 }
 
 fn open_envelope(
@@ -195,7 +217,7 @@ fn open_envelope(
             "its record is not the one the vault holds (altered, rolled back or replaced)",
         ));
     }
-    let plain = open_with(chat_id, entry, Tree::Chats, chat_id.as_bytes(), sealed)?;
+    let plain = ChatKeys::of(entry)?.open(chat_id, Tree::Chats, chat_id.as_bytes(), sealed)?;
     let bad = || damaged(chat_id, "its record is unreadable");
     let (length, rest) = plain.split_at_checked(4).ok_or_else(bad)?;
     let length = u32::from_be_bytes([length[0], length[1], length[2], length[3]]) as usize;
@@ -211,6 +233,7 @@ fn open_messages(
     stored: Vec<(Vec<u8>, Vec<u8>)>,
 ) -> Result<Messages, VaultError> {
     let prefix_len = chat_id.len() + 1;
+    let keys = ChatKeys::of(entry)?;
     let mut out = Vec::with_capacity(stored.len());
     for (key, sealed) in stored {
         let message_id = String::from_utf8_lossy(&key[prefix_len.min(key.len())..]).into_owned();
@@ -231,7 +254,7 @@ fn open_messages(
                 ));
             }
         }
-        let plain = open_with(chat_id, entry, Tree::Messages, &key, &sealed)?;
+        let plain = keys.open(chat_id, Tree::Messages, &key, &sealed)?;
         out.push((message_id, plain));
     }
     if out.len() != digests.len() {
@@ -389,6 +412,9 @@ impl<'a> Tx<'a> {
             tree: Tree::Chats,
             key: chat_id.as_bytes().to_vec(),
         });
+        if !self.body.purge.iter().any(|id| id == chat_id || id == "*") {
+            self.body.purge.push(chat_id.to_string());
+        }
         self.body_changed = true;
         Ok(true)
     }
@@ -397,6 +423,7 @@ impl<'a> Tx<'a> {
     pub fn clear_chats(&mut self) -> usize {
         let count = self.body.chats.len();
         self.body.chats.clear();
+        self.body.purge = vec!["*".to_string()];
         self.staged.clear();
         self.ops.clear();
         self.clear_records = true;
