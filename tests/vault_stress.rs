@@ -414,3 +414,52 @@ fn is_reported(error: &chinwag::history::HistoryError) -> bool {
         HistoryError::Vault(VaultError::Damaged(_) | VaultError::Store(_))
     )
 }
+
+#[test]
+fn a_clear_killed_midway_is_all_or_nothing_and_leaves_no_orphans() {
+    use chinwag::store::sled_backend::SledBackend;
+    use chinwag::store::{Backend, Tree};
+
+    for delay_ms in [0u64, 15, 60] {
+        let home = Home::new();
+        home.write_config(FAST_KDF);
+        let chats: Vec<(String, [(&str, &str); 2])> = (0..1500)
+            .map(|index| {
+                (
+                    format!("chat {index}"),
+                    [("user", "a question"), ("assistant", "an answer")],
+                )
+            })
+            .collect();
+        let slices: Vec<(&str, &[(&str, &str)])> = chats
+            .iter()
+            .map(|(title, messages)| (title.as_str(), &messages[..]))
+            .collect();
+        let export = home.write_export("many.json", &slices);
+        let mut server = Server::start(&home, Framing::Ndjson);
+        ok(server.call(1, "history/import", json!({"path": export})));
+        server.request(2, "history/clear", json!({"confirm": true}));
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        server.signal(libc::SIGKILL);
+        let _ = server.wait_exit();
+
+        let mut server = Server::start(&home, Framing::Ndjson);
+        let listing = ok(server.call(1, "history/list", json!({})));
+        let total = listing["total"].as_u64().unwrap();
+        assert!(
+            total == 0 || total == 1500,
+            "killed after {delay_ms} ms: {total} chats"
+        );
+        assert!(listing.get("damaged").is_none(), "{listing}");
+        server.finish();
+
+        let db = SledBackend::open(&home.data_dir().join("store"), 1 << 20).unwrap();
+        let chats = db.scan(Tree::Chats, b"").unwrap().len() as u64;
+        let messages = db.scan(Tree::Messages, b"").unwrap().len() as u64;
+        assert_eq!(
+            (chats, messages),
+            (total, total * 2),
+            "killed after {delay_ms} ms: records left behind"
+        );
+    }
+}

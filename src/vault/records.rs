@@ -196,7 +196,10 @@ impl ChatKeys {
                 .as_ref()
                 .filter(|next| next.generation() == generation)
                 .ok_or_else(|| {
-                    damaged(chat_id, "a record is sealed under a key the vault does not hold")
+                    damaged(
+                        chat_id,
+                        "a record is sealed under a key the vault does not hold",
+                    )
                 })?
         };
         record::open_under(data_key, tree.name(), key, sealed).map_err(|error| match error {
