@@ -51,6 +51,17 @@ impl DataKey {
         DataKey::from_bytes(self.generation, self.bytes())
     }
 
+    /// A key kept by [`DataKey::raw`].
+    pub fn from_raw(generation: u32, bytes: &[u8; 32]) -> DataKey {
+        DataKey::from_bytes(generation, bytes)
+    }
+
+    /// The key's bytes, to be kept inside the sealed vault body (per-chat keys) and nowhere
+    /// else. Wiped on drop.
+    pub fn raw(&self) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(*self.bytes())
+    }
+
     /// The key as base64, to be kept inside the sealed vault body (per-chat keys) and nowhere
     /// else. Wiped on drop.
     pub fn to_stored(&self) -> Zeroizing<String> {

@@ -142,7 +142,7 @@ pub(super) fn migrate(
         let envelope = encode_envelope(&digests, &plain)?;
         let resealed = record::seal(&chat_key, Tree::Chats.name(), &key, &envelope)?;
         let mut entry = entry;
-        entry.digest = encode_digest(&record_digest(&resealed));
+        entry.digest = Some(record_digest(&resealed));
         body.chats.insert(chat_id, entry);
         ops.push(Op::Insert {
             tree: Tree::Chats,

@@ -40,6 +40,8 @@ use crate::store::{Backend, Op, StoreError, Tree, TreeEntries};
 use body::Body;
 use file::FileLock;
 
+#[doc(hidden)]
+pub use body::chat_keys_for_carving;
 pub use password_source::PASSWORD_ENV;
 pub use provider_keys::{KeyFormatError, mask};
 pub use records::{Damage, Messages, OpenedChat, Tx, View, message_key};
@@ -987,7 +989,7 @@ impl Vault {
                 let next = entry.generation.checked_add(1).ok_or_else(|| {
                     VaultError::Shape("a chat key generation is exhausted".into())
                 })?;
-                entry.next_key = Some(crate::crypto::DataKey::generate(next)?.to_stored());
+                entry.next_key = Some(crate::crypto::DataKey::generate(next)?.raw());
             }
         }
         body.epoch = next_epoch(body.epoch);

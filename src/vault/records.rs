@@ -170,7 +170,7 @@ struct ChatKeys {
 
 impl ChatKeys {
     fn of(entry: &ChatEntry) -> Result<ChatKeys, VaultError> {
-        let next = match entry.next_key {
+        let next = match &entry.next_key {
             Some(_) => entry.key_of(entry.generation + 1)?,
             None => None,
         };
@@ -463,7 +463,7 @@ impl<'a> Tx<'a> {
                 chat_id.as_bytes(),
                 &envelope,
             )?;
-            entry.pending = Some(encode_digest(&record_digest(&sealed)));
+            entry.pending = Some(record_digest(&sealed));
             self.ops.push(Op::Insert {
                 tree: Tree::Chats,
                 key: chat_id.as_bytes().to_vec(),
@@ -497,7 +497,7 @@ pub(super) fn reseal_chat(
     backend: &dyn Backend,
     chat_id: &str,
     entry: &ChatEntry,
-) -> Result<(Vec<Op>, String), VaultError> {
+) -> Result<(Vec<Op>, [u8; 16]), VaultError> {
     let view_body_entry = entry;
     let sealed_record = backend
         .get(Tree::Chats, chat_id.as_bytes())?
@@ -520,7 +520,7 @@ pub(super) fn reseal_chat(
     }
     let envelope = encode_envelope(&new_digests, &record)?;
     let sealed = record::seal(&key, Tree::Chats.name(), chat_id.as_bytes(), &envelope)?;
-    let digest = encode_digest(&record_digest(&sealed));
+    let digest = record_digest(&sealed);
     ops.push(Op::Insert {
         tree: Tree::Chats,
         key: chat_id.as_bytes().to_vec(),

@@ -82,15 +82,9 @@ fn try_keys_of_vault_file(bytes: &[u8], unlock: &Unlock<'_>) -> Option<Vec<[u8; 
     let sealed = SealedVault::parse(bytes).ok()?;
     let open = sealed.unlock(unlock).ok()?;
     let body = open.open(&sealed).ok()?;
-    let body: serde_json::Value = serde_json::from_slice(&body).ok()?;
     let mut keys = vec![*open.key_bytes_for_carving()];
-    for entry in body["chats"].as_object()?.values() {
-        for field in ["key", "nextKey"] {
-            if let Some(text) = entry[field].as_str() {
-                let bytes = B64.decode(text).ok()?;
-                keys.push(bytes.try_into().ok()?);
-            }
-        }
+    for key in chinwag::vault::chat_keys_for_carving(&body).ok()? {
+        keys.push(*key);
     }
     Some(keys)
 }
