@@ -484,18 +484,17 @@ impl ChatService {
                     let more = match more {
                         Ok(more) => more,
                         Err(error) => {
+                            // What was decoded in the same read as the fault arrived before
+                            // it: relay it and keep it in the saved answer.
+                            for item in items.drain(..) {
+                                pending.take(item, answer);
+                            }
                             pending.flush(answer, deltas).await;
                             return Err(StreamEnd::Failed(error));
                         }
                     };
                     for item in items.drain(..) {
-                        match item {
-                            StreamItem::Text(text) => pending.text.push_str(&text),
-                            StreamItem::Reasoning(text) => pending.reasoning.push_str(&text),
-                            StreamItem::Usage(usage) => answer.usage = Some(usage),
-                            StreamItem::Finish(reason) => answer.finish = Some(reason),
-                            StreamItem::Done => {}
-                        }
+                        pending.take(item, answer);
                         if pending.is_empty() {
                             continue;
                         }
@@ -533,6 +532,17 @@ struct Pending {
 }
 
 impl Pending {
+    /// Take one decoded item: text to send, or the answer's usage and finish reason.
+    fn take(&mut self, item: StreamItem, answer: &mut PartialAnswer) {
+        match item {
+            StreamItem::Text(text) => self.text.push_str(&text),
+            StreamItem::Reasoning(text) => self.reasoning.push_str(&text),
+            StreamItem::Usage(usage) => answer.usage = Some(usage),
+            StreamItem::Finish(reason) => answer.finish = Some(reason),
+            StreamItem::Done => {}
+        }
+    }
+
     fn is_empty(&self) -> bool {
         self.text.is_empty() && self.reasoning.is_empty()
     }

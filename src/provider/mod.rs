@@ -131,6 +131,10 @@ impl ProviderError {
 }
 
 /// Decodes one family's stream.
+///
+/// On an error, `out` still holds every item decoded before the fault (in the same chunk
+/// too): the caller relays and saves them, since they are part of the answer the user saw
+/// coming.
 pub trait StreamDecoder: Send {
     /// Feed a chunk of the body; items decoded so far are pushed to `out`.
     fn feed(&mut self, chunk: &[u8], out: &mut Vec<StreamItem>) -> Result<(), ProviderError>;

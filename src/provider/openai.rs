@@ -103,14 +103,6 @@ impl UnitHandler<SseEvent> for OpenAiHandler {
             return Ok(());
         }
         let chunk = json(data)?;
-        if let Some(error) = chunk.get("error").filter(|e| !e.is_null()) {
-            let message = error
-                .get("message")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-                .unwrap_or_else(|| error.to_string());
-            return Err(UnitError::Stream(message));
-        }
         if let Some(choice) = chunk.get("choices").and_then(|c| c.get(0)) {
             let delta = choice.get("delta");
             let field = |name: &str| delta.and_then(|d| d.get(name)).and_then(Value::as_str);
@@ -139,6 +131,15 @@ impl UnitHandler<SseEvent> for OpenAiHandler {
                 prompt_tokens: count("prompt_tokens"),
                 completion_tokens: count("completion_tokens"),
             }));
+        }
+        // Checked last: a chunk carrying text and an error keeps its text.
+        if let Some(error) = chunk.get("error").filter(|e| !e.is_null()) {
+            let message = error
+                .get("message")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .unwrap_or_else(|| error.to_string());
+            return Err(UnitError::Stream(message));
         }
         Ok(())
     }
@@ -197,6 +198,33 @@ mod tests {
         assert!(
             matches!(decode(error, 5), Err(ProviderError::Stream { message, .. }) if message == "overloaded")
         );
+    }
+
+    #[test]
+    fn items_before_an_error_in_the_same_chunk_stay_in_out() {
+        let stream = concat!(
+            "data: {\"choices\":[{\"delta\":{\"content\":\"one \"}}]}\n\n",
+            "data: {\"choices\":[{\"delta\":{\"content\":\"two\"}}],\"error\":{\"message\":\"x\"}}\n\n",
+        );
+        let mut decoder = OpenAi.decoder("groq");
+        let mut out = Vec::new();
+        let error = decoder.feed(stream.as_bytes(), &mut out).unwrap_err();
+        assert!(matches!(error, ProviderError::Stream { .. }), "{error:?}");
+        assert_eq!(
+            out,
+            vec![
+                StreamItem::Text("one ".into()),
+                StreamItem::Text("two".into())
+            ]
+        );
+        // An overlong line after a complete event: the event is still decoded.
+        let mut decoder = OpenAi.decoder("groq");
+        let mut out = Vec::new();
+        let mut long =
+            b"data: {\"choices\":[{\"delta\":{\"content\":\"kept\"}}]}\n\ndata: ".to_vec();
+        long.resize(long.len() + 9 * 1024 * 1024, b'x');
+        assert!(decoder.feed(&long, &mut out).is_err());
+        assert_eq!(out, vec![StreamItem::Text("kept".into())]);
     }
 
     #[test]

@@ -1,0 +1,133 @@
+//! The usability fixes, through the real binary against the scripted provider: text before a
+//! mid-stream error is kept, a broken config line breaks only what depends on it, errors carry
+//! the action a user can take, local servers that need keys get them, Gemini and Azure-style
+//! gateways, rewrites listed apart in history, and `chinwag chat` with a password.
+
+mod support;
+
+use serde_json::{Value, json};
+use support::provider::{ProviderServer, Reply};
+use support::{FAST_KDF, Framing, Home, Server, error_code};
+
+const KEY: &str = "mock-key-7f3a9e1c-CANARY";
+
+fn ok(response: Value) -> Value {
+    assert!(
+        response.get("error").is_none(),
+        "unexpected error: {response}"
+    );
+    response["result"].clone()
+}
+
+fn mock_config(provider: &ProviderServer, extra: &str) -> String {
+    format!(
+        "default_provider = \"mock\"\n{FAST_KDF}\
+         [chat]\nidle_timeout_secs = 2\n\n\
+         [providers.mock]\nkind = \"openai-compatible\"\nbase_url = \"{}\"\ndefault_model = \"mock-model\"\n\n\
+         {extra}",
+        provider.url("/v1"),
+    )
+}
+
+fn start(home: &Home, config: &str) -> Server {
+    home.write_config(config);
+    Server::start(home, Framing::ContentLength)
+}
+
+fn collect(server: &mut Server, id: i64) -> (Vec<Value>, Value) {
+    let mut deltas = Vec::new();
+    loop {
+        let message = server.recv();
+        if message["method"] == "chat/delta" {
+            deltas.push(message["params"].clone());
+        } else if message["id"] == id {
+            return (deltas, message);
+        }
+    }
+}
+
+fn joined(deltas: &[Value]) -> String {
+    deltas
+        .iter()
+        .filter(|d| d["kind"] == "text")
+        .map(|d| d["delta"].as_str().unwrap())
+        .collect()
+}
+
+fn saved_message(server: &mut Server, id: i64, chat_id: &str, message_id: &str) -> Value {
+    let chat = ok(server.call(id, "history/get", json!({"chatId": chat_id})));
+    chat["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == message_id)
+        .unwrap_or_else(|| panic!("no message {message_id} in {chat}"))
+        .clone()
+}
+
+/// Item 1: three text chunks and an error event in one TCP write: the text is relayed and
+/// saved, with every decoder family.
+#[test]
+fn text_before_a_mid_stream_error_in_the_same_read_is_kept() {
+    let provider = ProviderServer::start();
+    let home = Home::new();
+    let extra = format!(
+        "[providers.claude]\nkind = \"anthropic\"\nbase_url = \"{}\"\ndefault_model = \"c\"\n\n\
+         [providers.llama]\nkind = \"ollama\"\nbase_url = \"{}\"\ndefault_model = \"l\"\n",
+        provider.url("/v1"),
+        provider.url(""),
+    );
+    let mut server = start(&home, &mock_config(&provider, &extra));
+    ok(server.call(1, "vault/setKey", json!({"provider": "mock", "key": KEY})));
+    let openai = concat!(
+        "data: {\"choices\":[{\"delta\":{\"content\":\"one \"}}]}\n\n",
+        "data: {\"choices\":[{\"delta\":{\"content\":\"two \"}}]}\n\n",
+        "data: {\"choices\":[{\"delta\":{\"content\":\"three\"}}]}\n\n",
+        "data: {\"error\":{\"message\":\"upstream overloaded\"}}\n\n",
+    );
+    let anthropic = concat!(
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":3}}}\n\n",
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":\"one \"}}\n\n",
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":\"two \"}}\n\n",
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":\"three\"}}\n\n",
+        "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"upstream overloaded\"}}\n\n",
+    );
+    let ollama = concat!(
+        "{\"message\":{\"role\":\"assistant\",\"content\":\"one \"},\"done\":false}\n",
+        "{\"message\":{\"role\":\"assistant\",\"content\":\"two \"},\"done\":false}\n",
+        "{\"message\":{\"role\":\"assistant\",\"content\":\"three\"},\"done\":false}\n",
+        "{\"error\":\"upstream overloaded\"}\n",
+    );
+    let cases = [
+        ("mock", Reply::sse(openai)),
+        ("claude", Reply::sse(anthropic)),
+        ("llama", Reply::ndjson(ollama)),
+    ];
+    for (index, (name, reply)) in cases.into_iter().enumerate() {
+        let base = 10 * (index as i64 + 1);
+        // One write: the whole body in a single chunk.
+        provider.push(reply.in_pieces(vec![usize::MAX]));
+        let chat = ok(server.call(base, "chat/new", json!({"provider": name})));
+        let chat_id = chat["chatId"].as_str().unwrap();
+        server.request(
+            base + 1,
+            "chat/send",
+            json!({"chatId": chat_id, "content": "count"}),
+        );
+        let (deltas, response) = collect(&mut server, base + 1);
+        assert_eq!(error_code(&response), 1101, "{name}: {response}");
+        assert_eq!(joined(&deltas), "one two three", "{name}: deltas");
+        let message_id = response["error"]["data"]["messageId"].as_str().unwrap();
+        let saved = saved_message(&mut server, base + 2, chat_id, message_id);
+        assert_eq!(saved["content"], "one two three", "{name}: saved");
+        assert_eq!(saved["status"], "error");
+        assert!(
+            saved["error"]
+                .as_str()
+                .unwrap()
+                .contains("upstream overloaded"),
+            "{saved}"
+        );
+    }
+    server.finish();
+}
