@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::app::Storage;
-use crate::config::{Config, ConfigError, ProviderConfig, ProviderKind};
+use crate::config::{Config, ProviderConfig, ProviderKind};
 use crate::http_client;
 use crate::paths::Paths;
 use crate::provider::stream::describe;
@@ -16,11 +16,7 @@ use crate::vault::Protection;
 const PROBE_TIMEOUT: Duration = Duration::from_secs(4);
 
 /// Build the report. Returns it and whether everything essential is in order.
-pub async fn report(
-    paths: &Paths,
-    config: &Config,
-    config_error: Option<&ConfigError>,
-) -> (String, bool) {
+pub async fn report(paths: &Paths, config: &Config) -> (String, bool) {
     let mut out = String::new();
     let mut healthy = true;
     let _ = writeln!(out, "chinwag {}", env!("CARGO_PKG_VERSION"));
@@ -47,18 +43,33 @@ pub async fn report(
     }
 
     let _ = writeln!(out, "\nConfig");
-    match config_error {
-        None => {
-            let _ = writeln!(out, "  ok; default provider {}", config.default_provider);
+    for problem in &config.problems {
+        healthy = false;
+        let _ = writeln!(out, "  PROBLEM: {problem}");
+    }
+    match config.default_choice() {
+        Ok((provider, _)) if config.problems.is_empty() => {
+            let _ = writeln!(out, "  ok; default provider {provider}");
         }
-        Some(error) => {
-            healthy = false;
-            let _ = writeln!(out, "  PROBLEM: {error}");
+        Ok((provider, _)) => {
             let _ = writeln!(
                 out,
-                "  (the server runs with built-in defaults until this is fixed)"
+                "  the rest of the file is in force; default provider {provider}"
             );
         }
+        Err(_) => {
+            let _ = writeln!(
+                out,
+                "  no default provider until this is fixed: chats must name their provider"
+            );
+        }
+    }
+    for (name, problem) in &config.broken.providers {
+        let _ = writeln!(
+            out,
+            "  provider {name} unusable until {} is fixed",
+            problem.key().unwrap_or("its section")
+        );
     }
 
     let _ = writeln!(out, "\nVault");

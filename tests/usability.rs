@@ -131,3 +131,78 @@ fn text_before_a_mid_stream_error_in_the_same_read_is_kept() {
     }
     server.finish();
 }
+
+/// Item 2: a misspelt key is reported with its line and ignored; the rest of the file stays
+/// in force (the default provider is still the local one, not a built-in remote one).
+#[test]
+fn one_bad_config_line_keeps_the_rest_and_is_reported() {
+    let provider = ProviderServer::start();
+    let home = Home::new();
+    let config = mock_config(&provider, "").replace(
+        "default_provider = \"mock\"\n",
+        "default_provider = \"mock\"\ndefualt_model = \"x\"\n",
+    );
+    let mut server = start(&home, &config);
+    let init = ok(server.call(1, "initialize", json!({})));
+    let errors = init["config"]["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{init}");
+    assert_eq!(errors[0]["key"], "defualt_model");
+    assert_eq!(errors[0]["line"], 2);
+    assert!(
+        init["config"]["error"].as_str().unwrap().contains("line 2"),
+        "{init}"
+    );
+    assert_eq!(init["config"]["defaultUsable"], true);
+    let chat = ok(server.call(2, "chat/new", json!({})));
+    assert_eq!(chat["provider"], "mock", "{chat}");
+    assert_eq!(chat["model"], "mock-model");
+    server.finish();
+}
+
+/// Item 2: while `default_model` is broken, calls that would pick the default answer 1401
+/// naming the key and line; a chat that names its provider still works. A provider whose
+/// section is broken answers 1401 too, instead of running on its built-in URL.
+#[test]
+fn calls_that_depend_on_a_broken_part_answer_config_error() {
+    let provider = ProviderServer::start();
+    let home = Home::new();
+    let config = mock_config(
+        &provider,
+        "[providers.openai]\nbase_url = \"http://proxy.example.com/v1\"\n",
+    )
+    .replace(
+        "default_provider = \"mock\"\n",
+        "default_provider = \"mock\"\ndefault_model = \"two words\"\n",
+    );
+    let mut server = start(&home, &config);
+    let init = ok(server.call(1, "initialize", json!({})));
+    assert_eq!(init["config"]["defaultUsable"], false, "{init}");
+    let keys: Vec<&str> = init["config"]["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["default_model", "providers.openai.base_url"]);
+
+    let refused = server.call(2, "chat/new", json!({}));
+    assert_eq!(error_code(&refused), 1401, "{refused}");
+    let data = &refused["error"]["data"];
+    assert_eq!(data["key"], "default_model");
+    assert_eq!(data["line"], 2);
+    assert_eq!(data["action"], "fixConfig");
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("default_model") && message.contains("line 2"),
+        "{message}"
+    );
+
+    let refused = server.call(3, "chat/new", json!({"provider": "openai"}));
+    assert_eq!(error_code(&refused), 1401, "{refused}");
+    assert_eq!(refused["error"]["data"]["key"], "providers.openai.base_url");
+
+    let chat = ok(server.call(4, "chat/new", json!({"provider": "mock"})));
+    assert_eq!(chat["model"], "mock-model");
+    assert!(provider.seen().is_empty());
+    server.finish();
+}

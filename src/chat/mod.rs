@@ -19,7 +19,9 @@ use tokio_util::sync::CancellationToken;
 use zeroize::Zeroizing;
 
 use crate::clock::now_millis;
-use crate::config::{ChatConfig, Config, ProviderConfig, ProviderKind, check_model_name};
+use crate::config::{
+    ChatConfig, Config, ConfigError, ProviderConfig, ProviderKind, check_model_name,
+};
 use crate::history::{
     ChatRecord, ChatSummary, History, HistoryError, MessageRecord, MessageStatus, Role, Usage,
 };
@@ -107,6 +109,9 @@ pub enum ChatError {
     Busy(String),
     #[error("{0}")]
     InvalidInput(String),
+    /// The part of the config this call depends on is broken.
+    #[error("{0}")]
+    Config(ConfigError),
 }
 
 impl From<VaultError> for ChatError {
@@ -154,9 +159,12 @@ impl ChatService {
         &self.config.chat
     }
 
+    /// The provider named, unless its part of the config is broken (then a config error,
+    /// never the built-in it would otherwise fall back on).
     fn provider(&self, name: &str) -> Result<&ProviderConfig, ChatError> {
         self.config
-            .provider(name)
+            .usable_provider(name)
+            .map_err(ChatError::Config)?
             // The name may be a key sent in the wrong field: it is quoted only if it cannot be.
             .ok_or_else(|| ChatError::NoSuchProvider(redact::name_for_message(name).to_string()))
     }
@@ -177,7 +185,12 @@ impl ChatService {
         system: Option<String>,
         title: Option<&str>,
     ) -> Result<NewChat, ChatError> {
-        let provider = self.provider(provider.unwrap_or(&self.config.default_provider))?;
+        let provider = match provider {
+            Some(name) => self.provider(name)?,
+            // No silent fallback: with `default_provider`/`default_model` broken, the user's
+            // intended default is unknown.
+            None => self.provider(self.config.default_choice().map_err(ChatError::Config)?.0)?,
+        };
         let model = self.model_for(provider, model)?;
         let chat = self
             .history

@@ -10,6 +10,7 @@ use super::blocking;
 use crate::api::{ChatApiServer, ProvidersApiServer};
 use crate::app::App;
 use crate::chat::{ChatError, ChatService, Delta, NewChat, SendOptions, SendResult, prompt};
+use crate::config::ConfigError;
 use crate::history::ChatSummary;
 use crate::protocol::types::*;
 use crate::protocol::{AppError, ErrorCode, Params};
@@ -88,6 +89,16 @@ impl From<ProviderError> for AppError {
     }
 }
 
+impl From<&ConfigError> for AppError {
+    fn from(error: &ConfigError) -> Self {
+        AppError::new(
+            ErrorCode::ConfigError,
+            format!("{error}; fix the config file and restart chinwag"),
+        )
+        .with_data(json!({"key": error.key(), "line": error.line(), "action": "fixConfig"}))
+    }
+}
+
 impl From<ChatError> for AppError {
     fn from(error: ChatError) -> Self {
         let message = error.to_string();
@@ -115,6 +126,7 @@ impl From<ChatError> for AppError {
                 .with_data(json!({"what": "provider", "id": name})),
             ChatError::Busy(_) => AppError::new(ErrorCode::InvalidRequest, message),
             ChatError::InvalidInput(_) => AppError::new(ErrorCode::InvalidParams, message),
+            ChatError::Config(error) => AppError::from(&error),
         }
     }
 }
