@@ -206,3 +206,97 @@ fn calls_that_depend_on_a_broken_part_answer_config_error() {
     assert!(provider.seen().is_empty());
     server.finish();
 }
+
+/// Item 6: Gemini is a built-in provider speaking OpenAI's wire format with a Bearer key
+/// (its base URL pointed at the scripted provider here).
+#[test]
+fn gemini_is_built_in_and_sends_a_bearer_key() {
+    let provider = ProviderServer::start();
+    let home = Home::new();
+    let gemini_key = format!("AIza{}", "G".repeat(35));
+    let config = format!(
+        "{FAST_KDF}[providers.gemini]\nbase_url = \"{}\"\n",
+        provider.url("/v1beta/openai/")
+    );
+    let mut server = start(&home, &config);
+    let listed = ok(server.call(1, "providers/list", json!({})));
+    let gemini = listed["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "gemini")
+        .cloned()
+        .unwrap_or_else(|| panic!("no gemini in {listed}"));
+    assert_eq!(gemini["kind"], "openai-compatible");
+    ok(server.call(
+        2,
+        "vault/setKey",
+        json!({"provider": "gemini", "key": gemini_key}),
+    ));
+    provider.push(Reply::sse(&support::provider::openai_stream(&["Hi"])));
+    let chat = ok(server.call(3, "chat/new", json!({"provider": "gemini"})));
+    assert_eq!(chat["model"], "gemini-2.5-flash");
+    let chat_id = chat["chatId"].as_str().unwrap();
+    server.request(
+        4,
+        "chat/send",
+        json!({"chatId": chat_id, "content": "hello"}),
+    );
+    let (_, response) = collect(&mut server, 4);
+    assert_eq!(ok(response)["content"], "Hi");
+    let seen = &provider.seen()[0];
+    assert_eq!(seen.path, "/v1beta/openai/chat/completions");
+    assert_eq!(
+        seen.header("authorization"),
+        Some(format!("Bearer {gemini_key}").as_str())
+    );
+    server.finish();
+}
+
+/// Item 6: an Azure-style gateway: the key in `api-key` (no Bearer) and `api-version` in the
+/// query, on chat and model requests alike.
+#[test]
+fn key_header_and_query_options_reach_every_request() {
+    let provider = ProviderServer::start();
+    let home = Home::new();
+    let config = mock_config(
+        &provider,
+        &format!(
+            "[providers.azure]\nkind = \"openai-compatible\"\nbase_url = \"{}\"\n\
+             default_model = \"gpt-4o\"\nkey_header = \"api-key\"\n\
+             query = {{ \"api-version\" = \"2024-10-21\" }}\n",
+            provider.url("/openai/v1")
+        ),
+    );
+    let mut server = start(&home, &config);
+    ok(server.call(1, "vault/setKey", json!({"provider": "azure", "key": KEY})));
+    provider.push(Reply::sse(&support::provider::openai_stream(&["ok"])));
+    provider.push(Reply::json(200, "{\"data\":[{\"id\":\"gpt-4o\"}]}"));
+    let chat = ok(server.call(2, "chat/new", json!({"provider": "azure"})));
+    let chat_id = chat["chatId"].as_str().unwrap();
+    server.request(
+        3,
+        "chat/send",
+        json!({"chatId": chat_id, "content": "hello"}),
+    );
+    let (_, response) = collect(&mut server, 3);
+    assert_eq!(ok(response)["content"], "ok");
+    let models = ok(server.call(
+        4,
+        "models/list",
+        json!({"provider": "azure", "refresh": true}),
+    ));
+    assert_eq!(models["models"][0]["id"], "gpt-4o");
+    let seen = provider.seen();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(
+        seen[0].path,
+        "/openai/v1/chat/completions?api-version=2024-10-21"
+    );
+    assert_eq!(seen[1].path, "/openai/v1/models?api-version=2024-10-21");
+    for request in &seen {
+        assert_eq!(request.header("api-key"), Some(KEY), "{request:?}");
+        assert_eq!(request.header("authorization"), None, "{request:?}");
+    }
+    server.finish();
+}

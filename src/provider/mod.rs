@@ -177,13 +177,61 @@ pub fn family(kind: ProviderKind) -> &'static dyn Family {
     }
 }
 
-/// `base_url` joined with `path`, with exactly one slash between.
+/// `base_url` joined with `path`, with exactly one slash between, and the provider's own
+/// query parameters (Azure's `api-version`) on every request.
 pub fn endpoint(provider: &ProviderConfig, path: &str) -> String {
-    format!(
+    let joined = format!(
         "{}/{}",
         provider.base_url.as_str().trim_end_matches('/'),
         path
-    )
+    );
+    if provider.query.is_empty() {
+        return joined;
+    }
+    match url::Url::parse(&joined) {
+        Ok(mut url) => {
+            url.query_pairs_mut().extend_pairs(&provider.query);
+            url.into()
+        }
+        // Not reached: `base_url` is a valid URL and `path` a plain relative path.
+        Err(_) => joined,
+    }
+}
+
+/// How a family sends the key when the provider names no header of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyStyle {
+    /// `Authorization: Bearer <key>` (OpenAI-compatible, Ollama behind a proxy).
+    Bearer,
+    /// The key as is in this header (Anthropic's `x-api-key`).
+    Header(&'static str),
+}
+
+/// The request with the key, if there is one: in the provider's `key_header` as is (Azure's
+/// `api-key`), else as the family sends it. The value is marked sensitive so it is never
+/// shown in debug output.
+pub fn with_key(
+    builder: reqwest::RequestBuilder,
+    provider: &ProviderConfig,
+    key: Option<&Zeroizing<String>>,
+    style: KeyStyle,
+) -> reqwest::RequestBuilder {
+    let Some(key) = key else {
+        return builder;
+    };
+    let header = match (&provider.key_header, style) {
+        (Some(header), _) => header.as_str(),
+        (None, KeyStyle::Bearer) => return builder.bearer_auth(key.as_str()),
+        (None, KeyStyle::Header(name)) => name,
+    };
+    match reqwest::header::HeaderValue::from_str(key.as_str()) {
+        Ok(mut value) => {
+            value.set_sensitive(true);
+            builder.header(header, value)
+        }
+        // A key with control characters: reqwest refuses the request without quoting it.
+        Err(_) => builder.header(header, key.as_str()),
+    }
 }
 
 /// The error message inside a provider's JSON error body, if it has one.

@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 
 use super::decoder::{FramedDecoder, UnitError, UnitHandler, json};
 use super::sse::{SseEvent, SseParser};
-use super::{ChatRequest, Family, StreamDecoder, StreamItem, endpoint};
+use super::{ChatRequest, Family, KeyStyle, StreamDecoder, StreamItem, endpoint, with_key};
 use crate::config::ProviderConfig;
 use crate::history::Usage;
 
@@ -41,10 +41,7 @@ impl Family for OpenAi {
             .post(endpoint(provider, "chat/completions"))
             .header("Accept", "text/event-stream")
             .json(&body);
-        match key {
-            Some(key) => builder.bearer_auth(key.as_str()),
-            None => builder,
-        }
+        with_key(builder, provider, key, KeyStyle::Bearer)
     }
 
     fn decoder(&self, provider: &str) -> Box<dyn StreamDecoder> {
@@ -57,11 +54,12 @@ impl Family for OpenAi {
         provider: &ProviderConfig,
         key: Option<&Zeroizing<String>>,
     ) -> reqwest::RequestBuilder {
-        let builder = client.get(endpoint(provider, "models"));
-        match key {
-            Some(key) => builder.bearer_auth(key.as_str()),
-            None => builder,
-        }
+        with_key(
+            client.get(endpoint(provider, "models")),
+            provider,
+            key,
+            KeyStyle::Bearer,
+        )
     }
 
     fn parse_models(&self, body: &Value) -> Vec<String> {
