@@ -300,3 +300,206 @@ fn key_header_and_query_options_reach_every_request() {
     }
     server.finish();
 }
+
+/// Item 3: errors that need an action say which in `data.action`, and no message names a
+/// protocol method.
+#[test]
+fn errors_carry_the_action_to_take() {
+    let provider = ProviderServer::start();
+    let home = Home::new();
+    let refused_port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let extra = format!(
+        "[providers.faraway]\nkind = \"openai-compatible\"\nbase_url = \"https://llm.example.invalid/v1\"\n\
+         api_key_env = \"FARAWAY_KEY\"\ndefault_model = \"x\"\n\n\
+         [providers.down]\nkind = \"openai-compatible\"\nbase_url = \"http://127.0.0.1:{refused_port}/v1\"\ndefault_model = \"x\"\n"
+    );
+    let mut server = start(&home, &mock_config(&provider, &extra));
+    ok(server.call(1, "vault/setKey", json!({"provider": "mock", "key": KEY})));
+    let mut turn = |server: &mut Server, id: i64, provider_name: &str| -> Value {
+        let chat = ok(server.call(id, "chat/new", json!({"provider": provider_name})));
+        let chat_id = chat["chatId"].as_str().unwrap().to_string();
+        server.request(
+            id + 1,
+            "chat/send",
+            json!({"chatId": chat_id, "content": "hi"}),
+        );
+        collect(server, id + 1).1
+    };
+    let mut messages = Vec::new();
+
+    let missing = turn(&mut server, 10, "faraway");
+    assert_eq!(error_code(&missing), 1005, "{missing}");
+    let data = &missing["error"]["data"];
+    assert_eq!(
+        (&data["action"], &data["provider"], &data["env"]),
+        (&json!("setKey"), &json!("faraway"), &json!("FARAWAY_KEY"))
+    );
+    messages.push(missing["error"]["message"].clone());
+
+    provider.push(Reply::json(
+        401,
+        "{\"error\":{\"message\":\"invalid api key\"}}",
+    ));
+    let refused = turn(&mut server, 20, "mock");
+    assert_eq!(error_code(&refused), 1101, "{refused}");
+    assert_eq!(refused["error"]["data"]["action"], "setKey");
+    assert_eq!(refused["error"]["data"]["provider"], "mock");
+    messages.push(refused["error"]["message"].clone());
+
+    let down = turn(&mut server, 30, "down");
+    assert_eq!(error_code(&down), 1102, "{down}");
+    let data = &down["error"]["data"];
+    assert_eq!(data["action"], "startLocalServer");
+    assert_eq!(data["provider"], "down");
+    assert_eq!(data["url"], format!("http://127.0.0.1:{refused_port}/v1"));
+    messages.push(down["error"]["message"].clone());
+
+    // A password-protected vault, locked: `unlock`.
+    ok(server.call(
+        40,
+        "vault/setPassword",
+        json!({"new": "correct horse battery"}),
+    ));
+    ok(server.call(41, "vault/lock", json!({})));
+    let locked = server.call(42, "chat/new", json!({"provider": "mock"}));
+    assert_eq!(error_code(&locked), 1001, "{locked}");
+    assert_eq!(locked["error"]["data"]["action"], "unlock");
+    messages.push(locked["error"]["message"].clone());
+
+    for message in messages {
+        let message = message.as_str().unwrap();
+        for family in ["vault/", "history/", "chat/", "settings/"] {
+            assert!(!message.contains(family), "names a method: {message}");
+        }
+    }
+    server.finish();
+}
+
+/// Item 5: a local server that needs a key gets it (from its environment variable or the
+/// vault), and one that was sent none and fails says so.
+#[test]
+fn local_servers_get_their_keys_and_say_when_none_was_sent() {
+    let provider = ProviderServer::start();
+    let home = Home::new();
+    let extra = format!(
+        "[providers.litellm]\nkind = \"openai-compatible\"\nbase_url = \"{}\"\n\
+         api_key_env = \"LITELLM_KEY\"\ndefault_model = \"m\"\n\n\
+         [providers.bare]\nkind = \"openai-compatible\"\nbase_url = \"{}\"\ndefault_model = \"m\"\n",
+        provider.url("/lite"),
+        provider.url("/bare"),
+    );
+    home.write_config(&mock_config(&provider, &extra));
+    let mut server = Server::start_with(&home, Framing::ContentLength, |command| {
+        command.env("LITELLM_KEY", "sk-litellm-env-1234567890");
+    });
+    provider.push(Reply::sse(&support::provider::openai_stream(&["fine"])));
+    let chat = ok(server.call(1, "chat/new", json!({"provider": "litellm"})));
+    server.request(
+        2,
+        "chat/send",
+        json!({"chatId": chat["chatId"], "content": "hi"}),
+    );
+    assert_eq!(ok(collect(&mut server, 2).1)["content"], "fine");
+    assert_eq!(
+        provider.seen()[0].header("authorization"),
+        Some("Bearer sk-litellm-env-1234567890")
+    );
+
+    provider.push(Reply::json(
+        500,
+        "{\"error\":{\"message\":\"Authentication Error, no api key passed in\"}}",
+    ));
+    let chat = ok(server.call(3, "chat/new", json!({"provider": "bare"})));
+    server.request(
+        4,
+        "chat/send",
+        json!({"chatId": chat["chatId"], "content": "hi"}),
+    );
+    let failed = collect(&mut server, 4).1;
+    assert_eq!(error_code(&failed), 1101, "{failed}");
+    let message = failed["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("no key was sent") && message.contains("if this server needs one"),
+        "{message}"
+    );
+    assert_eq!(failed["error"]["data"]["action"], "setKey");
+    assert_eq!(provider.seen()[1].header("authorization"), None);
+    server.finish();
+}
+
+/// Item 5: `chinwag doctor` probes a local server's model list with its key and shows where
+/// the key comes from; a server that fails the probe is a problem, not "answers".
+#[test]
+fn doctor_probes_local_servers_with_their_keys() {
+    let with_vault_key = ProviderServer::start();
+    let with_env_key = ProviderServer::start();
+    let failing = ProviderServer::start();
+    let home = Home::new();
+    home.write_config(&format!(
+        "{FAST_KDF}[chat]\nconnect_timeout_secs = 2\n\n\
+         [providers.vaulted]\nkind = \"openai-compatible\"\nbase_url = \"{}\"\n\n\
+         [providers.enved]\nkind = \"openai-compatible\"\nbase_url = \"{}\"\napi_key_env = \"ENVED_KEY\"\n\n\
+         [providers.keyless]\nkind = \"openai-compatible\"\nbase_url = \"{}\"\n",
+        with_vault_key.url("/v1"),
+        with_env_key.url("/v1"),
+        failing.url("/v1"),
+    ));
+    let mut server = Server::start(&home, Framing::ContentLength);
+    ok(server.call(
+        1,
+        "vault/setKey",
+        json!({"provider": "vaulted", "key": KEY}),
+    ));
+    server.finish();
+
+    with_vault_key.push(Reply::json(
+        200,
+        "{\"data\":[{\"id\":\"a\"},{\"id\":\"b\"}]}",
+    ));
+    with_env_key.push(Reply::json(200, "{\"data\":[{\"id\":\"a\"}]}"));
+    failing.push(Reply::json(
+        500,
+        "{\"error\":{\"message\":\"no api key passed in\"}}",
+    ));
+    let output = home
+        .command()
+        .arg("doctor")
+        .env("ENVED_KEY", "env-key-0123456789")
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&output.stdout);
+    let section = |name: &str| -> String {
+        let start = report
+            .find(&format!("  {name} ("))
+            .unwrap_or_else(|| panic!("no {name} in {report}"));
+        report[start..]
+            .lines()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let vaulted = section("vaulted");
+    assert!(vaulted.contains("key:      from vault"), "{vaulted}");
+    assert!(vaulted.contains("endpoint: ok (2 models)"), "{vaulted}");
+    let enved = section("enved");
+    assert!(enved.contains("key:      from $ENVED_KEY"), "{enved}");
+    assert!(enved.contains("endpoint: ok (1 models)"), "{enved}");
+    let keyless = section("keyless");
+    assert!(keyless.contains("key:      none needed"), "{keyless}");
+    assert!(
+        keyless.contains("PROBLEM: HTTP 500") && keyless.contains("no key was sent"),
+        "{keyless}"
+    );
+    assert_eq!(
+        with_vault_key.seen()[0].header("authorization"),
+        Some(format!("Bearer {KEY}").as_str())
+    );
+    assert_eq!(
+        with_env_key.seen()[0].header("authorization"),
+        Some("Bearer env-key-0123456789")
+    );
+    assert!(!report.contains(KEY) && !report.contains("env-key-0123456789"));
+}

@@ -314,11 +314,7 @@ impl ChatService {
         if !provider.is_local() && provider.kind != ProviderKind::Ollama {
             return Err(ChatError::Provider(ProviderError::KeyMissing {
                 provider: provider.name.clone(),
-                env: provider
-                    .api_key_env
-                    .as_ref()
-                    .map(|var| format!(" or set ${var}"))
-                    .unwrap_or_default(),
+                env: provider.api_key_env.clone(),
             }));
         }
         Ok(None)

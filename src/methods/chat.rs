@@ -60,14 +60,30 @@ impl From<ProviderError> for AppError {
                 provider,
                 status,
                 retry_after,
+                key_sent,
                 ..
-            } => AppError::new(ErrorCode::ProviderError, message).with_data(
-                json!({"provider": provider, "status": status, "retryAfter": retry_after}),
-            ),
+            } => {
+                let mut data =
+                    json!({"provider": provider, "status": status, "retryAfter": retry_after});
+                // A refused key, or a local server that was sent none: a key is what to set.
+                if matches!(status, 401 | 403) || !key_sent {
+                    data["action"] = json!("setKey");
+                }
+                AppError::new(ErrorCode::ProviderError, message).with_data(data)
+            }
             ProviderError::Unreachable {
-                provider, reason, ..
-            } => AppError::new(ErrorCode::ProviderUnreachable, message)
-                .with_data(json!({"provider": provider, "reason": reason})),
+                provider,
+                reason,
+                local_url,
+                ..
+            } => {
+                let mut data = json!({"provider": provider, "reason": reason});
+                if let Some(url) = local_url {
+                    data["action"] = json!("startLocalServer");
+                    data["url"] = json!(url);
+                }
+                AppError::new(ErrorCode::ProviderUnreachable, message).with_data(data)
+            }
             ProviderError::Stream { provider, .. } => {
                 AppError::new(ErrorCode::ProviderError, message)
                     .with_data(json!({"provider": provider, "status": null, "kind": "stream"}))
@@ -80,9 +96,9 @@ impl From<ProviderError> for AppError {
                 AppError::new(ErrorCode::ProviderError, message)
                     .with_data(json!({"provider": provider, "status": null, "kind": "protocol"}))
             }
-            ProviderError::KeyMissing { provider, .. } => {
+            ProviderError::KeyMissing { provider, env } => {
                 AppError::new(ErrorCode::KeyMissing, message)
-                    .with_data(json!({"provider": provider}))
+                    .with_data(json!({"provider": provider, "env": env, "action": "setKey"}))
             }
             ProviderError::BadModel(_) => AppError::new(ErrorCode::InvalidParams, message),
         }

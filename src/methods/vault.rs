@@ -55,20 +55,21 @@ impl From<VaultError> for AppError {
     fn from(error: VaultError) -> Self {
         let message = error.to_string();
         match error {
-            VaultError::Locked => {
-                AppError::new(ErrorCode::VaultLocked, message).with_data(json!({"state": "locked"}))
-            }
-            VaultError::WrongPassword | VaultError::CurrentPasswordNeeded => {
-                AppError::new(ErrorCode::WrongPassword, message)
-            }
+            VaultError::Locked => AppError::new(ErrorCode::VaultLocked, message)
+                .with_data(json!({"state": "locked", "action": "unlock"})),
+            VaultError::WrongPassword => AppError::new(ErrorCode::WrongPassword, message),
+            VaultError::CurrentPasswordNeeded => AppError::new(ErrorCode::WrongPassword, message)
+                .with_data(json!({"action": "setPassword"})),
+            // A damaged store: the user can restore a backup or start afresh.
             VaultError::Crypto(CryptoError::Integrity(what)) => {
-                AppError::new(ErrorCode::IntegrityError, message).with_data(json!({"what": what}))
+                AppError::new(ErrorCode::IntegrityError, message)
+                    .with_data(json!({"what": what, "action": "restoreOrReset"}))
             }
-            VaultError::Damaged(what) => {
-                AppError::new(ErrorCode::IntegrityError, message).with_data(json!({"what": what}))
-            }
+            VaultError::Damaged(what) => AppError::new(ErrorCode::IntegrityError, message)
+                .with_data(json!({"what": what, "action": "restoreOrReset"})),
             VaultError::Crypto(_) | VaultError::KeyFile { .. } | VaultError::Shape(_) => {
                 AppError::new(ErrorCode::IntegrityError, message)
+                    .with_data(json!({"action": "restoreOrReset"}))
             }
             VaultError::InvalidKey {
                 provider, expected, ..
@@ -80,9 +81,8 @@ impl From<VaultError> for AppError {
             }
             VaultError::NoSuchKey(provider) => AppError::new(ErrorCode::NotFound, message)
                 .with_data(json!({"what": "key", "id": provider})),
-            VaultError::PasswordCommand(_) => {
-                AppError::new(ErrorCode::VaultLocked, message).with_data(json!({"state": "locked"}))
-            }
+            VaultError::PasswordCommand(_) => AppError::new(ErrorCode::VaultLocked, message)
+                .with_data(json!({"state": "locked", "action": "unlock"})),
             VaultError::Store(StoreError::Database(_) | StoreError::Unavailable(_)) => {
                 AppError::new(ErrorCode::StorageError, message)
             }

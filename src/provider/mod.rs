@@ -67,6 +67,8 @@ pub enum ProviderError {
         status: u16,
         message: String,
         retry_after: Option<u64>,
+        /// Whether the request carried a key (a local server sent none may want one).
+        key_sent: bool,
     },
     #[error("cannot reach {provider}: {detail}")]
     Unreachable {
@@ -74,6 +76,8 @@ pub enum ProviderError {
         /// `refused`, `dns`, `tls`, `timeout`, `idle` or `other`.
         reason: &'static str,
         detail: String,
+        /// The server's URL when it is a local one that refused: the user can start it.
+        local_url: Option<String>,
     },
     #[error("{provider} reported an error mid-stream: {message}")]
     Stream { provider: String, message: String },
@@ -81,8 +85,15 @@ pub enum ProviderError {
     Truncated { provider: String },
     #[error("{provider} sent something unexpected: {detail}")]
     Protocol { provider: String, detail: String },
-    #[error("no API key for {provider}: store one with vault/setKey{env}")]
-    KeyMissing { provider: String, env: String },
+    #[error(
+        "no API key for {provider}: store one for {provider}{}",
+        env.as_ref().map(|var| format!(" or set ${var}")).unwrap_or_default()
+    )]
+    KeyMissing {
+        provider: String,
+        /// The environment variable that would be read.
+        env: Option<String>,
+    },
     #[error("invalid model name: {0}")]
     BadModel(String),
 }
@@ -100,20 +111,24 @@ impl ProviderError {
                 status,
                 message,
                 retry_after,
+                key_sent,
             } => ProviderError::Http {
                 provider,
                 status,
                 message: clean(message),
                 retry_after,
+                key_sent,
             },
             ProviderError::Unreachable {
                 provider,
                 reason,
                 detail,
+                local_url,
             } => ProviderError::Unreachable {
                 provider,
                 reason,
                 detail: clean(detail),
+                local_url,
             },
             ProviderError::Stream { provider, message } => ProviderError::Stream {
                 provider,
@@ -263,11 +278,13 @@ mod tests {
                 status: 401,
                 message: echo.clone(),
                 retry_after: None,
+                key_sent: true,
             },
             ProviderError::Unreachable {
                 provider: provider(),
                 reason: "other",
                 detail: echo.clone(),
+                local_url: None,
             },
             ProviderError::Stream {
                 provider: provider(),
