@@ -503,3 +503,72 @@ fn doctor_probes_local_servers_with_their_keys() {
     );
     assert!(!report.contains(KEY) && !report.contains("env-key-0123456789"));
 }
+
+/// Item 7: rewrites are kept in history but listed apart: `history/list` shows chats by
+/// default, `kind: "rewrite"` the rewrites, `kind: "all"` both; every summary says its kind.
+#[test]
+fn rewrites_are_kept_but_listed_apart() {
+    let provider = ProviderServer::start();
+    let home = Home::new();
+    let mut server = start(&home, &mock_config(&provider, ""));
+    ok(server.call(1, "vault/setKey", json!({"provider": "mock", "key": KEY})));
+    provider.push(Reply::sse(&support::provider::openai_stream(&["Hello"])));
+    let chat = ok(server.call(2, "chat/new", json!({})));
+    server.request(
+        3,
+        "chat/send",
+        json!({"chatId": chat["chatId"], "content": "hi"}),
+    );
+    ok(collect(&mut server, 3).1);
+    provider.push(Reply::sse(&support::provider::openai_stream(&[
+        "```rust\nfn a() {}\n```",
+    ])));
+    server.request(
+        4,
+        "chat/rewrite",
+        json!({"instruction": "tidy", "region": {"text": "fn a(){}"}}),
+    );
+    let rewrite = ok(collect(&mut server, 4).1);
+
+    let ids = |listing: &Value| -> Vec<(String, String)> {
+        listing["chats"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["id"].as_str().unwrap().to_string(),
+                    c["kind"].as_str().unwrap_or("?").to_string(),
+                )
+            })
+            .collect()
+    };
+    let chat_id = chat["chatId"].as_str().unwrap().to_string();
+    let rewrite_id = rewrite["chatId"].as_str().unwrap().to_string();
+    let default = ok(server.call(5, "history/list", json!({})));
+    assert_eq!(
+        ids(&default),
+        [(chat_id.clone(), "chat".to_string())],
+        "{default}"
+    );
+    assert_eq!(default["total"], 1);
+    let rewrites = ok(server.call(6, "history/list", json!({"kind": "rewrite"})));
+    assert_eq!(
+        ids(&rewrites),
+        [(rewrite_id.clone(), "rewrite".to_string())]
+    );
+    let all = ok(server.call(7, "history/list", json!({"kind": "all"})));
+    assert_eq!(
+        ids(&all),
+        [
+            (rewrite_id.clone(), "rewrite".to_string()),
+            (chat_id, "chat".to_string())
+        ]
+    );
+    assert_eq!(all["total"], 2);
+    let bad = server.call(8, "history/list", json!({"kind": "everything"}));
+    assert_eq!(error_code(&bad), -32602, "{bad}");
+    let detail = ok(server.call(9, "history/get", json!({"chatId": rewrite_id})));
+    assert_eq!(detail["kind"], "rewrite");
+    server.finish();
+}

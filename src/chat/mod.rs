@@ -202,6 +202,13 @@ impl ChatService {
         })
     }
 
+    /// Mark a chat as a rewrite, so `history/list` shows it apart (blocking).
+    pub fn mark_rewrite(&self, chat_id: &str) -> Result<(), ChatError> {
+        let mut chat = self.history.chat(chat_id)?;
+        chat.kind = crate::history::ChatKind::Rewrite;
+        Ok(self.history.update_chat(&chat)?)
+    }
+
     fn model_for(
         &self,
         provider: &ProviderConfig,

@@ -200,12 +200,14 @@ impl ChatApiServer for ChatMethods {
             .take(80)
             .collect();
         let new = blocking::run(move || {
-            chat.new_chat(
+            let new = chat.new_chat(
                 p.provider.as_deref(),
                 p.model.as_deref(),
                 None,
                 Some(&title),
-            )
+            )?;
+            chat.mark_rewrite(&new.chat_id)?;
+            Ok::<_, ChatError>(new)
         })
         .await?;
         let request = prompt::rewrite_request(&p.instruction, &p.region);

@@ -203,6 +203,30 @@ pub struct ListParams {
     #[serde(default)]
     pub offset: usize,
     pub limit: Option<usize>,
+    /// Which chats to list (default: conversations, not rewrites).
+    #[serde(default)]
+    pub kind: ListKind,
+}
+
+/// `history/list`'s `kind` filter.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ListKind {
+    #[default]
+    Chat,
+    Rewrite,
+    All,
+}
+
+impl ListKind {
+    /// The chat kind to keep, or None for all.
+    pub fn filter(self) -> Option<crate::history::ChatKind> {
+        match self {
+            ListKind::Chat => Some(crate::history::ChatKind::Chat),
+            ListKind::Rewrite => Some(crate::history::ChatKind::Rewrite),
+            ListKind::All => None,
+        }
+    }
 }
 
 /// `history/list` result.
