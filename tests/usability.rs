@@ -572,3 +572,125 @@ fn rewrites_are_kept_but_listed_apart() {
     assert_eq!(detail["kind"], "rewrite");
     server.finish();
 }
+
+/// A home whose vault has a password, with the scripted provider as `mock` and its key.
+fn password_home(provider: &ProviderServer) -> Home {
+    let home = Home::new();
+    let mut server = start(&home, &mock_config(provider, ""));
+    ok(server.call(1, "vault/setKey", json!({"provider": "mock", "key": KEY})));
+    ok(server.call(
+        2,
+        "vault/setPassword",
+        json!({"new": "correct horse battery"}),
+    ));
+    server.finish();
+    home
+}
+
+/// Item 4: `chinwag chat` with a locked vault and no terminal says how to give the password.
+#[test]
+fn the_command_line_chat_without_a_terminal_says_how_to_give_the_password() {
+    let provider = ProviderServer::start();
+    let home = password_home(&provider);
+    let output = home
+        .command()
+        .args(["chat", "--provider", "mock", "hello"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("CHINWAG_PASSWORD") && stderr.contains("password_command"),
+        "{stderr}"
+    );
+    assert!(provider.seen().is_empty());
+
+    // With the password in the environment it just works.
+    provider.push(Reply::sse(&support::provider::openai_stream(&["Hi"])));
+    let output = home
+        .command()
+        .args(["chat", "--provider", "mock", "hello"])
+        .env("CHINWAG_PASSWORD", "correct horse battery")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "Hi\n");
+}
+
+/// Item 4: on a terminal (a pty from util-linux `script`), `chinwag chat` asks for the
+/// password without echoing it, unlocks and answers.
+#[test]
+fn the_command_line_chat_asks_for_the_password_on_a_terminal() {
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: no `script` (util-linux) to make a pty");
+        return;
+    }
+    let provider = ProviderServer::start();
+    let home = password_home(&provider);
+    provider.push(Reply::sse(&support::provider::openai_stream(&[
+        "Unlocked ",
+        "answer",
+    ])));
+    let chinwag = env!("CARGO_BIN_EXE_chinwag");
+    let mut child = home
+        .command_for("script")
+        .args([
+            "-qec",
+            &format!("{chinwag} chat --provider mock hello"),
+            "/dev/null",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = {
+        let seen = seen.clone();
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 1024];
+            while let Ok(n) = stdout.read(&mut buffer) {
+                if n == 0 {
+                    break;
+                }
+                seen.lock().unwrap().extend_from_slice(&buffer[..n]);
+            }
+        })
+    };
+    let text = || String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+    let deadline = std::time::Instant::now() + support::TIMEOUT;
+    while !text().contains("vault password: ") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no prompt: {:?}",
+            text()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"correct horse battery\n").unwrap();
+    stdin.flush().unwrap();
+    let status = child.wait().unwrap();
+    drop(stdin);
+    reader.join().unwrap();
+    let output = text();
+    assert!(status.success(), "{output}");
+    assert!(output.contains("Unlocked answer"), "{output}");
+    assert!(
+        !output.contains("correct horse"),
+        "the password was echoed: {output}"
+    );
+}
