@@ -581,20 +581,20 @@ fn apply_chat(chat: &mut ChatConfig, raw: RawChat, reader: &mut Reader) {
                 None
             }
         };
-    if let Some(window) = raw.delta_window_ms.as_ref() {
-        if let Some(ms) = bounded(window, "delta_window_ms", 0..=1000) {
-            chat.delta_window = Duration::from_millis(ms);
-        }
+    if let Some(window) = raw.delta_window_ms.as_ref()
+        && let Some(ms) = bounded(window, "delta_window_ms", 0..=1000)
+    {
+        chat.delta_window = Duration::from_millis(ms);
     }
-    if let Some(idle) = raw.idle_timeout_secs.as_ref() {
-        if let Some(secs) = bounded(idle, "idle_timeout_secs", 1..=3600) {
-            chat.idle_timeout = Duration::from_secs(secs);
-        }
+    if let Some(idle) = raw.idle_timeout_secs.as_ref()
+        && let Some(secs) = bounded(idle, "idle_timeout_secs", 1..=3600)
+    {
+        chat.idle_timeout = Duration::from_secs(secs);
     }
-    if let Some(connect) = raw.connect_timeout_secs.as_ref() {
-        if let Some(secs) = bounded(connect, "connect_timeout_secs", 1..=300) {
-            chat.connect_timeout = Duration::from_secs(secs);
-        }
+    if let Some(connect) = raw.connect_timeout_secs.as_ref()
+        && let Some(secs) = bounded(connect, "connect_timeout_secs", 1..=300)
+    {
+        chat.connect_timeout = Duration::from_secs(secs);
     }
     if let Some(file) = raw.extra_ca_file {
         let path = std::path::PathBuf::from(file.get_ref());

@@ -318,7 +318,7 @@ fn errors_carry_the_action_to_take() {
     );
     let mut server = start(&home, &mock_config(&provider, &extra));
     ok(server.call(1, "vault/setKey", json!({"provider": "mock", "key": KEY})));
-    let mut turn = |server: &mut Server, id: i64, provider_name: &str| -> Value {
+    let turn = |server: &mut Server, id: i64, provider_name: &str| -> Value {
         let chat = ok(server.call(id, "chat/new", json!({"provider": provider_name})));
         let chat_id = chat["chatId"].as_str().unwrap().to_string();
         server.request(

@@ -97,7 +97,8 @@ pub enum ChatError {
     /// The provider failed after the turn began; the partial answer was kept.
     #[error("{error}")]
     Failed {
-        error: ProviderError,
+        /// Boxed: it is the largest variant by far.
+        error: Box<ProviderError>,
         chat_id: String,
         message_id: String,
     },
@@ -438,7 +439,7 @@ impl ChatService {
                     .save(MessageStatus::Error, Some(error.to_string()))
                     .await?;
                 Err(ChatError::Failed {
-                    error,
+                    error: Box::new(error),
                     chat_id: chat_id.to_string(),
                     message_id,
                 })

@@ -126,7 +126,7 @@ impl From<ChatError> for AppError {
                 chat_id,
                 message_id,
             } => {
-                let mut app_error = AppError::from(error);
+                let mut app_error = AppError::from(*error);
                 if let Some(serde_json::Value::Object(data)) = &mut app_error.data {
                     data.insert("chatId".into(), json!(chat_id));
                     data.insert("messageId".into(), json!(message_id));

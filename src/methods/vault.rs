@@ -197,3 +197,41 @@ impl VaultApiServer for VaultMethods {
         blocking::run(move || vault.reset()).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn action(error: VaultError) -> (i32, serde_json::Value) {
+        let error = AppError::from(error);
+        let action = error
+            .data
+            .as_ref()
+            .and_then(|data| data.get("action").cloned())
+            .unwrap_or_default();
+        (error.code.code(), action)
+    }
+
+    #[test]
+    fn vault_errors_say_what_the_user_can_do() {
+        assert_eq!(action(VaultError::Locked), (1001, json!("unlock")));
+        assert_eq!(
+            action(VaultError::PasswordCommand("failed".into())),
+            (1001, json!("unlock"))
+        );
+        assert_eq!(
+            action(VaultError::CurrentPasswordNeeded),
+            (1002, json!("setPassword"))
+        );
+        assert_eq!(
+            action(VaultError::Damaged("the vault file".into())),
+            (1003, json!("restoreOrReset"))
+        );
+        assert_eq!(
+            action(VaultError::Shape("a record".into())),
+            (1003, json!("restoreOrReset"))
+        );
+        // Nothing to do but try again: no action.
+        assert_eq!(action(VaultError::WrongPassword), (1002, json!(null)));
+    }
+}
