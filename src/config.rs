@@ -148,6 +148,8 @@ pub enum ConfigError {
     Syntax {
         path: PathBuf,
         line: Option<usize>,
+        /// The `[table]` the broken line is in (`providers.local`), None at the top level.
+        section: Option<String>,
         message: String,
     },
     #[error("{path} line {line}: `{key}`: {message}")]
@@ -164,7 +166,8 @@ impl ConfigError {
     pub fn key(&self) -> Option<&str> {
         match self {
             ConfigError::Invalid { key, .. } => Some(key),
-            _ => None,
+            ConfigError::Syntax { section, .. } => section.as_deref(),
+            ConfigError::Read { .. } => None,
         }
     }
 
@@ -330,22 +333,50 @@ impl Config {
     /// recorded in `problems` and only its own part is left out: the rest of the file is in
     /// force (see [`Broken`] for what then refuses to run).
     pub fn parse(text: &str, path: &Path) -> Config {
-        let table = match toml::de::DeTable::parse(text) {
-            Ok(table) => table,
-            Err(error) => {
-                return Config::with_broken_file(ConfigError::Syntax {
-                    path: path.to_path_buf(),
-                    line: error.span().map(|span| line_of(text, span.start)),
-                    message: error.message().trim_end().to_string(),
-                });
-            }
-        };
+        // Recovering: a line that is not TOML breaks the table it is in, not the file.
+        let (table, syntax_errors) = toml::de::DeTable::parse_recoverable(text);
         let mut reader = Reader {
             text,
             path,
             problems: Vec::new(),
         };
         let mut config = Config::default();
+        let mut syntax_broken = Broken::default();
+        for error in syntax_errors {
+            let line = error.span().map(|span| line_of(text, span.start));
+            let section = line.and_then(|line| section_at(text, line)).or_else(|| {
+                // A dotted key at the top level (`providers.openai.base_url = ...`) belongs
+                // to that provider.
+                let start = text.lines().nth(line? - 1)?.trim_start();
+                start
+                    .starts_with("providers.")
+                    .then(|| start.split(['=', ' ']).next().unwrap_or(start).to_string())
+            });
+            let problem = ConfigError::Syntax {
+                path: path.to_path_buf(),
+                line,
+                section: section.clone(),
+                message: error.message().trim_end().to_string(),
+            };
+            reader.problems.push(problem.clone());
+            // What the broken line may have held is unknown: the part it is in is broken.
+            let path: Vec<&str> = section.as_deref().map(table_path).unwrap_or_default();
+            match (line, path.as_slice()) {
+                (None, _) | (_, ["providers"]) => {
+                    syntax_broken.file.get_or_insert(problem);
+                }
+                (_, []) => {
+                    syntax_broken.defaults.get_or_insert(problem);
+                }
+                (_, ["providers", name, ..]) => {
+                    syntax_broken
+                        .providers
+                        .entry(name.to_string())
+                        .or_insert(problem);
+                }
+                _ => {}
+            }
+        }
         let mut defaults: Vec<(String, Spanned<DeValue>)> = Vec::new();
         for (key, value) in table.into_inner() {
             let name = key.get_ref().to_string();
@@ -431,6 +462,13 @@ impl Config {
         }
         reader.problems.sort_by_key(|problem| problem.line());
         config.problems = reader.problems;
+        config.broken.file = syntax_broken.file;
+        if config.broken.defaults.is_none() {
+            config.broken.defaults = syntax_broken.defaults;
+        }
+        for (name, problem) in syntax_broken.providers {
+            config.broken.providers.entry(name).or_insert(problem);
+        }
         config
     }
 
@@ -859,6 +897,30 @@ pub fn check_model_name(model: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The `[table]` or `[[array]]` header in force at `line` (1-based), None at the top level.
+fn section_at(text: &str, line: usize) -> Option<String> {
+    text.lines()
+        .take(line)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .map(str::trim_start)
+        .find(|candidate| candidate.starts_with('['))
+        .map(|header| {
+            let inner = header.trim_start_matches('[');
+            let inner = inner.split(']').next().unwrap_or(inner);
+            inner.trim().to_string()
+        })
+}
+
+/// `providers."my local"` as `["providers", "my local"]` (quotes dropped).
+fn table_path(section: &str) -> Vec<&str> {
+    section
+        .split('.')
+        .map(|part| part.trim().trim_matches('"').trim_matches('\''))
+        .collect()
+}
+
 fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())]
         .iter()
@@ -1015,11 +1077,26 @@ mod tests {
             config.usable_provider("local").unwrap_err().key(),
             Some("providers.local")
         );
-        // Not TOML at all: nothing can be relied on.
-        let config = parse("default_provider = \n");
+        // A line that is not TOML breaks the table it is in, and only that.
+        let config = parse(
+            "default_provider = \"local\"\n\
+             [providers.local]\nkind = \"ollama\"\nbase_url = \"http://127.0.0.1:1\n\
+             [providers.other]\nkind = \"ollama\"\nbase_url = \"http://127.0.0.1:2\"\n\
+             [chat]\nconnect_timeout_secs = 7\n",
+        );
+        assert_eq!(config.problems[0].line(), Some(4), "{:?}", config.problems);
+        assert_eq!(
+            config.usable_provider("local").unwrap_err().key(),
+            Some("providers.local")
+        );
+        assert!(config.usable_provider("other").unwrap().is_some());
+        assert_eq!(config.chat.connect_timeout.as_secs(), 7);
+        let config = parse("providers.openai.base_url = \"https://proxy.example\n");
+        assert!(config.usable_provider("openai").is_err());
+        let config = parse("default_provider = \n[chat]\nconnect_timeout_secs = 7\n");
         assert!(config.default_choice().is_err());
-        assert!(config.usable_provider("ollama").is_err());
         assert_eq!(config.problems[0].line(), Some(1));
+        assert!(config.usable_provider("ollama").unwrap().is_some());
     }
 
     #[test]

@@ -694,3 +694,27 @@ fn the_command_line_chat_asks_for_the_password_on_a_terminal() {
         "the password was echoed: {output}"
     );
 }
+
+/// Item 2: a line that is not TOML breaks only the table it is in.
+#[test]
+fn a_line_that_is_not_toml_breaks_only_its_table() {
+    let provider = ProviderServer::start();
+    let home = Home::new();
+    let config = mock_config(
+        &provider,
+        "[providers.local]\nkind = \"ollama\"\nbase_url = \"http://127.0.0.1:1\n",
+    );
+    let mut server = start(&home, &config);
+    let init = ok(server.call(1, "initialize", json!({})));
+    let errors = init["config"]["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{init}");
+    assert_eq!(errors[0]["key"], "providers.local");
+    assert!(errors[0]["line"].as_u64().unwrap() > 1, "{init}");
+    assert_eq!(init["config"]["defaultUsable"], true);
+    let chat = ok(server.call(2, "chat/new", json!({})));
+    assert_eq!(chat["provider"], "mock");
+    let refused = server.call(3, "chat/new", json!({"provider": "local"}));
+    assert_eq!(error_code(&refused), 1401, "{refused}");
+    assert_eq!(refused["error"]["data"]["key"], "providers.local");
+    server.finish();
+}
