@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 
 use crate::app::Storage;
 use crate::chat::prompt::{CodeRegion, user_message};
-use crate::chat::{ChatService, Delta, SendOptions};
+use crate::chat::{ChatError, ChatService, Delta, SendOptions};
 use crate::config::Config;
 use crate::paths::Paths;
 use crate::tty_password::{self, Source};
@@ -108,12 +108,18 @@ async fn ask(paths: Paths, config: Config, question: Question) -> Result<(), Str
         ..
     } = question;
     let setup = chat.clone();
+    let named = provider.is_some();
     let new = tokio::task::spawn_blocking(move || {
         setup.new_chat(provider.as_deref(), model.as_deref(), system, None)
     })
     .await
     .map_err(|error| crate::task_failure::report(&error, "starting the chat").to_string())?
-    .map_err(|e| e.to_string())?;
+    .map_err(|error| match error {
+        ChatError::Config(_) if !named => {
+            format!("{error} (fix it, or name a provider with --provider)")
+        }
+        other => other.to_string(),
+    })?;
 
     let (tx, mut rx) = mpsc::channel::<Delta>(256);
     let print = async move {
