@@ -199,7 +199,9 @@ impl History {
     /// The stored chat record.
     pub fn chat(&self, chat_id: &str) -> Result<ChatRecord, HistoryError> {
         self.vault.read(|view| {
-            let bytes = view.chat(chat_id)?.ok_or_else(|| no_such_chat(chat_id))?;
+            let bytes = view
+                .chat(chat_id)?
+                .ok_or_else(|| no_such_chat(chat_id))?;
             decode(chat_id, &bytes)
         })
     }
@@ -227,7 +229,9 @@ impl History {
             message.id = new_id()?;
         }
         self.vault.write(|tx| {
-            let bytes = tx.chat(chat_id)?.ok_or_else(|| no_such_chat(chat_id))?;
+            let bytes = tx
+                .chat(chat_id)?
+                .ok_or_else(|| no_such_chat(chat_id))?;
             let mut chat: ChatRecord = decode(chat_id, &bytes)?;
             message.seq = chat.message_count;
             chat.message_count += 1;
@@ -370,7 +374,9 @@ impl History {
     /// A chat with its messages.
     pub fn get(&self, chat_id: &str) -> Result<ChatDetail, HistoryError> {
         self.vault.read(|view| {
-            let bytes = view.chat(chat_id)?.ok_or_else(|| no_such_chat(chat_id))?;
+            let bytes = view
+                .chat(chat_id)?
+                .ok_or_else(|| no_such_chat(chat_id))?;
             let chat: ChatRecord = decode(chat_id, &bytes)?;
             let stored = view
                 .messages(chat_id)?
@@ -388,7 +394,9 @@ impl History {
     pub fn rename(&self, chat_id: &str, title: &str) -> Result<ChatSummary, HistoryError> {
         let title = clean_title(title)?;
         self.vault.write(|tx| {
-            let bytes = tx.chat(chat_id)?.ok_or_else(|| no_such_chat(chat_id))?;
+            let bytes = tx
+                .chat(chat_id)?
+                .ok_or_else(|| no_such_chat(chat_id))?;
             let mut chat: ChatRecord = decode(chat_id, &bytes)?;
             chat.title = title;
             chat.updated_at = now_millis().max(chat.updated_at);
@@ -407,8 +415,7 @@ impl History {
     /// Delete every chat (every chat key leaves the vault file in one atomic replace; the
     /// records are removed after). Returns how many there were.
     pub fn clear(&self) -> Result<usize, HistoryError> {
-        self.vault
-            .write(|tx| Ok::<_, HistoryError>(tx.clear_chats()))
+        self.vault.write(|tx| Ok::<_, HistoryError>(tx.clear_chats()))
     }
 
     /// Case-insensitive search over titles and contents; one hit per chat, newest first.

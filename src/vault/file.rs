@@ -151,7 +151,8 @@ mod tests {
     fn a_symlinked_vault_file_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("elsewhere"), b"x").unwrap();
-        std::os::unix::fs::symlink(dir.path().join("elsewhere"), dir.path().join("vault")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("elsewhere"), dir.path().join("vault"))
+            .unwrap();
         assert!(read(&dir.path().join("vault")).is_err());
     }
 }

@@ -66,9 +66,9 @@ pub(super) fn migrate(
     let files = &vault.files;
     let legacy = open_legacy(&files.legacy_db, files.cache_bytes)?;
     let ring = header.open(&secret.unlock()).map_err(|error| match error {
-        CryptoError::KeyFileMismatch => {
-            VaultError::Damaged("the chinwag 0.1 vault does not match the local key file".into())
-        }
+        CryptoError::KeyFileMismatch => VaultError::Damaged(
+            "the chinwag 0.1 vault does not match the local key file".into(),
+        ),
         other => VaultError::from(other),
     })?;
     let store_id = crate::store::sealed::new_id()?;
@@ -128,8 +128,8 @@ pub(super) fn migrate(
         let mut digests = BTreeMap::new();
         for (message_key_bytes, sealed) in messages.remove(&chat_id).unwrap_or_default() {
             let plain = record::open(&ring, Tree::Messages.name(), &message_key_bytes, &sealed)?;
-            let message_id =
-                String::from_utf8_lossy(&message_key_bytes[chat_id.len() + 1..]).into_owned();
+            let message_id = String::from_utf8_lossy(&message_key_bytes[chat_id.len() + 1..])
+                .into_owned();
             let new_key = message_key(&chat_id, &message_id);
             let resealed = record::seal(&chat_key, Tree::Messages.name(), &new_key, &plain)?;
             digests.insert(message_id, encode_digest(&record_digest(&resealed)));

@@ -1058,7 +1058,8 @@ impl Vault {
     }
 
     fn read_key_file(&self) -> Result<Option<Zeroizing<[u8; 32]>>, VaultError> {
-        key_file::read(&self.files.key_file).map_err(|error| self.key_file_error(error.to_string()))
+        key_file::read(&self.files.key_file)
+            .map_err(|error| self.key_file_error(error.to_string()))
     }
 
     fn require_key_file(&self) -> Result<Zeroizing<[u8; 32]>, VaultError> {
@@ -1157,14 +1158,10 @@ impl Backend for MemoryStore {
             .unwrap_or_default())
     }
     fn apply(&self, _ops: Vec<Op>) -> Result<(), StoreError> {
-        Err(StoreError::Database(
-            "a backup being checked is read-only".into(),
-        ))
+        Err(StoreError::Database("a backup being checked is read-only".into()))
     }
     fn clear(&self, _trees: &[Tree]) -> Result<(), StoreError> {
-        Err(StoreError::Database(
-            "a backup being checked is read-only".into(),
-        ))
+        Err(StoreError::Database("a backup being checked is read-only".into()))
     }
 }
 

@@ -94,9 +94,7 @@ impl View<'_> {
             return Ok(None);
         };
         let (_, digests) = self.envelope(chat_id, entry)?;
-        let stored = self
-            .backend
-            .scan(Tree::Messages, &message_prefix(chat_id))?;
+        let stored = self.backend.scan(Tree::Messages, &message_prefix(chat_id))?;
         open_messages(chat_id, entry, &digests, stored).map(Some)
     }
 
@@ -123,16 +121,14 @@ impl View<'_> {
         for (chat_id, entry) in &self.body.chats {
             let result = match records.remove(chat_id) {
                 None => Err(damaged(chat_id, "its record is missing")),
-                Some(sealed) => {
-                    open_envelope(chat_id, entry, &sealed).and_then(|(record, digests)| {
-                        let stored = messages.remove(chat_id).unwrap_or_default();
-                        open_messages(chat_id, entry, &digests, stored).map(|messages| OpenedChat {
-                            id: chat_id.clone(),
-                            record,
-                            messages,
-                        })
+                Some(sealed) => open_envelope(chat_id, entry, &sealed).and_then(|(record, digests)| {
+                    let stored = messages.remove(chat_id).unwrap_or_default();
+                    open_messages(chat_id, entry, &digests, stored).map(|messages| OpenedChat {
+                        id: chat_id.clone(),
+                        record,
+                        messages,
                     })
-                }
+                }),
             };
             match result {
                 Ok(chat) => opened.push(chat),
@@ -168,12 +164,9 @@ fn open_with(
 ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
     let generation = record::generation_of(sealed)
         .ok_or_else(|| damaged(chat_id, "a record is not one of ours"))?;
-    let data_key = entry.key_of(generation)?.ok_or_else(|| {
-        damaged(
-            chat_id,
-            "a record is sealed under a key the vault does not hold",
-        )
-    })?;
+    let data_key = entry
+        .key_of(generation)?
+        .ok_or_else(|| damaged(chat_id, "a record is sealed under a key the vault does not hold"))?;
     let ring = crate::crypto::KeyRing::new(vec![data_key])?;
     record::open(&ring, tree.name(), key, sealed).map_err(|error| match error {
         CryptoError::Integrity(_) => damaged(chat_id, "a record failed its integrity check"),
@@ -216,9 +209,7 @@ fn open_messages(
             Some(_) => {
                 return Err(damaged(
                     chat_id,
-                    &format!(
-                        "message {message_id} is not the one the vault holds (altered or rolled back)"
-                    ),
+                    &format!("message {message_id} is not the one the vault holds (altered or rolled back)"),
                 ));
             }
             None => {
@@ -349,10 +340,9 @@ impl<'a> Tx<'a> {
         let key = message_key(chat_id, message_id);
         let sealed = record::seal(&entry.sealing_key()?, Tree::Messages.name(), &key, plain)?;
         if let Some(staged) = self.staged.get_mut(chat_id) {
-            staged.digests.insert(
-                message_id.to_string(),
-                encode_digest(&record_digest(&sealed)),
-            );
+            staged
+                .digests
+                .insert(message_id.to_string(), encode_digest(&record_digest(&sealed)));
         }
         self.ops.push(Op::Insert {
             tree: Tree::Messages,
@@ -370,13 +360,9 @@ impl<'a> Tx<'a> {
             return Ok(false);
         }
         self.staged.remove(chat_id);
-        self.ops.retain(
-            |op| !matches!(op, Op::Insert { key, .. } if key.starts_with(&message_prefix(chat_id))),
-        );
-        for (key, _) in self
-            .backend
-            .scan(Tree::Messages, &message_prefix(chat_id))?
-        {
+        self.ops
+            .retain(|op| !matches!(op, Op::Insert { key, .. } if key.starts_with(&message_prefix(chat_id))));
+        for (key, _) in self.backend.scan(Tree::Messages, &message_prefix(chat_id))? {
             self.ops.push(Op::Remove {
                 tree: Tree::Messages,
                 key,
