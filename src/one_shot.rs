@@ -25,6 +25,10 @@ pub fn open_vault(vault: &Vault, source: Source, config_file: &Path) -> Result<(
     match vault.settings() {
         Ok(_) => return Ok(()),
         Err(VaultError::Locked) => {}
+        // A person at the terminal can still type the password.
+        Err(error @ VaultError::PasswordCommand(_)) if source != Source::None => {
+            eprintln!("chinwag: {error}");
+        }
         Err(error) => return Err(error.to_string()),
     }
     if source == Source::None {

@@ -718,3 +718,30 @@ fn a_line_that_is_not_toml_breaks_only_its_table() {
     assert_eq!(refused["error"]["data"]["key"], "providers.local");
     server.finish();
 }
+
+/// Item 2: `chinwag chat` without `--provider` refuses a broken default and says where it is.
+#[test]
+fn the_command_line_chat_refuses_a_broken_default() {
+    let provider = ProviderServer::start();
+    let home = Home::new();
+    home.write_config(&mock_config(&provider, "").replace(
+        "default_provider = \"mock\"\n",
+        "default_provider = \"mock\"\ndefault_model = \"two words\"\n",
+    ));
+    let output = home
+        .command()
+        .args(["chat", "hello"])
+        .env("OPENAI_API_KEY", "sk-should-never-be-used-0123456789")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("default_model")
+            && stderr.contains("line 2")
+            && stderr.contains("--provider"),
+        "{stderr}"
+    );
+    assert!(provider.seen().is_empty());
+}
