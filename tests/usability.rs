@@ -201,7 +201,15 @@ fn calls_that_depend_on_a_broken_part_answer_config_error() {
     assert_eq!(error_code(&refused), 1401, "{refused}");
     assert_eq!(refused["error"]["data"]["key"], "providers.openai.base_url");
 
-    let chat = ok(server.call(4, "chat/new", json!({"provider": "mock"})));
+    // The default provider without a model: the model was to come from the broken line.
+    let refused = server.call(4, "chat/new", json!({"provider": "mock"}));
+    assert_eq!(error_code(&refused), 1401, "{refused}");
+    assert_eq!(refused["error"]["data"]["key"], "default_model");
+    let chat = ok(server.call(
+        5,
+        "chat/new",
+        json!({"provider": "mock", "model": "mock-model"}),
+    ));
     assert_eq!(chat["model"], "mock-model");
     assert!(provider.seen().is_empty());
     server.finish();

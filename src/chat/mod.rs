@@ -215,6 +215,15 @@ impl ChatService {
         provider: &ProviderConfig,
         model: Option<&str>,
     ) -> Result<String, ChatError> {
+        // The default provider's model was meant to come from a broken `default_model`:
+        // which one the user wanted is unknown, so none is picked for them.
+        if model.is_none()
+            && provider.name == self.config.default_provider
+            && let Some(error) = &self.config.broken.defaults
+            && error.key() != Some("default_provider")
+        {
+            return Err(ChatError::Config(error.clone()));
+        }
         let model = model
             .map(str::to_string)
             .or_else(|| {
