@@ -28,7 +28,10 @@ impl VaultMethods {
     }
 
     fn known_provider(&self, provider: &str) -> Result<(), AppError> {
-        if self.app.config.provider(provider).is_some() || provider == "gemini" {
+        // A provider whose config section is broken still gets its key: the user may be
+        // fixing both at once.
+        let config = &self.app.config;
+        if config.provider(provider).is_some() || config.broken.providers.contains_key(provider) {
             return Ok(());
         }
         // An editor that swaps `provider` and `key` must not hear its key read back.
