@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use crate::chat::ChatService;
-use crate::config::{Config, ConfigError};
+use crate::config::Config;
 use crate::history::History;
 use crate::paths::Paths;
 use crate::protocol::{AppError, ErrorCode};
@@ -110,9 +110,8 @@ impl Storage {
 /// The server's shared state, built once at start and handed to every method family.
 pub struct App {
     pub paths: Paths,
+    /// The config, with the problems found in the file (`config.problems`).
     pub config: Config,
-    /// Why the config file could not be used (the defaults are in force then).
-    pub config_error: Option<ConfigError>,
     pub outgoing: Outgoing,
     storage: Result<Storage, String>,
     chat: Result<Arc<ChatService>, String>,
@@ -121,12 +120,7 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(
-        paths: Paths,
-        config: Config,
-        config_error: Option<ConfigError>,
-        outgoing: Outgoing,
-    ) -> Self {
+    pub fn new(paths: Paths, config: Config, outgoing: Outgoing) -> Self {
         let storage = Storage::open(&paths, &config);
         match &storage {
             Ok(storage) => storage.run_missed_exit_duties(),
@@ -139,7 +133,6 @@ impl App {
         Self {
             paths,
             config,
-            config_error,
             outgoing,
             storage,
             chat,

@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{Config, ConfigError};
+use crate::config::Config;
 use crate::paths::{self, Paths};
 use crate::{doctor, logging, one_shot, server, transport};
 
@@ -51,10 +51,7 @@ pub fn main() -> i32 {
             return 2;
         }
     };
-    let (config, config_error) = match Config::load(&paths.config_file) {
-        Ok(config) => (config, None),
-        Err(error) => (Config::default(), Some(error)),
-    };
+    let config = Config::load(&paths.config_file);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("chinwag")
@@ -67,9 +64,9 @@ pub fn main() -> i32 {
         }
     };
     let code = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => runtime.block_on(serve(paths, config, config_error)),
+        Command::Serve => runtime.block_on(serve(paths, config)),
         Command::Doctor => runtime.block_on(async {
-            let (report, healthy) = doctor::report(&paths, &config, config_error.as_ref()).await;
+            let (report, healthy) = doctor::report(&paths, &config).await;
             #[allow(clippy::print_stdout, reason = "the doctor's report is for a terminal")]
             {
                 print!("{report}");
@@ -98,7 +95,7 @@ pub fn main() -> i32 {
     code
 }
 
-async fn serve(paths: Paths, config: Config, config_error: Option<ConfigError>) -> i32 {
+async fn serve(paths: Paths, config: Config) -> i32 {
     // Protect the protocol first: from here on fd 1 is stderr and only the writer has stdout.
     let output = match transport::take_stdout() {
         Ok(output) => output,
@@ -123,11 +120,11 @@ async fn serve(paths: Paths, config: Config, config_error: Option<ConfigError>) 
     };
     install_panic_hook();
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting");
-    if let Some(error) = &config_error {
-        tracing::warn!(%error, "config not usable; built-in defaults in use");
-        eprintln!("chinwag: {error} (built-in defaults in use)");
+    for problem in &config.problems {
+        tracing::warn!(%problem, "config problem; the rest of the file is in force");
+        eprintln!("chinwag: {problem}");
     }
-    match server::run(tokio::io::stdin(), output, paths, config, config_error).await {
+    match server::run(tokio::io::stdin(), output, paths, config).await {
         Ok(code) => {
             tracing::info!(code, "stopped");
             code

@@ -38,6 +38,8 @@ use toml::Spanned;
 use url::Url;
 
 use crate::crypto::KdfParams;
+use crate::redact;
+use toml::de::DeValue;
 
 /// The wire family a provider speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,6 +63,11 @@ pub struct ProviderConfig {
     pub api_key_env: Option<String>,
     pub default_model: Option<String>,
     pub builtin: bool,
+    /// Send the key in this header, as is, instead of the family's own (`Authorization:
+    /// Bearer`, `x-api-key`): Azure OpenAI and similar gateways want `api-key`.
+    pub key_header: Option<String>,
+    /// Query parameters added to every request (Azure's `api-version`).
+    pub query: Vec<(String, String)>,
 }
 
 impl ProviderConfig {
@@ -81,6 +88,24 @@ pub struct Config {
     pub vault: VaultConfig,
     pub storage: StorageConfig,
     pub chat: ChatConfig,
+    /// Every part of the file that could not be used, each naming its key and line, in file
+    /// order. Everything else in the file is in force.
+    pub problems: Vec<ConfigError>,
+    /// The broken parts other settings depend on.
+    pub broken: Broken,
+}
+
+/// Broken parts that calls depend on. A call that needs one answers `ConfigError` instead of
+/// falling back on a built-in default: a chat meant for a local model must never go to a
+/// remote provider because of a typo.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Broken {
+    /// The file could not be read or is not TOML: nothing in it can be relied on.
+    pub file: Option<ConfigError>,
+    /// `default_provider` or `default_model` is invalid.
+    pub defaults: Option<ConfigError>,
+    /// Providers whose section has an error (the first one), by name.
+    pub providers: BTreeMap<String, ConfigError>,
 }
 
 /// `[chat]`: streaming and connection behaviour.
@@ -114,13 +139,19 @@ pub struct StorageConfig {
     pub cache_bytes: u64,
 }
 
-/// Why the config could not be used.
+/// Why (part of) the config could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {message}")]
     Read { path: PathBuf, message: String },
-    #[error("{path}: {message}")]
-    Syntax { path: PathBuf, message: String },
+    #[error("{path}{}: {message}", line.map(|l| format!(" line {l}")).unwrap_or_default())]
+    Syntax {
+        path: PathBuf,
+        line: Option<usize>,
+        /// The `[table]` the broken line is in (`providers.local`), None at the top level.
+        section: Option<String>,
+        message: String,
+    },
     #[error("{path} line {line}: `{key}`: {message}")]
     Invalid {
         path: PathBuf,
@@ -130,17 +161,33 @@ pub enum ConfigError {
     },
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawConfig {
-    log_level: Option<Spanned<String>>,
-    default_provider: Option<Spanned<String>>,
-    default_model: Option<Spanned<String>>,
-    #[serde(default)]
-    providers: BTreeMap<Spanned<String>, RawProvider>,
-    vault: Option<RawVault>,
-    storage: Option<RawStorage>,
-    chat: Option<RawChat>,
+impl ConfigError {
+    /// The dotted key at fault, when one is known.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            ConfigError::Invalid { key, .. } => Some(key),
+            ConfigError::Syntax { section, .. } => section.as_deref(),
+            ConfigError::Read { .. } => None,
+        }
+    }
+
+    /// The line at fault (1-based), when known.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            ConfigError::Invalid { line, .. } => Some(*line),
+            ConfigError::Syntax { line, .. } => *line,
+            ConfigError::Read { .. } => None,
+        }
+    }
+
+    /// What is wrong, without the path and line.
+    pub fn message(&self) -> &str {
+        match self {
+            ConfigError::Read { message, .. }
+            | ConfigError::Syntax { message, .. }
+            | ConfigError::Invalid { message, .. } => message,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -175,6 +222,8 @@ struct RawProvider {
     base_url: Option<Spanned<String>>,
     api_key_env: Option<Spanned<String>>,
     default_model: Option<Spanned<String>>,
+    key_header: Option<Spanned<String>>,
+    query: Option<Spanned<BTreeMap<String, String>>>,
 }
 
 /// The providers chinwag knows without any config.
@@ -187,6 +236,8 @@ pub fn builtin_providers() -> Vec<ProviderConfig> {
         api_key_env: env.map(str::to_string),
         default_model: Some(model.to_string()),
         builtin: true,
+        key_header: None,
+        query: Vec::new(),
     };
     use ProviderKind::*;
     vec![
@@ -219,6 +270,14 @@ pub fn builtin_providers() -> Vec<ProviderConfig> {
             "claude-sonnet-4-5",
         ),
         make("ollama", Ollama, "http://localhost:11434", None, "llama3.2"),
+        // Google's OpenAI-compatible endpoint, with a Bearer key like OpenAI's.
+        make(
+            "gemini",
+            OpenaiCompatible,
+            "https://generativelanguage.googleapis.com/v1beta/openai/",
+            Some("GEMINI_API_KEY"),
+            "gemini-2.5-flash",
+        ),
     ]
 }
 
@@ -243,184 +302,405 @@ impl Default for Config {
                 connect_timeout: std::time::Duration::from_secs(10),
                 extra_ca_file: None,
             },
+            problems: Vec::new(),
+            broken: Broken::default(),
         }
     }
 }
 
 impl Config {
-    /// Read and validate `path`. A missing file is the default config.
-    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    /// Read and validate `path`. A missing file is the default config; an unreadable one is
+    /// the defaults with the whole file marked broken.
+    pub fn load(path: &Path) -> Config {
         match std::fs::read_to_string(path) {
             Ok(text) => Config::parse(&text, path),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
-            Err(error) => Err(ConfigError::Read {
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Config::default(),
+            Err(error) => Config::with_broken_file(ConfigError::Read {
                 path: path.to_path_buf(),
                 message: error.to_string(),
             }),
         }
     }
 
-    /// Parse and validate config text; `path` is only used in messages.
-    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|error| ConfigError::Syntax {
-            path: path.to_path_buf(),
-            message: error.to_string().trim_end().to_string(),
-        })?;
-        let invalid =
-            |key: String, span: std::ops::Range<usize>, message: String| ConfigError::Invalid {
-                path: path.to_path_buf(),
-                key,
-                line: line_of(text, span.start),
-                message,
-            };
-
+    fn with_broken_file(error: ConfigError) -> Config {
         let mut config = Config::default();
-        if let Some(level) = raw.log_level {
-            tracing_subscriber::EnvFilter::try_new(level.get_ref())
-                .map_err(|error| invalid("log_level".into(), level.span(), error.to_string()))?;
-            config.log_level = Some(level.into_inner());
-        }
-        for (name, provider) in raw.providers {
-            let key = format!("providers.{}", name.get_ref());
-            apply_provider(&mut config, &name, provider, &key, &invalid)?;
-        }
-        if let Some(vault) = raw.vault {
-            apply_vault(&mut config.vault, vault, &invalid)?;
-        }
-        if let Some(cache) = raw.storage.and_then(|storage| storage.cache_mib) {
-            if !(1..=4096).contains(cache.get_ref()) {
-                return Err(invalid(
-                    "storage.cache_mib".into(),
-                    cache.span(),
-                    "between 1 and 4096".into(),
-                ));
+        config.problems.push(error.clone());
+        config.broken.file = Some(error);
+        config
+    }
+
+    /// Parse and validate config text; `path` is only used in messages. Each problem is
+    /// recorded in `problems` and only its own part is left out: the rest of the file is in
+    /// force (see [`Broken`] for what then refuses to run).
+    pub fn parse(text: &str, path: &Path) -> Config {
+        // Recovering: a line that is not TOML breaks the table it is in, not the file.
+        let (table, syntax_errors) = toml::de::DeTable::parse_recoverable(text);
+        let mut reader = Reader {
+            text,
+            path,
+            problems: Vec::new(),
+        };
+        let mut config = Config::default();
+        let mut syntax_broken = Broken::default();
+        for error in syntax_errors {
+            let line = error.span().map(|span| line_of(text, span.start));
+            let section = line.and_then(|line| section_at(text, line)).or_else(|| {
+                // A dotted key at the top level (`providers.openai.base_url = ...`) belongs
+                // to that provider.
+                let start = text.lines().nth(line? - 1)?.trim_start();
+                start
+                    .starts_with("providers.")
+                    .then(|| start.split(['=', ' ']).next().unwrap_or(start).to_string())
+            });
+            let problem = ConfigError::Syntax {
+                path: path.to_path_buf(),
+                line,
+                section: section.clone(),
+                message: error.message().trim_end().to_string(),
+            };
+            reader.problems.push(problem.clone());
+            // What the broken line may have held is unknown: the part it is in is broken.
+            let path: Vec<&str> = section.as_deref().map(table_path).unwrap_or_default();
+            match (line, path.as_slice()) {
+                (None, _) | (_, ["providers"]) => {
+                    syntax_broken.file.get_or_insert(problem);
+                }
+                (_, []) => {
+                    syntax_broken.defaults.get_or_insert(problem);
+                }
+                (_, ["providers", name, ..]) => {
+                    syntax_broken
+                        .providers
+                        .entry(name.to_string())
+                        .or_insert(problem);
+                }
+                _ => {}
             }
-            config.storage.cache_bytes = cache.get_ref() * 1024 * 1024;
         }
-        if let Some(chat) = raw.chat {
-            apply_chat(&mut config.chat, chat, &invalid)?;
+        let mut defaults: Vec<(String, Spanned<DeValue>)> = Vec::new();
+        for (key, value) in table.into_inner() {
+            let name = key.get_ref().to_string();
+            match name.as_str() {
+                "log_level" => {
+                    if let Some(level) = reader.typed::<String>(value, "log_level") {
+                        match tracing_subscriber::EnvFilter::try_new(level.get_ref()) {
+                            Ok(_) => config.log_level = Some(level.into_inner()),
+                            Err(error) => {
+                                reader.invalid("log_level", level.span(), error.to_string())
+                            }
+                        }
+                    }
+                }
+                "default_provider" | "default_model" => defaults.push((name, value)),
+                "providers" => reader.providers(&mut config, value),
+                "vault" => {
+                    if let Some(vault) = reader.section::<RawVault>(value, "vault") {
+                        apply_vault(&mut config.vault, vault, &mut reader);
+                    }
+                }
+                "storage" => {
+                    let raw = reader.section::<RawStorage>(value, "storage");
+                    if let Some(cache) = raw.and_then(|storage| storage.cache_mib) {
+                        if (1..=4096).contains(cache.get_ref()) {
+                            config.storage.cache_bytes = cache.get_ref() * 1024 * 1024;
+                        } else {
+                            reader.invalid(
+                                "storage.cache_mib",
+                                cache.span(),
+                                "between 1 and 4096".into(),
+                            );
+                        }
+                    }
+                }
+                "chat" => {
+                    if let Some(chat) = reader.section::<RawChat>(value, "chat") {
+                        apply_chat(&mut config.chat, chat, &mut reader);
+                    }
+                }
+                _ => reader.invalid(
+                    &name,
+                    key.span(),
+                    "unknown key (ignored); known: log_level, default_provider, \
+                     default_model, [providers.NAME], [vault], [storage], [chat]"
+                        .into(),
+                ),
+            }
         }
-        if let Some(model) = raw.default_model {
-            check_model_name(model.get_ref())
-                .map_err(|m| invalid("default_model".into(), model.span(), m))?;
-            config.default_model = Some(model.into_inner());
-        }
-        if let Some(name) = raw.default_provider {
-            if config.provider(name.get_ref()).is_none() {
+        // After the providers: `default_provider` may name one declared below it.
+        for (name, value) in defaults {
+            let before = reader.problems.len();
+            let Some(text) = reader.typed::<String>(value, &name) else {
+                if config.broken.defaults.is_none() {
+                    config.broken.defaults = reader.problems.get(before).cloned();
+                }
+                continue;
+            };
+            let problem = if name == "default_model" {
+                check_model_name(text.get_ref()).err()
+            } else if config.provider(text.get_ref()).is_none()
+                && !config.broken.providers.contains_key(text.get_ref())
+            {
                 let known: Vec<&str> = config.providers.iter().map(|p| p.name.as_str()).collect();
-                return Err(invalid(
-                    "default_provider".into(),
-                    name.span(),
-                    format!(
-                        "no provider named {:?} (known: {})",
-                        name.get_ref(),
-                        known.join(", ")
-                    ),
-                ));
+                Some(format!(
+                    "no provider named {:?} (known: {})",
+                    redact::name_for_message(text.get_ref()),
+                    known.join(", ")
+                ))
+            } else {
+                None
+            };
+            match problem {
+                Some(message) => {
+                    reader.invalid(&name, text.span(), message);
+                    if config.broken.defaults.is_none() {
+                        config.broken.defaults = reader.problems.last().cloned();
+                    }
+                }
+                None if name == "default_model" => config.default_model = Some(text.into_inner()),
+                None => config.default_provider = text.into_inner(),
             }
-            config.default_provider = name.into_inner();
         }
-        Ok(config)
+        reader.problems.sort_by_key(|problem| problem.line());
+        config.problems = reader.problems;
+        config.broken.file = syntax_broken.file;
+        if config.broken.defaults.is_none() {
+            config.broken.defaults = syntax_broken.defaults;
+        }
+        for (name, problem) in syntax_broken.providers {
+            config.broken.providers.entry(name).or_insert(problem);
+        }
+        config
     }
 
     /// The provider with this name.
     pub fn provider(&self, name: &str) -> Option<&ProviderConfig> {
         self.providers.iter().find(|p| p.name == name)
     }
+
+    /// The provider with this name, unless the config part it depends on is broken.
+    pub fn usable_provider(&self, name: &str) -> Result<Option<&ProviderConfig>, ConfigError> {
+        if let Some(error) = &self.broken.file {
+            return Err(error.clone());
+        }
+        if let Some(error) = self.broken.providers.get(name) {
+            return Err(error.clone());
+        }
+        Ok(self.provider(name))
+    }
+
+    /// The provider (and model, if the config names one) to use when a call names none;
+    /// an error when the part of the config that chooses them is broken.
+    pub fn default_choice(&self) -> Result<(&str, Option<&str>), ConfigError> {
+        if let Some(error) = self.broken.file.as_ref().or(self.broken.defaults.as_ref()) {
+            return Err(error.clone());
+        }
+        Ok((&self.default_provider, self.default_model.as_deref()))
+    }
 }
 
-fn apply_chat(
-    chat: &mut ChatConfig,
-    raw: RawChat,
-    invalid: &impl Fn(String, std::ops::Range<usize>, String) -> ConfigError,
-) -> Result<(), ConfigError> {
-    use std::time::Duration;
-    let bounded = |value: &Spanned<u64>, key: &str, range: std::ops::RangeInclusive<u64>| {
-        if range.contains(value.get_ref()) {
-            Ok(*value.get_ref())
-        } else {
-            Err(invalid(
-                format!("chat.{key}"),
-                value.span(),
-                format!("between {} and {}", range.start(), range.end()),
-            ))
+/// Reads the parts of the file, collecting problems.
+struct Reader<'a> {
+    text: &'a str,
+    path: &'a Path,
+    problems: Vec<ConfigError>,
+}
+
+impl Reader<'_> {
+    fn invalid(&mut self, key: &str, span: std::ops::Range<usize>, message: String) {
+        self.problems.push(ConfigError::Invalid {
+            path: self.path.to_path_buf(),
+            key: key.to_string(),
+            line: line_of(self.text, span.start),
+            message,
+        });
+    }
+
+    /// One value of type `T`, or a problem recorded.
+    fn typed<'i, T: Deserialize<'i>>(
+        &mut self,
+        value: Spanned<DeValue<'i>>,
+        key: &str,
+    ) -> Option<Spanned<T>> {
+        let span = value.span();
+        match Spanned::<T>::deserialize(toml::de::ValueDeserializer::from(value)) {
+            Ok(typed) => Some(typed),
+            Err(error) => {
+                let at = error.span().unwrap_or(span);
+                self.invalid(key, at, error.message().trim_end().to_string());
+                None
+            }
         }
-    };
-    if let Some(window) = &raw.delta_window_ms {
-        chat.delta_window = Duration::from_millis(bounded(window, "delta_window_ms", 0..=1000)?);
     }
-    if let Some(idle) = &raw.idle_timeout_secs {
-        chat.idle_timeout = Duration::from_secs(bounded(idle, "idle_timeout_secs", 1..=3600)?);
+
+    /// A table section read as `T`: each entry an error points at (an unknown key, a value
+    /// of the wrong type) is reported and left out, and the rest is read. None when the
+    /// section is not a table or an error cannot be placed on one entry.
+    fn section<'i, T: Deserialize<'i>>(
+        &mut self,
+        value: Spanned<DeValue<'i>>,
+        prefix: &str,
+    ) -> Option<T> {
+        let span = value.span();
+        let DeValue::Table(mut table) = value.into_inner() else {
+            self.invalid(prefix, span, "expected a table".into());
+            return None;
+        };
+        loop {
+            let attempt = Spanned::new(span.clone(), DeValue::Table(table.clone()));
+            let error = match T::deserialize(toml::de::ValueDeserializer::from(attempt)) {
+                Ok(typed) => return Some(typed),
+                Err(error) => error,
+            };
+            let message = error.message().trim_end().to_string();
+            let at = error.span().unwrap_or(span.clone());
+            let culprit = table
+                .iter()
+                .find(|(key, value)| {
+                    [key.span(), value.span()].iter().any(|entry| {
+                        entry.start <= at.start && at.start < entry.end.max(entry.start + 1)
+                    })
+                })
+                .map(|(key, _)| (key.get_ref().to_string(), key.span()));
+            match culprit {
+                Some((name, key_span)) => {
+                    self.invalid(&format!("{prefix}.{name}"), key_span.clone(), message);
+                    table = table
+                        .into_iter()
+                        .filter(|(key, _)| key.span() != key_span)
+                        .collect();
+                }
+                None => {
+                    self.invalid(prefix, at, message);
+                    return None;
+                }
+            }
+        }
     }
-    if let Some(connect) = &raw.connect_timeout_secs {
-        chat.connect_timeout =
-            Duration::from_secs(bounded(connect, "connect_timeout_secs", 1..=300)?);
+
+    /// `[providers.NAME]` sections. A provider with any problem is left out and marked
+    /// broken: a built-in whose override is broken must not run on its built-in URL.
+    fn providers(&mut self, config: &mut Config, value: Spanned<DeValue>) {
+        let span = value.span();
+        let DeValue::Table(table) = value.into_inner() else {
+            self.invalid("providers", span, "expected a table of providers".into());
+            return;
+        };
+        for (name, section) in table {
+            let key = format!("providers.{}", name.get_ref());
+            let name = Spanned::new(name.span(), name.get_ref().to_string());
+            let before = self.problems.len();
+            let raw = self.section::<RawProvider>(section, &key);
+            if let Some(raw) = raw.filter(|_| self.problems.len() == before) {
+                apply_provider(config, &name, raw, &key, self);
+            }
+            if let Some(problem) = self.problems.get(before) {
+                config
+                    .broken
+                    .providers
+                    .insert(name.into_inner(), problem.clone());
+            }
+        }
+    }
+}
+
+/// `[chat]`: each bad value is reported and its default kept.
+fn apply_chat(chat: &mut ChatConfig, raw: RawChat, reader: &mut Reader) {
+    use std::time::Duration;
+    let mut bounded =
+        |value: &Spanned<u64>, key: &str, range: std::ops::RangeInclusive<u64>| -> Option<u64> {
+            if range.contains(value.get_ref()) {
+                Some(*value.get_ref())
+            } else {
+                reader.invalid(
+                    &format!("chat.{key}"),
+                    value.span(),
+                    format!("between {} and {}", range.start(), range.end()),
+                );
+                None
+            }
+        };
+    if let Some(window) = raw.delta_window_ms.as_ref()
+        && let Some(ms) = bounded(window, "delta_window_ms", 0..=1000)
+    {
+        chat.delta_window = Duration::from_millis(ms);
+    }
+    if let Some(idle) = raw.idle_timeout_secs.as_ref()
+        && let Some(secs) = bounded(idle, "idle_timeout_secs", 1..=3600)
+    {
+        chat.idle_timeout = Duration::from_secs(secs);
+    }
+    if let Some(connect) = raw.connect_timeout_secs.as_ref()
+        && let Some(secs) = bounded(connect, "connect_timeout_secs", 1..=300)
+    {
+        chat.connect_timeout = Duration::from_secs(secs);
     }
     if let Some(file) = raw.extra_ca_file {
         let path = std::path::PathBuf::from(file.get_ref());
-        if !path.is_file() {
-            return Err(invalid(
-                "chat.extra_ca_file".into(),
+        if path.is_file() {
+            chat.extra_ca_file = Some(path);
+        } else {
+            reader.invalid(
+                "chat.extra_ca_file",
                 file.span(),
                 format!("{} is not a readable file", path.display()),
-            ));
+            );
         }
-        chat.extra_ca_file = Some(path);
     }
-    Ok(())
 }
 
-fn apply_vault(
-    vault: &mut VaultConfig,
-    raw: RawVault,
-    invalid: &impl Fn(String, std::ops::Range<usize>, String) -> ConfigError,
-) -> Result<(), ConfigError> {
+/// `[vault]`: each bad value is reported and its default kept (the three KDF costs as one).
+fn apply_vault(vault: &mut VaultConfig, raw: RawVault, reader: &mut Reader) {
     if let Some(command) = raw.password_command {
         if command.get_ref().trim().is_empty() {
-            return Err(invalid(
-                "vault.password_command".into(),
+            reader.invalid(
+                "vault.password_command",
                 command.span(),
                 "empty command".into(),
-            ));
+            );
+        } else {
+            vault.password_command = Some(command.into_inner());
         }
-        vault.password_command = Some(command.into_inner());
     }
     if let Some(minutes) = raw.auto_lock_minutes {
         if *minutes.get_ref() == 0 {
-            return Err(invalid(
-                "vault.auto_lock_minutes".into(),
+            reader.invalid(
+                "vault.auto_lock_minutes",
                 minutes.span(),
                 "at least 1 (leave it out to never auto-lock)".into(),
-            ));
+            );
+        } else {
+            vault.auto_lock_minutes = Some(minutes.into_inner());
         }
-        vault.auto_lock_minutes = Some(minutes.into_inner());
     }
+    let mut kdf = vault.kdf;
     let mut span = None;
     if let Some(memory) = raw.kdf_memory_mib {
-        vault.kdf.memory_kib = memory.get_ref().saturating_mul(1024);
+        kdf.memory_kib = memory.get_ref().saturating_mul(1024);
         span = Some(("vault.kdf_memory_mib", memory.span()));
     }
     if let Some(iterations) = raw.kdf_iterations {
-        vault.kdf.iterations = *iterations.get_ref();
+        kdf.iterations = *iterations.get_ref();
         span = span.or(Some(("vault.kdf_iterations", iterations.span())));
     }
     if let Some(lanes) = raw.kdf_parallelism {
-        vault.kdf.parallelism = *lanes.get_ref();
+        kdf.parallelism = *lanes.get_ref();
         span = span.or(Some(("vault.kdf_parallelism", lanes.span())));
     }
-    if let (Some((key, span)), Err(error)) = (span, vault.kdf.check()) {
-        return Err(invalid(key.into(), span, error.to_string()));
+    match (span, kdf.check()) {
+        (Some((key, span)), Err(error)) => reader.invalid(key, span, error.to_string()),
+        _ => vault.kdf = kdf,
     }
-    Ok(())
 }
 
+/// One `[providers.NAME]` section; a problem is reported and the provider left unchanged
+/// (the caller marks it broken).
 fn apply_provider(
     config: &mut Config,
     name: &Spanned<String>,
     raw: RawProvider,
     key: &str,
-    invalid: &impl Fn(String, std::ops::Range<usize>, String) -> ConfigError,
-) -> Result<(), ConfigError> {
+    reader: &mut Reader,
+) {
     let name_ok = !name.get_ref().is_empty()
         && name.get_ref().len() <= 64
         && name
@@ -428,17 +708,17 @@ fn apply_provider(
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !name_ok {
-        return Err(invalid(
-            key.to_string(),
+        return reader.invalid(
+            key,
             name.span(),
             "provider names use letters, digits, `-` and `_` (at most 64)".into(),
-        ));
+        );
     }
     let base_url = match &raw.base_url {
-        Some(url) => Some(
-            check_base_url(url.get_ref())
-                .map_err(|m| invalid(format!("{key}.base_url"), url.span(), m))?,
-        ),
+        Some(url) => match check_base_url(url.get_ref()) {
+            Ok(url) => Some(url),
+            Err(message) => return reader.invalid(&format!("{key}.base_url"), url.span(), message),
+        },
         None => None,
     };
     if let Some(env) = &raw.api_key_env {
@@ -448,17 +728,41 @@ fn apply_provider(
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !ok {
-            return Err(invalid(
-                format!("{key}.api_key_env"),
+            return reader.invalid(
+                &format!("{key}.api_key_env"),
                 env.span(),
                 "an environment variable name (letters, digits, `_`)".into(),
-            ));
+            );
         }
     }
-    if let Some(model) = &raw.default_model {
-        check_model_name(model.get_ref())
-            .map_err(|m| invalid(format!("{key}.default_model"), model.span(), m))?;
+    if let Some(model) = &raw.default_model
+        && let Err(message) = check_model_name(model.get_ref())
+    {
+        return reader.invalid(&format!("{key}.default_model"), model.span(), message);
     }
+    if let Some(header) = &raw.key_header
+        && let Err(message) = check_header_name(header.get_ref())
+    {
+        return reader.invalid(&format!("{key}.key_header"), header.span(), message);
+    }
+    let query: Vec<(String, String)> = raw
+        .query
+        .as_ref()
+        .map(|query| query.get_ref().clone().into_iter().collect())
+        .unwrap_or_default();
+    if let Some(spanned) = &raw.query
+        && let Some((name, _)) = query
+            .iter()
+            .find(|(name, value)| name.is_empty() || name.len() > 64 || value.len() > 256)
+    {
+        let message = if name.is_empty() {
+            "a query parameter name is empty".to_string()
+        } else {
+            "query parameter names are at most 64 bytes and values at most 256".to_string()
+        };
+        return reader.invalid(&format!("{key}.query"), spanned.span(), message);
+    }
+    let key_header = raw.key_header.map(Spanned::into_inner);
 
     if let Some(existing) = config
         .providers
@@ -468,14 +772,11 @@ fn apply_provider(
         if let Some(kind) = &raw.kind
             && *kind.get_ref() != existing.kind
         {
-            return Err(invalid(
-                format!("{key}.kind"),
-                kind.span(),
-                format!(
-                    "the built-in provider {:?} cannot change its kind",
-                    existing.name
-                ),
-            ));
+            let message = format!(
+                "the built-in provider {:?} cannot change its kind",
+                existing.name
+            );
+            return reader.invalid(&format!("{key}.kind"), kind.span(), message);
         }
         if let Some(url) = base_url {
             existing.base_url = url;
@@ -486,22 +787,24 @@ fn apply_provider(
         if let Some(model) = raw.default_model {
             existing.default_model = Some(model.into_inner());
         }
-        return Ok(());
+        if key_header.is_some() {
+            existing.key_header = key_header;
+        }
+        if raw.query.is_some() {
+            existing.query = query;
+        }
+        return;
     }
 
     let Some(kind) = raw.kind else {
-        return Err(invalid(
-            key.to_string(),
+        return reader.invalid(
+            key,
             name.span(),
             "a new provider needs `kind` (openai-compatible, ollama or anthropic)".into(),
-        ));
+        );
     };
     let Some(base_url) = base_url else {
-        return Err(invalid(
-            key.to_string(),
-            name.span(),
-            "a new provider needs `base_url`".into(),
-        ));
+        return reader.invalid(key, name.span(), "a new provider needs `base_url`".into());
     };
     config.providers.push(ProviderConfig {
         name: name.get_ref().clone(),
@@ -510,7 +813,34 @@ fn apply_provider(
         api_key_env: raw.api_key_env.map(Spanned::into_inner),
         default_model: raw.default_model.map(Spanned::into_inner),
         builtin: false,
+        key_header,
+        query,
     });
+}
+
+/// A header name for the key: an HTTP token, and not one that carries something else.
+fn check_header_name(name: &str) -> Result<(), String> {
+    let token = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !token {
+        return Err("a header name (letters, digits, `-`, `_`; at most 64)".into());
+    }
+    let reserved = [
+        "host",
+        "content-type",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "user-agent",
+        "accept",
+        "cookie",
+    ];
+    if reserved.contains(&name.to_ascii_lowercase().as_str()) {
+        return Err(format!("`{name}` cannot carry the key"));
+    }
     Ok(())
 }
 
@@ -567,6 +897,30 @@ pub fn check_model_name(model: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The `[table]` or `[[array]]` header in force at `line` (1-based), None at the top level.
+fn section_at(text: &str, line: usize) -> Option<String> {
+    text.lines()
+        .take(line)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .map(str::trim_start)
+        .find(|candidate| candidate.starts_with('['))
+        .map(|header| {
+            let inner = header.trim_start_matches('[');
+            let inner = inner.split(']').next().unwrap_or(inner);
+            inner.trim().to_string()
+        })
+}
+
+/// `providers."my local"` as `["providers", "my local"]` (quotes dropped).
+fn table_path(section: &str) -> Vec<&str> {
+    section
+        .split('.')
+        .map(|part| part.trim().trim_matches('"').trim_matches('\''))
+        .collect()
+}
+
 fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())]
         .iter()
@@ -579,20 +933,43 @@ fn line_of(text: &str, offset: usize) -> usize {
 mod tests {
     use super::*;
 
-    fn parse(text: &str) -> Result<Config, ConfigError> {
+    fn parse(text: &str) -> Config {
         Config::parse(text, Path::new("config.toml"))
+    }
+
+    fn problem(config: &Config, key: &str) -> ConfigError {
+        config
+            .problems
+            .iter()
+            .find(|p| p.key() == Some(key))
+            .unwrap_or_else(|| panic!("no problem for {key}: {:?}", config.problems))
+            .clone()
     }
 
     #[test]
     fn empty_config_has_builtins() {
-        let config = parse("").unwrap();
+        let config = parse("");
+        assert!(config.problems.is_empty());
         assert_eq!(config.default_provider, "openai");
         let names: Vec<_> = config.providers.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(
             names,
-            ["openai", "groq", "openrouter", "anthropic", "ollama"]
+            [
+                "openai",
+                "groq",
+                "openrouter",
+                "anthropic",
+                "ollama",
+                "gemini"
+            ]
         );
         assert!(config.provider("ollama").unwrap().is_local());
+        let gemini = config.provider("gemini").unwrap();
+        assert_eq!(
+            gemini.base_url.as_str(),
+            "https://generativelanguage.googleapis.com/v1beta/openai/"
+        );
+        assert_eq!(gemini.api_key_env.as_deref(), Some("GEMINI_API_KEY"));
     }
 
     #[test]
@@ -600,26 +977,31 @@ mod tests {
         let config = parse(
             "default_provider = \"local\"\n\
              [providers.local]\nkind = \"openai-compatible\"\nbase_url = \"http://127.0.0.1:8080/v1\"\n\
-             [providers.openai]\nbase_url = \"https://proxy.example/v1\"\n",
-        )
-        .unwrap();
+             [providers.openai]\nbase_url = \"https://proxy.example/v1\"\n\
+             [providers.azure]\nkind = \"openai-compatible\"\nbase_url = \"https://x.openai.azure.com/openai/v1\"\n\
+             key_header = \"api-key\"\nquery = { \"api-version\" = \"2024-10-21\" }\n",
+        );
+        assert!(config.problems.is_empty(), "{:?}", config.problems);
         assert_eq!(config.default_provider, "local");
         assert_eq!(
             config.provider("openai").unwrap().base_url.as_str(),
             "https://proxy.example/v1"
         );
         assert!(!config.provider("local").unwrap().builtin);
+        let azure = config.provider("azure").unwrap();
+        assert_eq!(azure.key_header.as_deref(), Some("api-key"));
+        assert_eq!(
+            azure.query,
+            vec![("api-version".to_string(), "2024-10-21".to_string())]
+        );
     }
 
     #[test]
     fn errors_name_key_and_line() {
-        let err = parse("\n[providers.x]\nkind = \"ollama\"\nbase_url = \"http://example.com\"\n")
-            .unwrap_err();
-        match err {
-            ConfigError::Invalid {
-                key, line, message, ..
-            } => {
-                assert_eq!(key, "providers.x.base_url");
+        let config =
+            parse("\n[providers.x]\nkind = \"ollama\"\nbase_url = \"http://example.com\"\n");
+        match problem(&config, "providers.x.base_url") {
+            ConfigError::Invalid { line, message, .. } => {
                 assert_eq!(line, 4);
                 assert!(
                     message.contains("only allowed to this machine"),
@@ -628,24 +1010,93 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let err = parse("log_level = \"info\"\ncolour = true\n")
-            .unwrap_err()
-            .to_string();
+        let config = parse("log_level = \"info\"\ncolour = true\n");
+        let err = problem(&config, "colour").to_string();
         assert!(
-            err.contains("unknown field `colour`") && err.contains("line 2"),
+            err.contains("unknown key") && err.contains("line 2"),
             "{err}"
         );
-        let err = parse("[providers.y]\nkind = \"telepathy\"\n")
-            .unwrap_err()
-            .to_string();
+        let config = parse("[providers.y]\nkind = \"telepathy\"\n");
+        let err = problem(&config, "providers.y.kind").to_string();
         assert!(err.contains("telepathy") && err.contains("line 2"), "{err}");
-        let err = parse("default_provider = \"nope\"\n")
-            .unwrap_err()
-            .to_string();
+        let config = parse("default_provider = \"nope\"\n");
+        let err = problem(&config, "default_provider").to_string();
         assert!(
             err.contains("line 1") && err.contains("default_provider"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn one_bad_line_leaves_the_rest_in_force() {
+        let config = parse(
+            "default_provider = \"local\"\ndefualt_model = \"x\"\n\
+             [providers.local]\nkind = \"ollama\"\nbase_url = \"http://127.0.0.1:11434\"\n\
+             [chat]\nidle_timeout_secs = 0\nconnect_timeout_secs = 7\nbogus = 1\n\
+             [vault]\nauto_lock_minutes = \"soon\"\npassword_command = \"pass chinwag\"\n",
+        );
+        let keys: Vec<_> = config.problems.iter().map(|p| p.key().unwrap()).collect();
+        assert_eq!(
+            keys,
+            [
+                "defualt_model",
+                "chat.idle_timeout_secs",
+                "chat.bogus",
+                "vault.auto_lock_minutes"
+            ]
+        );
+        assert_eq!(problem(&config, "defualt_model").line(), Some(2));
+        assert_eq!(config.default_choice().unwrap().0, "local");
+        assert_eq!(config.chat.connect_timeout.as_secs(), 7);
+        assert_eq!(config.chat.idle_timeout.as_secs(), 120);
+        assert_eq!(
+            config.vault.password_command.as_deref(),
+            Some("pass chinwag")
+        );
+    }
+
+    #[test]
+    fn broken_defaults_and_providers_refuse_instead_of_falling_back() {
+        let config = parse("default_provider = \"ollama\"\ndefault_model = \"a b\"\n");
+        let error = config.default_choice().unwrap_err();
+        assert_eq!(error.key(), Some("default_model"));
+        // A provider whose override is broken is not used on its built-in URL.
+        let config = parse(
+            "default_provider = \"openai\"\n[providers.openai]\nbase_url = \"http://proxy.example\"\n",
+        );
+        let error = config
+            .default_choice()
+            .map(|_| ())
+            .and_then(|()| config.usable_provider("openai").map(|_| ()));
+        assert_eq!(error.unwrap_err().key(), Some("providers.openai.base_url"));
+        assert!(config.usable_provider("groq").unwrap().is_some());
+        // A provider named by default_provider but broken: the default is refused too.
+        let config = parse("default_provider = \"local\"\n[providers.local]\nkind = \"ollama\"\n");
+        assert!(config.default_choice().is_ok());
+        assert_eq!(
+            config.usable_provider("local").unwrap_err().key(),
+            Some("providers.local")
+        );
+        // A line that is not TOML breaks the table it is in, and only that.
+        let config = parse(
+            "default_provider = \"local\"\n\
+             [providers.local]\nkind = \"ollama\"\nbase_url = \"http://127.0.0.1:1\n\
+             [providers.other]\nkind = \"ollama\"\nbase_url = \"http://127.0.0.1:2\"\n\
+             [chat]\nconnect_timeout_secs = 7\n",
+        );
+        assert_eq!(config.problems[0].line(), Some(4), "{:?}", config.problems);
+        assert_eq!(
+            config.usable_provider("local").unwrap_err().key(),
+            Some("providers.local")
+        );
+        assert!(config.usable_provider("other").unwrap().is_some());
+        assert_eq!(config.chat.connect_timeout.as_secs(), 7);
+        let config = parse("providers.openai.base_url = \"https://proxy.example\n");
+        assert!(config.usable_provider("openai").is_err());
+        let config = parse("default_provider = \n[chat]\nconnect_timeout_secs = 7\n");
+        assert!(config.default_choice().is_err());
+        assert_eq!(config.problems[0].line(), Some(1));
+        assert!(config.usable_provider("ollama").unwrap().is_some());
     }
 
     #[test]

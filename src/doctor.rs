@@ -5,22 +5,21 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
 
+use zeroize::Zeroizing;
+
 use crate::app::Storage;
-use crate::config::{Config, ConfigError, ProviderConfig, ProviderKind};
+use crate::config::{Config, ProviderConfig, ProviderKind};
 use crate::http_client;
 use crate::paths::Paths;
-use crate::provider::stream::describe;
+use crate::provider::ProviderError;
+use crate::provider::stream;
 use crate::vault::Protection;
 
 /// How long each endpoint gets to answer.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(4);
 
 /// Build the report. Returns it and whether everything essential is in order.
-pub async fn report(
-    paths: &Paths,
-    config: &Config,
-    config_error: Option<&ConfigError>,
-) -> (String, bool) {
+pub async fn report(paths: &Paths, config: &Config) -> (String, bool) {
     let mut out = String::new();
     let mut healthy = true;
     let _ = writeln!(out, "chinwag {}", env!("CARGO_PKG_VERSION"));
@@ -47,22 +46,37 @@ pub async fn report(
     }
 
     let _ = writeln!(out, "\nConfig");
-    match config_error {
-        None => {
-            let _ = writeln!(out, "  ok; default provider {}", config.default_provider);
+    for problem in &config.problems {
+        healthy = false;
+        let _ = writeln!(out, "  PROBLEM: {problem}");
+    }
+    match config.default_choice() {
+        Ok((provider, _)) if config.problems.is_empty() => {
+            let _ = writeln!(out, "  ok; default provider {provider}");
         }
-        Some(error) => {
-            healthy = false;
-            let _ = writeln!(out, "  PROBLEM: {error}");
+        Ok((provider, _)) => {
             let _ = writeln!(
                 out,
-                "  (the server runs with built-in defaults until this is fixed)"
+                "  the rest of the file is in force; default provider {provider}"
+            );
+        }
+        Err(_) => {
+            let _ = writeln!(
+                out,
+                "  no default provider until this is fixed: chats must name their provider"
             );
         }
     }
+    for (name, problem) in &config.broken.providers {
+        let _ = writeln!(
+            out,
+            "  provider {name} unusable until {} is fixed",
+            problem.key().unwrap_or("its section")
+        );
+    }
 
     let _ = writeln!(out, "\nVault");
-    let mut vault_keys: Vec<String> = Vec::new();
+    let mut vault_keys: Vec<(String, Zeroizing<String>)> = Vec::new();
     if !paths.database_dir.exists() {
         let _ = writeln!(
             out,
@@ -80,8 +94,17 @@ pub async fn report(
                     if let Some(warning) = status.warning {
                         let _ = writeln!(out, "  WARNING: {warning}");
                     }
-                    match storage.vault.list_keys() {
-                        Ok(keys) => vault_keys = keys.into_iter().map(|k| k.provider).collect(),
+                    let keys = storage.vault.list_keys().and_then(|keys| {
+                        keys.into_iter()
+                            .filter_map(|k| match storage.vault.key_for(&k.provider) {
+                                Ok(Some(key)) => Some(Ok((k.provider, key))),
+                                Ok(None) => None,
+                                Err(error) => Some(Err(error)),
+                            })
+                            .collect::<Result<Vec<_>, _>>()
+                    });
+                    match keys {
+                        Ok(keys) => vault_keys = keys,
                         Err(error) => {
                             let _ = writeln!(out, "  stored keys not checked: {error}");
                         }
@@ -104,14 +127,17 @@ pub async fn report(
     // providers), with a short connect timeout.
     let clients = http_client::Clients::build(PROBE_TIMEOUT, config.chat.extra_ca_file.as_deref());
     let clients = &clients;
-    let probes = config.providers.iter().map(|provider| async move {
-        let endpoint = match clients {
-            Ok(clients) => probe(clients.for_provider(provider), provider).await,
-            Err(error) => error.to_string(),
-        };
-        (provider, endpoint)
+    let probes = config.providers.iter().map(|provider| {
+        let (key, source) = key_state(provider, &vault_keys);
+        async move {
+            let endpoint = match clients {
+                Ok(clients) => probe(clients.for_provider(provider), provider, key.as_ref()).await,
+                Err(error) => error.to_string(),
+            };
+            (provider, source, endpoint)
+        }
     });
-    for (provider, endpoint) in futures_util::future::join_all(probes).await {
+    for (provider, source, endpoint) in futures_util::future::join_all(probes).await {
         let place = if provider.is_local() {
             "local"
         } else {
@@ -124,12 +150,11 @@ pub async fn report(
             kind_name(provider.kind),
             provider.base_url
         );
-        let key = if vault_keys.contains(&provider.name) {
-            "stored in the vault".to_string()
-        } else {
-            key_source(provider)
-        };
-        let _ = writeln!(out, "    key:      {key}");
+        if let Some(problem) = config.broken.providers.get(&provider.name) {
+            healthy = false;
+            let _ = writeln!(out, "    config:   PROBLEM: {problem}");
+        }
+        let _ = writeln!(out, "    key:      {source}");
         let _ = writeln!(out, "    endpoint: {endpoint}");
     }
     (out, healthy)
@@ -158,33 +183,61 @@ fn describe_dir(dir: &Path) -> (String, bool) {
     }
 }
 
-fn key_source(provider: &ProviderConfig) -> String {
-    match &provider.api_key_env {
-        Some(var) if std::env::var_os(var).is_some_and(|v| !v.is_empty()) => {
-            format!("found in ${var}")
-        }
-        Some(var) => format!("none (set ${var})"),
-        None if provider.kind == ProviderKind::Ollama => "not needed".to_string(),
-        None => "none".to_string(),
+/// The key a chat would use for `provider` (the vault's, else its environment variable) and
+/// where it comes from, in the words the editors use too: `from vault`, `from $VAR`,
+/// `none needed` (local servers and Ollama without one), or what to do when one is missing.
+fn key_state(
+    provider: &ProviderConfig,
+    vault_keys: &[(String, Zeroizing<String>)],
+) -> (Option<Zeroizing<String>>, String) {
+    if let Some((_, key)) = vault_keys.iter().find(|(name, _)| *name == provider.name) {
+        return (Some(key.clone()), "from vault".to_string());
     }
+    if let Some(var) = &provider.api_key_env
+        && let Some(value) = std::env::var(var).ok().filter(|v| !v.is_empty())
+    {
+        return (Some(Zeroizing::new(value)), format!("from ${var}"));
+    }
+    let source = if provider.is_local() || provider.kind == ProviderKind::Ollama {
+        "none needed".to_string()
+    } else {
+        match &provider.api_key_env {
+            Some(var) => format!("MISSING: store one for {} or set ${var}", provider.name),
+            None => format!("MISSING: store one for {}", provider.name),
+        }
+    };
+    (None, source)
 }
 
-/// Whether the endpoint answers HTTP at all (no key is sent).
-async fn probe(client: &reqwest::Client, provider: &ProviderConfig) -> String {
-    let path = match provider.kind {
-        ProviderKind::OpenaiCompatible | ProviderKind::Anthropic => "models",
-        ProviderKind::Ollama => "api/tags",
-    };
-    let url = format!(
-        "{}/{path}",
-        provider.base_url.as_str().trim_end_matches('/')
-    );
-    match tokio::time::timeout(PROBE_TIMEOUT, client.get(&url).send()).await {
-        Ok(Ok(response)) => format!("answers (HTTP {})", response.status().as_u16()),
-        Ok(Err(error)) if provider.kind == ProviderKind::Ollama && error.is_connect() => {
-            "not running (start it with `ollama serve`)".to_string()
+/// Ask for the model list the way a chat would (with the key, the provider's header and
+/// query): a server that wants a key answers an error without one (LiteLLM: 500), and that is
+/// a problem, not "answers".
+async fn probe(
+    client: &reqwest::Client,
+    provider: &ProviderConfig,
+    key: Option<&Zeroizing<String>>,
+) -> String {
+    let family = crate::provider::family(provider.kind);
+    let models = stream::list_models(client, family, provider, key, PROBE_TIMEOUT);
+    match tokio::time::timeout(PROBE_TIMEOUT, models).await {
+        Ok(Ok(models)) => format!("ok ({} models)", models.len()),
+        Ok(Err(ProviderError::Unreachable { reason, detail, .. })) => {
+            if provider.kind == ProviderKind::Ollama && reason == "refused" {
+                "not running (start it with `ollama serve`)".to_string()
+            } else {
+                format!("unreachable: {detail}")
+            }
         }
-        Ok(Err(error)) => format!("unreachable: {}", describe(&error)),
+        // A remote provider asked without a key refuses: expected, the key line says why.
+        Ok(Err(ProviderError::Http { status, .. }))
+            if key.is_none() && !provider.is_local() && matches!(status, 401 | 403) =>
+        {
+            format!("answers (HTTP {status} without a key)")
+        }
+        Ok(Err(ProviderError::Http {
+            status, message, ..
+        })) => format!("PROBLEM: HTTP {status}: {message}"),
+        Ok(Err(error)) => format!("PROBLEM: {error}"),
         Err(_) => format!("no answer within {} s", PROBE_TIMEOUT.as_secs()),
     }
 }

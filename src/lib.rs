@@ -38,4 +38,5 @@ pub mod settings;
 pub mod store;
 pub mod task_failure;
 pub mod transport;
+pub mod tty_password;
 pub mod vault;

@@ -2,15 +2,62 @@
 //! as `chat/send`, streamed to stdout. Reasoning, if any, goes to stderr.
 
 use std::io::{IsTerminal, Read, Write};
+use std::path::Path;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
 use crate::app::Storage;
 use crate::chat::prompt::{CodeRegion, user_message};
-use crate::chat::{ChatService, Delta, SendOptions};
+use crate::chat::{ChatError, ChatService, Delta, SendOptions};
 use crate::config::Config;
 use crate::paths::Paths;
+use crate::tty_password::{self, Source};
+use crate::vault::{PASSWORD_ENV, Vault, VaultError};
+
+/// Tries at the password prompt before giving up.
+const PASSWORD_TRIES: usize = 3;
+
+/// Open the vault before the question goes out. It opens itself when it can (the local key
+/// file, `CHINWAG_PASSWORD`, `password_command`); a locked one is unlocked with a password
+/// typed at the terminal, without echo, or the error says how to give one.
+pub fn open_vault(vault: &Vault, source: Source, config_file: &Path) -> Result<(), String> {
+    match vault.settings() {
+        Ok(_) => return Ok(()),
+        Err(VaultError::Locked) => {}
+        // A person at the terminal can still type the password.
+        Err(error @ VaultError::PasswordCommand(_)) if source != Source::None => {
+            eprintln!("chinwag: {error}");
+        }
+        Err(error) => return Err(error.to_string()),
+    }
+    if source == Source::None {
+        return Err(no_terminal_message(config_file));
+    }
+    for _ in 0..PASSWORD_TRIES {
+        let password = match tty_password::ask(source, "chinwag vault password: ") {
+            Ok(Some(password)) => password,
+            Ok(None) => return Err(no_terminal_message(config_file)),
+            Err(error) => return Err(error.to_string()),
+        };
+        match vault.unlock(&password) {
+            Ok(_) => return Ok(()),
+            Err(VaultError::WrongPassword) => eprintln!("chinwag: wrong password"),
+            Err(error) => return Err(error.to_string()),
+        }
+    }
+    Err(format!("wrong password {PASSWORD_TRIES} times"))
+}
+
+/// What to do when the vault is locked and nobody can be asked.
+fn no_terminal_message(config_file: &Path) -> String {
+    format!(
+        "the vault is locked and there is no terminal to ask for its password: set \
+         {PASSWORD_ENV}, or set `password_command` under [vault] in {} (for example \
+         `password_command = \"pass show chinwag\"`)",
+        config_file.display()
+    )
+}
 
 /// What was asked on the command line.
 pub struct Question {
@@ -52,6 +99,11 @@ async fn ask(paths: Paths, config: Config, question: Question) -> Result<(), Str
     let content = user_message(&question.prompt, &context);
 
     let storage = Storage::open(&paths, &config)?;
+    let vault = storage.vault.clone();
+    let config_file = paths.config_file.clone();
+    tokio::task::spawn_blocking(move || open_vault(&vault, Source::current(), &config_file))
+        .await
+        .map_err(|error| crate::task_failure::report(&error, "opening the vault").to_string())??;
     let chat = Arc::new(ChatService::open(&config, storage.history.clone())?);
     let Question {
         provider,
@@ -60,12 +112,18 @@ async fn ask(paths: Paths, config: Config, question: Question) -> Result<(), Str
         ..
     } = question;
     let setup = chat.clone();
+    let named = provider.is_some();
     let new = tokio::task::spawn_blocking(move || {
         setup.new_chat(provider.as_deref(), model.as_deref(), system, None)
     })
     .await
     .map_err(|error| crate::task_failure::report(&error, "starting the chat").to_string())?
-    .map_err(|e| e.to_string())?;
+    .map_err(|error| match error {
+        ChatError::Config(_) if !named => {
+            format!("{error} (fix it, or name a provider with --provider)")
+        }
+        other => other.to_string(),
+    })?;
 
     let (tx, mut rx) = mpsc::channel::<Delta>(256);
     let print = async move {

@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::app::App;
-use crate::config::{Config, ConfigError};
+use crate::config::Config;
 use crate::methods;
 use crate::paths::Paths;
 use crate::protocol::cancellable;
@@ -53,20 +53,14 @@ enum Stop {
 
 /// Run the server on `input`/`output` until the input ends, `exit` or a signal. Returns the
 /// process exit code.
-pub async fn run<R, W>(
-    input: R,
-    output: W,
-    paths: Paths,
-    config: Config,
-    config_error: Option<ConfigError>,
-) -> std::io::Result<i32>
+pub async fn run<R, W>(input: R, output: W, paths: Paths, config: Config) -> std::io::Result<i32>
 where
     R: AsyncRead + Unpin,
     W: Write + Send + 'static,
 {
     let framing = SharedFraming::default();
     let (outgoing, writer) = Writer::spawn(output, framing.clone())?;
-    let app = Arc::new(App::new(paths, config, config_error, outgoing.clone()));
+    let app = Arc::new(App::new(paths, config, outgoing.clone()));
     let router = Router::new(app.clone(), methods::build(app.clone()));
     let frames = FramedRead::new(input, FrameCodec::new(framing));
     let auto_lock = tokio::spawn(auto_lock(app.clone()));

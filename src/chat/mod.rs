@@ -19,7 +19,9 @@ use tokio_util::sync::CancellationToken;
 use zeroize::Zeroizing;
 
 use crate::clock::now_millis;
-use crate::config::{ChatConfig, Config, ProviderConfig, ProviderKind, check_model_name};
+use crate::config::{
+    ChatConfig, Config, ConfigError, ProviderConfig, ProviderKind, check_model_name,
+};
 use crate::history::{
     ChatRecord, ChatSummary, History, HistoryError, MessageRecord, MessageStatus, Role, Usage,
 };
@@ -95,7 +97,8 @@ pub enum ChatError {
     /// The provider failed after the turn began; the partial answer was kept.
     #[error("{error}")]
     Failed {
-        error: ProviderError,
+        /// Boxed: it is the largest variant by far.
+        error: Box<ProviderError>,
         chat_id: String,
         message_id: String,
     },
@@ -107,6 +110,9 @@ pub enum ChatError {
     Busy(String),
     #[error("{0}")]
     InvalidInput(String),
+    /// The part of the config this call depends on is broken.
+    #[error("{0}")]
+    Config(ConfigError),
 }
 
 impl From<VaultError> for ChatError {
@@ -154,9 +160,12 @@ impl ChatService {
         &self.config.chat
     }
 
+    /// The provider named, unless its part of the config is broken (then a config error,
+    /// never the built-in it would otherwise fall back on).
     fn provider(&self, name: &str) -> Result<&ProviderConfig, ChatError> {
         self.config
-            .provider(name)
+            .usable_provider(name)
+            .map_err(ChatError::Config)?
             // The name may be a key sent in the wrong field: it is quoted only if it cannot be.
             .ok_or_else(|| ChatError::NoSuchProvider(redact::name_for_message(name).to_string()))
     }
@@ -177,7 +186,12 @@ impl ChatService {
         system: Option<String>,
         title: Option<&str>,
     ) -> Result<NewChat, ChatError> {
-        let provider = self.provider(provider.unwrap_or(&self.config.default_provider))?;
+        let provider = match provider {
+            Some(name) => self.provider(name)?,
+            // No silent fallback: with `default_provider`/`default_model` broken, the user's
+            // intended default is unknown.
+            None => self.provider(self.config.default_choice().map_err(ChatError::Config)?.0)?,
+        };
         let model = self.model_for(provider, model)?;
         let chat = self
             .history
@@ -189,11 +203,27 @@ impl ChatService {
         })
     }
 
+    /// Mark a chat as a rewrite, so `history/list` shows it apart (blocking).
+    pub fn mark_rewrite(&self, chat_id: &str) -> Result<(), ChatError> {
+        let mut chat = self.history.chat(chat_id)?;
+        chat.kind = crate::history::ChatKind::Rewrite;
+        Ok(self.history.update_chat(&chat)?)
+    }
+
     fn model_for(
         &self,
         provider: &ProviderConfig,
         model: Option<&str>,
     ) -> Result<String, ChatError> {
+        // The default provider's model was meant to come from a broken `default_model`:
+        // which one the user wanted is unknown, so none is picked for them.
+        if model.is_none()
+            && provider.name == self.config.default_provider
+            && let Some(error) = &self.config.broken.defaults
+            && error.key() != Some("default_provider")
+        {
+            return Err(ChatError::Config(error.clone()));
+        }
         let model = model
             .map(str::to_string)
             .or_else(|| {
@@ -301,11 +331,7 @@ impl ChatService {
         if !provider.is_local() && provider.kind != ProviderKind::Ollama {
             return Err(ChatError::Provider(ProviderError::KeyMissing {
                 provider: provider.name.clone(),
-                env: provider
-                    .api_key_env
-                    .as_ref()
-                    .map(|var| format!(" or set ${var}"))
-                    .unwrap_or_default(),
+                env: provider.api_key_env.clone(),
             }));
         }
         Ok(None)
@@ -422,7 +448,7 @@ impl ChatService {
                     .save(MessageStatus::Error, Some(error.to_string()))
                     .await?;
                 Err(ChatError::Failed {
-                    error,
+                    error: Box::new(error),
                     chat_id: chat_id.to_string(),
                     message_id,
                 })
@@ -484,18 +510,17 @@ impl ChatService {
                     let more = match more {
                         Ok(more) => more,
                         Err(error) => {
+                            // What was decoded in the same read as the fault arrived before
+                            // it: relay it and keep it in the saved answer.
+                            for item in items.drain(..) {
+                                pending.take(item, answer);
+                            }
                             pending.flush(answer, deltas).await;
                             return Err(StreamEnd::Failed(error));
                         }
                     };
                     for item in items.drain(..) {
-                        match item {
-                            StreamItem::Text(text) => pending.text.push_str(&text),
-                            StreamItem::Reasoning(text) => pending.reasoning.push_str(&text),
-                            StreamItem::Usage(usage) => answer.usage = Some(usage),
-                            StreamItem::Finish(reason) => answer.finish = Some(reason),
-                            StreamItem::Done => {}
-                        }
+                        pending.take(item, answer);
                         if pending.is_empty() {
                             continue;
                         }
@@ -533,6 +558,17 @@ struct Pending {
 }
 
 impl Pending {
+    /// Take one decoded item: text to send, or the answer's usage and finish reason.
+    fn take(&mut self, item: StreamItem, answer: &mut PartialAnswer) {
+        match item {
+            StreamItem::Text(text) => self.text.push_str(&text),
+            StreamItem::Reasoning(text) => self.reasoning.push_str(&text),
+            StreamItem::Usage(usage) => answer.usage = Some(usage),
+            StreamItem::Finish(reason) => answer.finish = Some(reason),
+            StreamItem::Done => {}
+        }
+    }
+
     fn is_empty(&self) -> bool {
         self.text.is_empty() && self.reasoning.is_empty()
     }

@@ -19,8 +19,8 @@ use zeroize::Zeroizing;
 pub use backup::{BackupSummary, RestoreSummary};
 pub use export::{ExportFormat, ExportSummary, ImportSummary};
 pub use records::{
-    ChatDetail, ChatRecord, ChatSummary, DamagedChat, MessageRecord, MessageStatus, MessageView,
-    Role, SearchHit, Usage,
+    ChatDetail, ChatKind, ChatRecord, ChatSummary, DamagedChat, MessageRecord, MessageStatus,
+    MessageView, Role, SearchHit, Usage,
 };
 
 use crate::clock::now_millis;
@@ -191,6 +191,7 @@ impl History {
             created_at: now,
             updated_at: now,
             message_count: 0,
+            kind: ChatKind::Chat,
         };
         let record = encode(&chat)?;
         self.vault
@@ -245,7 +246,17 @@ impl History {
 
     /// Chats, newest first: one page. Only the page's records are opened (the vault keeps
     /// each chat's last change), so a page costs the same with ten chats or ten thousand.
-    pub fn list(&self, offset: usize, limit: usize) -> Result<Listing, HistoryError> {
+    /// With a `kind`, only chats of that kind count: every record is opened to learn its kind
+    /// (damaged ones, whose kind is unknown, are listed under every kind).
+    pub fn list(
+        &self,
+        kind: Option<ChatKind>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Listing, HistoryError> {
+        if let Some(kind) = kind {
+            return self.list_kind(kind, offset, limit);
+        }
         self.vault.read(|view| {
             let ids = view.chat_ids_newest_first();
             let total = ids.len();
@@ -272,6 +283,50 @@ impl History {
                         reason,
                     }),
                     Err(other) => return Err(other.into()),
+                }
+            }
+            Ok(listing)
+        })
+    }
+
+    /// [`History::list`] restricted to one kind.
+    fn list_kind(
+        &self,
+        kind: ChatKind,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Listing, HistoryError> {
+        self.vault.read(|view| {
+            let mut entries = Vec::new();
+            for id in view.chat_ids_newest_first() {
+                let damaged = match view.chat(&id) {
+                    Ok(Some(bytes)) => match decode::<ChatRecord>(&id, &bytes) {
+                        Ok(chat) if chat.kind == kind => {
+                            entries.push(Ok(ChatSummary::from(&chat)));
+                            continue;
+                        }
+                        Ok(_) => continue,
+                        Err(HistoryError::Vault(VaultError::Damaged(reason))) => reason,
+                        Err(other) => return Err(other),
+                    },
+                    Ok(None) => continue,
+                    Err(VaultError::Damaged(reason)) => reason,
+                    Err(other) => return Err(other.into()),
+                };
+                entries.push(Err(DamagedChat {
+                    id,
+                    reason: damaged,
+                }));
+            }
+            let mut listing = Listing {
+                total: entries.len(),
+                chats: Vec::new(),
+                damaged: Vec::new(),
+            };
+            for entry in entries.into_iter().skip(offset).take(limit) {
+                match entry {
+                    Ok(summary) => listing.chats.push(summary),
+                    Err(damaged) => listing.damaged.push(damaged),
                 }
             }
             Ok(listing)

@@ -30,6 +30,24 @@ pub struct Usage {
     pub completion_tokens: u64,
 }
 
+/// What a chat is for: a conversation, or a `chat/rewrite` request kept for the record but
+/// listed apart so it does not crowd the user's conversations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChatKind {
+    #[default]
+    Chat,
+    Rewrite,
+}
+
+impl ChatKind {
+    /// Chats are stored without the field (as before it existed), so their records and
+    /// exports do not change.
+    pub fn is_chat(&self) -> bool {
+        *self == ChatKind::Chat
+    }
+}
+
 /// A chat as stored (sealed, under its random id in the `chats` tree).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -42,6 +60,9 @@ pub struct ChatRecord {
     pub created_at: i64,
     pub updated_at: i64,
     pub message_count: u64,
+    /// Absent in records written before rewrites were listed apart: those are chats.
+    #[serde(default, skip_serializing_if = "ChatKind::is_chat")]
+    pub kind: ChatKind,
 }
 
 /// A message as stored (sealed, under `chat id/message id` in the `messages` tree).
@@ -85,6 +106,7 @@ pub struct ChatSummary {
     pub created_at: String,
     pub updated_at: String,
     pub message_count: u64,
+    pub kind: ChatKind,
 }
 
 impl From<&ChatRecord> for ChatSummary {
@@ -97,6 +119,7 @@ impl From<&ChatRecord> for ChatSummary {
             created_at: rfc3339(chat.created_at),
             updated_at: rfc3339(chat.updated_at),
             message_count: chat.message_count,
+            kind: chat.kind,
         }
     }
 }

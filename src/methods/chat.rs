@@ -10,6 +10,7 @@ use super::blocking;
 use crate::api::{ChatApiServer, ProvidersApiServer};
 use crate::app::App;
 use crate::chat::{ChatError, ChatService, Delta, NewChat, SendOptions, SendResult, prompt};
+use crate::config::ConfigError;
 use crate::history::ChatSummary;
 use crate::protocol::types::*;
 use crate::protocol::{AppError, ErrorCode, Params};
@@ -59,14 +60,30 @@ impl From<ProviderError> for AppError {
                 provider,
                 status,
                 retry_after,
+                key_sent,
                 ..
-            } => AppError::new(ErrorCode::ProviderError, message).with_data(
-                json!({"provider": provider, "status": status, "retryAfter": retry_after}),
-            ),
+            } => {
+                let mut data =
+                    json!({"provider": provider, "status": status, "retryAfter": retry_after});
+                // A refused key, or a local server that was sent none: a key is what to set.
+                if matches!(status, 401 | 403) || !key_sent {
+                    data["action"] = json!("setKey");
+                }
+                AppError::new(ErrorCode::ProviderError, message).with_data(data)
+            }
             ProviderError::Unreachable {
-                provider, reason, ..
-            } => AppError::new(ErrorCode::ProviderUnreachable, message)
-                .with_data(json!({"provider": provider, "reason": reason})),
+                provider,
+                reason,
+                local_url,
+                ..
+            } => {
+                let mut data = json!({"provider": provider, "reason": reason});
+                if let Some(url) = local_url {
+                    data["action"] = json!("startLocalServer");
+                    data["url"] = json!(url);
+                }
+                AppError::new(ErrorCode::ProviderUnreachable, message).with_data(data)
+            }
             ProviderError::Stream { provider, .. } => {
                 AppError::new(ErrorCode::ProviderError, message)
                     .with_data(json!({"provider": provider, "status": null, "kind": "stream"}))
@@ -79,12 +96,22 @@ impl From<ProviderError> for AppError {
                 AppError::new(ErrorCode::ProviderError, message)
                     .with_data(json!({"provider": provider, "status": null, "kind": "protocol"}))
             }
-            ProviderError::KeyMissing { provider, .. } => {
+            ProviderError::KeyMissing { provider, env } => {
                 AppError::new(ErrorCode::KeyMissing, message)
-                    .with_data(json!({"provider": provider}))
+                    .with_data(json!({"provider": provider, "env": env, "action": "setKey"}))
             }
             ProviderError::BadModel(_) => AppError::new(ErrorCode::InvalidParams, message),
         }
+    }
+}
+
+impl From<&ConfigError> for AppError {
+    fn from(error: &ConfigError) -> Self {
+        AppError::new(
+            ErrorCode::ConfigError,
+            format!("{error}; fix the config file and restart chinwag"),
+        )
+        .with_data(json!({"key": error.key(), "line": error.line(), "action": "fixConfig"}))
     }
 }
 
@@ -99,7 +126,7 @@ impl From<ChatError> for AppError {
                 chat_id,
                 message_id,
             } => {
-                let mut app_error = AppError::from(error);
+                let mut app_error = AppError::from(*error);
                 if let Some(serde_json::Value::Object(data)) = &mut app_error.data {
                     data.insert("chatId".into(), json!(chat_id));
                     data.insert("messageId".into(), json!(message_id));
@@ -115,6 +142,7 @@ impl From<ChatError> for AppError {
                 .with_data(json!({"what": "provider", "id": name})),
             ChatError::Busy(_) => AppError::new(ErrorCode::InvalidRequest, message),
             ChatError::InvalidInput(_) => AppError::new(ErrorCode::InvalidParams, message),
+            ChatError::Config(error) => AppError::from(&error),
         }
     }
 }
@@ -172,12 +200,14 @@ impl ChatApiServer for ChatMethods {
             .take(80)
             .collect();
         let new = blocking::run(move || {
-            chat.new_chat(
+            let new = chat.new_chat(
                 p.provider.as_deref(),
                 p.model.as_deref(),
                 None,
                 Some(&title),
-            )
+            )?;
+            chat.mark_rewrite(&new.chat_id)?;
+            Ok::<_, ChatError>(new)
         })
         .await?;
         let request = prompt::rewrite_request(&p.instruction, &p.region);

@@ -70,7 +70,7 @@ impl HistoryApiServer for HistoryMethods {
         let history = self.history()?;
         blocking::run(move || {
             history
-                .list(params.offset, page(params.limit))
+                .list(params.kind.filter(), params.offset, page(params.limit))
                 .map(|listing| ListResult {
                     total: listing.total,
                     chats: listing.chats,

@@ -8,7 +8,8 @@ use crate::api::LifecycleApiServer;
 use crate::app::App;
 use crate::protocol::Params;
 use crate::protocol::types::{
-    Capabilities, ConfigStatus, InitializeParams, InitializeResult, PROTOCOL_VERSION, ServerInfo,
+    Capabilities, ConfigProblem, ConfigStatus, InitializeParams, InitializeResult,
+    PROTOCOL_VERSION, ServerInfo,
 };
 use crate::transport::MAX_FRAME_BYTES;
 
@@ -71,7 +72,14 @@ impl LifecycleApiServer for Lifecycle {
             config: ConfigStatus {
                 file: app.paths.config_file.clone(),
                 found: app.paths.config_file.exists(),
-                error: app.config_error.as_ref().map(ToString::to_string),
+                error: app.config.problems.first().map(ToString::to_string),
+                errors: app
+                    .config
+                    .problems
+                    .iter()
+                    .map(ConfigProblem::from)
+                    .collect(),
+                default_usable: app.config.default_choice().is_ok(),
             },
             vault,
             storage_error,

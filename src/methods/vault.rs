@@ -28,7 +28,10 @@ impl VaultMethods {
     }
 
     fn known_provider(&self, provider: &str) -> Result<(), AppError> {
-        if self.app.config.provider(provider).is_some() || provider == "gemini" {
+        // A provider whose config section is broken still gets its key: the user may be
+        // fixing both at once.
+        let config = &self.app.config;
+        if config.provider(provider).is_some() || config.broken.providers.contains_key(provider) {
             return Ok(());
         }
         // An editor that swaps `provider` and `key` must not hear its key read back.
@@ -55,20 +58,21 @@ impl From<VaultError> for AppError {
     fn from(error: VaultError) -> Self {
         let message = error.to_string();
         match error {
-            VaultError::Locked => {
-                AppError::new(ErrorCode::VaultLocked, message).with_data(json!({"state": "locked"}))
-            }
-            VaultError::WrongPassword | VaultError::CurrentPasswordNeeded => {
-                AppError::new(ErrorCode::WrongPassword, message)
-            }
+            VaultError::Locked => AppError::new(ErrorCode::VaultLocked, message)
+                .with_data(json!({"state": "locked", "action": "unlock"})),
+            VaultError::WrongPassword => AppError::new(ErrorCode::WrongPassword, message),
+            VaultError::CurrentPasswordNeeded => AppError::new(ErrorCode::WrongPassword, message)
+                .with_data(json!({"action": "setPassword"})),
+            // A damaged store: the user can restore a backup or start afresh.
             VaultError::Crypto(CryptoError::Integrity(what)) => {
-                AppError::new(ErrorCode::IntegrityError, message).with_data(json!({"what": what}))
+                AppError::new(ErrorCode::IntegrityError, message)
+                    .with_data(json!({"what": what, "action": "restoreOrReset"}))
             }
-            VaultError::Damaged(what) => {
-                AppError::new(ErrorCode::IntegrityError, message).with_data(json!({"what": what}))
-            }
+            VaultError::Damaged(what) => AppError::new(ErrorCode::IntegrityError, message)
+                .with_data(json!({"what": what, "action": "restoreOrReset"})),
             VaultError::Crypto(_) | VaultError::KeyFile { .. } | VaultError::Shape(_) => {
                 AppError::new(ErrorCode::IntegrityError, message)
+                    .with_data(json!({"action": "restoreOrReset"}))
             }
             VaultError::InvalidKey {
                 provider, expected, ..
@@ -80,9 +84,8 @@ impl From<VaultError> for AppError {
             }
             VaultError::NoSuchKey(provider) => AppError::new(ErrorCode::NotFound, message)
                 .with_data(json!({"what": "key", "id": provider})),
-            VaultError::PasswordCommand(_) => {
-                AppError::new(ErrorCode::VaultLocked, message).with_data(json!({"state": "locked"}))
-            }
+            VaultError::PasswordCommand(_) => AppError::new(ErrorCode::VaultLocked, message)
+                .with_data(json!({"state": "locked", "action": "unlock"})),
             VaultError::Store(StoreError::Database(_) | StoreError::Unavailable(_)) => {
                 AppError::new(ErrorCode::StorageError, message)
             }
@@ -195,5 +198,43 @@ impl VaultApiServer for VaultMethods {
         }
         let vault = self.vault()?;
         blocking::run(move || vault.reset()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn action(error: VaultError) -> (i32, serde_json::Value) {
+        let error = AppError::from(error);
+        let action = error
+            .data
+            .as_ref()
+            .and_then(|data| data.get("action").cloned())
+            .unwrap_or_default();
+        (error.code.code(), action)
+    }
+
+    #[test]
+    fn vault_errors_say_what_the_user_can_do() {
+        assert_eq!(action(VaultError::Locked), (1001, json!("unlock")));
+        assert_eq!(
+            action(VaultError::PasswordCommand("failed".into())),
+            (1001, json!("unlock"))
+        );
+        assert_eq!(
+            action(VaultError::CurrentPasswordNeeded),
+            (1002, json!("setPassword"))
+        );
+        assert_eq!(
+            action(VaultError::Damaged("the vault file".into())),
+            (1003, json!("restoreOrReset"))
+        );
+        assert_eq!(
+            action(VaultError::Shape("a record".into())),
+            (1003, json!("restoreOrReset"))
+        );
+        // Nothing to do but try again: no action.
+        assert_eq!(action(VaultError::WrongPassword), (1002, json!(null)));
     }
 }

@@ -65,8 +65,38 @@ pub struct ConfigStatus {
     pub file: std::path::PathBuf,
     /// Whether the file exists.
     pub found: bool,
-    /// The problem that made the server fall back to defaults, if any.
+    /// The first problem, as one line naming the key and line (null when there is none).
     pub error: Option<String>,
+    /// Every problem, in file order. Each left out only its own part; what depends on a
+    /// broken part answers `ConfigError` (1401).
+    pub errors: Vec<ConfigProblem>,
+    /// Whether the default provider and model can be chosen (false while
+    /// `default_provider`/`default_model` or the whole file is broken: chats must then name
+    /// their provider).
+    pub default_usable: bool,
+}
+
+/// One config problem, for an editor to show.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigProblem {
+    /// The dotted key (`providers.local.base_url`), null for a file that is not TOML.
+    pub key: Option<String>,
+    pub line: Option<usize>,
+    pub message: String,
+    /// The whole problem as one line (file, line, key, message).
+    pub text: String,
+}
+
+impl From<&crate::config::ConfigError> for ConfigProblem {
+    fn from(error: &crate::config::ConfigError) -> Self {
+        Self {
+            key: error.key().map(str::to_string),
+            line: error.line(),
+            message: error.message().to_string(),
+            text: error.to_string(),
+        }
+    }
 }
 
 /// `$/test/sleep` params (test hooks only).
@@ -173,6 +203,30 @@ pub struct ListParams {
     #[serde(default)]
     pub offset: usize,
     pub limit: Option<usize>,
+    /// Which chats to list (default: conversations, not rewrites).
+    #[serde(default)]
+    pub kind: ListKind,
+}
+
+/// `history/list`'s `kind` filter.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ListKind {
+    #[default]
+    Chat,
+    Rewrite,
+    All,
+}
+
+impl ListKind {
+    /// The chat kind to keep, or None for all.
+    pub fn filter(self) -> Option<crate::history::ChatKind> {
+        match self {
+            ListKind::Chat => Some(crate::history::ChatKind::Chat),
+            ListKind::Rewrite => Some(crate::history::ChatKind::Rewrite),
+            ListKind::All => None,
+        }
+    }
 }
 
 /// `history/list` result.

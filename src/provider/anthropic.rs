@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 use super::decoder::{FramedDecoder, UnitError, UnitHandler, json};
 use super::openai::ids;
 use super::sse::{SseEvent, SseParser};
-use super::{ChatRequest, Family, StreamDecoder, StreamItem, WireRole, endpoint};
+use super::{ChatRequest, Family, KeyStyle, StreamDecoder, StreamItem, WireRole, endpoint};
 use crate::config::ProviderConfig;
 use crate::history::Usage;
 
@@ -22,13 +22,11 @@ pub struct Anthropic;
 
 fn with_key(
     builder: reqwest::RequestBuilder,
+    provider: &ProviderConfig,
     key: Option<&Zeroizing<String>>,
 ) -> reqwest::RequestBuilder {
     let builder = builder.header("anthropic-version", ANTHROPIC_VERSION);
-    match key {
-        Some(key) => builder.header("x-api-key", key.as_str()),
-        None => builder,
-    }
+    super::with_key(builder, provider, key, KeyStyle::Header("x-api-key"))
 }
 
 impl Family for Anthropic {
@@ -62,7 +60,7 @@ impl Family for Anthropic {
         if let Some(temperature) = request.temperature {
             body["temperature"] = json!(temperature);
         }
-        with_key(client.post(endpoint(provider, "messages")), key)
+        with_key(client.post(endpoint(provider, "messages")), provider, key)
             .header("Accept", "text/event-stream")
             .json(&body)
     }
@@ -77,7 +75,7 @@ impl Family for Anthropic {
         provider: &ProviderConfig,
         key: Option<&Zeroizing<String>>,
     ) -> reqwest::RequestBuilder {
-        with_key(client.get(endpoint(provider, "models")), key)
+        with_key(client.get(endpoint(provider, "models")), provider, key)
     }
 
     fn parse_models(&self, body: &Value) -> Vec<String> {

@@ -77,13 +77,14 @@ impl<S: Splitter, H: UnitHandler<S::Unit>> FramedDecoder<S, H> {
 
 impl<S: Splitter, H: UnitHandler<S::Unit>> StreamDecoder for FramedDecoder<S, H> {
     fn feed(&mut self, chunk: &[u8], out: &mut Vec<StreamItem>) -> Result<(), ProviderError> {
-        self.splitter
-            .feed(chunk, &mut self.units)
-            .map_err(|error| ProviderError::Protocol {
-                provider: self.provider.clone(),
-                detail: error.to_string(),
-            })?;
-        self.drain(out)
+        let split = self.splitter.feed(chunk, &mut self.units);
+        // The units completed before an overlong line came first: they are decoded (and
+        // kept) before the fault is reported.
+        self.drain(out)?;
+        split.map_err(|error| ProviderError::Protocol {
+            provider: self.provider.clone(),
+            detail: error.to_string(),
+        })
     }
 
     fn finish(&mut self, out: &mut Vec<StreamItem>) -> Result<(), ProviderError> {

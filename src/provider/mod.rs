@@ -67,6 +67,8 @@ pub enum ProviderError {
         status: u16,
         message: String,
         retry_after: Option<u64>,
+        /// Whether the request carried a key (a local server sent none may want one).
+        key_sent: bool,
     },
     #[error("cannot reach {provider}: {detail}")]
     Unreachable {
@@ -74,6 +76,8 @@ pub enum ProviderError {
         /// `refused`, `dns`, `tls`, `timeout`, `idle` or `other`.
         reason: &'static str,
         detail: String,
+        /// The server's URL when it is a local one that refused: the user can start it.
+        local_url: Option<String>,
     },
     #[error("{provider} reported an error mid-stream: {message}")]
     Stream { provider: String, message: String },
@@ -81,8 +85,15 @@ pub enum ProviderError {
     Truncated { provider: String },
     #[error("{provider} sent something unexpected: {detail}")]
     Protocol { provider: String, detail: String },
-    #[error("no API key for {provider}: store one with vault/setKey{env}")]
-    KeyMissing { provider: String, env: String },
+    #[error(
+        "no API key for {provider}: store one for {provider}{}",
+        env.as_ref().map(|var| format!(" or set ${var}")).unwrap_or_default()
+    )]
+    KeyMissing {
+        provider: String,
+        /// The environment variable that would be read.
+        env: Option<String>,
+    },
     #[error("invalid model name: {0}")]
     BadModel(String),
 }
@@ -100,20 +111,24 @@ impl ProviderError {
                 status,
                 message,
                 retry_after,
+                key_sent,
             } => ProviderError::Http {
                 provider,
                 status,
                 message: clean(message),
                 retry_after,
+                key_sent,
             },
             ProviderError::Unreachable {
                 provider,
                 reason,
                 detail,
+                local_url,
             } => ProviderError::Unreachable {
                 provider,
                 reason,
                 detail: clean(detail),
+                local_url,
             },
             ProviderError::Stream { provider, message } => ProviderError::Stream {
                 provider,
@@ -131,6 +146,10 @@ impl ProviderError {
 }
 
 /// Decodes one family's stream.
+///
+/// On an error, `out` still holds every item decoded before the fault (in the same chunk
+/// too): the caller relays and saves them, since they are part of the answer the user saw
+/// coming.
 pub trait StreamDecoder: Send {
     /// Feed a chunk of the body; items decoded so far are pushed to `out`.
     fn feed(&mut self, chunk: &[u8], out: &mut Vec<StreamItem>) -> Result<(), ProviderError>;
@@ -173,13 +192,61 @@ pub fn family(kind: ProviderKind) -> &'static dyn Family {
     }
 }
 
-/// `base_url` joined with `path`, with exactly one slash between.
+/// `base_url` joined with `path`, with exactly one slash between, and the provider's own
+/// query parameters (Azure's `api-version`) on every request.
 pub fn endpoint(provider: &ProviderConfig, path: &str) -> String {
-    format!(
+    let joined = format!(
         "{}/{}",
         provider.base_url.as_str().trim_end_matches('/'),
         path
-    )
+    );
+    if provider.query.is_empty() {
+        return joined;
+    }
+    match url::Url::parse(&joined) {
+        Ok(mut url) => {
+            url.query_pairs_mut().extend_pairs(&provider.query);
+            url.into()
+        }
+        // Not reached: `base_url` is a valid URL and `path` a plain relative path.
+        Err(_) => joined,
+    }
+}
+
+/// How a family sends the key when the provider names no header of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyStyle {
+    /// `Authorization: Bearer <key>` (OpenAI-compatible, Ollama behind a proxy).
+    Bearer,
+    /// The key as is in this header (Anthropic's `x-api-key`).
+    Header(&'static str),
+}
+
+/// The request with the key, if there is one: in the provider's `key_header` as is (Azure's
+/// `api-key`), else as the family sends it. The value is marked sensitive so it is never
+/// shown in debug output.
+pub fn with_key(
+    builder: reqwest::RequestBuilder,
+    provider: &ProviderConfig,
+    key: Option<&Zeroizing<String>>,
+    style: KeyStyle,
+) -> reqwest::RequestBuilder {
+    let Some(key) = key else {
+        return builder;
+    };
+    let header = match (&provider.key_header, style) {
+        (Some(header), _) => header.as_str(),
+        (None, KeyStyle::Bearer) => return builder.bearer_auth(key.as_str()),
+        (None, KeyStyle::Header(name)) => name,
+    };
+    match reqwest::header::HeaderValue::from_str(key.as_str()) {
+        Ok(mut value) => {
+            value.set_sensitive(true);
+            builder.header(header, value)
+        }
+        // A key with control characters: reqwest refuses the request without quoting it.
+        Err(_) => builder.header(header, key.as_str()),
+    }
 }
 
 /// The error message inside a provider's JSON error body, if it has one.
@@ -211,11 +278,13 @@ mod tests {
                 status: 401,
                 message: echo.clone(),
                 retry_after: None,
+                key_sent: true,
             },
             ProviderError::Unreachable {
                 provider: provider(),
                 reason: "other",
                 detail: echo.clone(),
+                local_url: None,
             },
             ProviderError::Stream {
                 provider: provider(),

@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 use super::decoder::{FramedDecoder, UnitError, UnitHandler, json};
 use super::ndjson::NdjsonParser;
 use super::openai::ids;
-use super::{ChatRequest, Family, StreamDecoder, StreamItem, endpoint};
+use super::{ChatRequest, Family, KeyStyle, StreamDecoder, StreamItem, endpoint, with_key};
 use crate::config::ProviderConfig;
 use crate::history::Usage;
 
@@ -35,11 +35,9 @@ impl Family for Ollama {
             body["options"] = Value::Object(options);
         }
         let builder = client.post(endpoint(provider, "api/chat")).json(&body);
-        match key {
-            // A key is only sent if the user stored one (Ollama behind an authenticating proxy).
-            Some(key) => builder.bearer_auth(key.as_str()),
-            None => builder,
-        }
+        // A key is only sent if the user stored or named one (Ollama behind an
+        // authenticating proxy).
+        with_key(builder, provider, key, KeyStyle::Bearer)
     }
 
     fn decoder(&self, provider: &str) -> Box<dyn StreamDecoder> {
@@ -50,9 +48,14 @@ impl Family for Ollama {
         &self,
         client: &reqwest::Client,
         provider: &ProviderConfig,
-        _key: Option<&Zeroizing<String>>,
+        key: Option<&Zeroizing<String>>,
     ) -> reqwest::RequestBuilder {
-        client.get(endpoint(provider, "api/tags"))
+        with_key(
+            client.get(endpoint(provider, "api/tags")),
+            provider,
+            key,
+            KeyStyle::Bearer,
+        )
     }
 
     fn parse_models(&self, body: &Value) -> Vec<String> {

@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 
 use super::decoder::{FramedDecoder, UnitError, UnitHandler, json};
 use super::sse::{SseEvent, SseParser};
-use super::{ChatRequest, Family, StreamDecoder, StreamItem, endpoint};
+use super::{ChatRequest, Family, KeyStyle, StreamDecoder, StreamItem, endpoint, with_key};
 use crate::config::ProviderConfig;
 use crate::history::Usage;
 
@@ -41,10 +41,7 @@ impl Family for OpenAi {
             .post(endpoint(provider, "chat/completions"))
             .header("Accept", "text/event-stream")
             .json(&body);
-        match key {
-            Some(key) => builder.bearer_auth(key.as_str()),
-            None => builder,
-        }
+        with_key(builder, provider, key, KeyStyle::Bearer)
     }
 
     fn decoder(&self, provider: &str) -> Box<dyn StreamDecoder> {
@@ -57,11 +54,12 @@ impl Family for OpenAi {
         provider: &ProviderConfig,
         key: Option<&Zeroizing<String>>,
     ) -> reqwest::RequestBuilder {
-        let builder = client.get(endpoint(provider, "models"));
-        match key {
-            Some(key) => builder.bearer_auth(key.as_str()),
-            None => builder,
-        }
+        with_key(
+            client.get(endpoint(provider, "models")),
+            provider,
+            key,
+            KeyStyle::Bearer,
+        )
     }
 
     fn parse_models(&self, body: &Value) -> Vec<String> {
@@ -103,14 +101,6 @@ impl UnitHandler<SseEvent> for OpenAiHandler {
             return Ok(());
         }
         let chunk = json(data)?;
-        if let Some(error) = chunk.get("error").filter(|e| !e.is_null()) {
-            let message = error
-                .get("message")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-                .unwrap_or_else(|| error.to_string());
-            return Err(UnitError::Stream(message));
-        }
         if let Some(choice) = chunk.get("choices").and_then(|c| c.get(0)) {
             let delta = choice.get("delta");
             let field = |name: &str| delta.and_then(|d| d.get(name)).and_then(Value::as_str);
@@ -139,6 +129,15 @@ impl UnitHandler<SseEvent> for OpenAiHandler {
                 prompt_tokens: count("prompt_tokens"),
                 completion_tokens: count("completion_tokens"),
             }));
+        }
+        // Checked last: a chunk carrying text and an error keeps its text.
+        if let Some(error) = chunk.get("error").filter(|e| !e.is_null()) {
+            let message = error
+                .get("message")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .unwrap_or_else(|| error.to_string());
+            return Err(UnitError::Stream(message));
         }
         Ok(())
     }
@@ -197,6 +196,33 @@ mod tests {
         assert!(
             matches!(decode(error, 5), Err(ProviderError::Stream { message, .. }) if message == "overloaded")
         );
+    }
+
+    #[test]
+    fn items_before_an_error_in_the_same_chunk_stay_in_out() {
+        let stream = concat!(
+            "data: {\"choices\":[{\"delta\":{\"content\":\"one \"}}]}\n\n",
+            "data: {\"choices\":[{\"delta\":{\"content\":\"two\"}}],\"error\":{\"message\":\"x\"}}\n\n",
+        );
+        let mut decoder = OpenAi.decoder("groq");
+        let mut out = Vec::new();
+        let error = decoder.feed(stream.as_bytes(), &mut out).unwrap_err();
+        assert!(matches!(error, ProviderError::Stream { .. }), "{error:?}");
+        assert_eq!(
+            out,
+            vec![
+                StreamItem::Text("one ".into()),
+                StreamItem::Text("two".into())
+            ]
+        );
+        // An overlong line after a complete event: the event is still decoded.
+        let mut decoder = OpenAi.decoder("groq");
+        let mut out = Vec::new();
+        let mut long =
+            b"data: {\"choices\":[{\"delta\":{\"content\":\"kept\"}}]}\n\ndata: ".to_vec();
+        long.resize(long.len() + 9 * 1024 * 1024, b'x');
+        assert!(decoder.feed(&long, &mut out).is_err());
+        assert_eq!(out, vec![StreamItem::Text("kept".into())]);
     }
 
     #[test]

@@ -68,6 +68,7 @@ impl ProviderStream {
                     "the stream went silent for {} s",
                     self.idle_timeout.as_secs()
                 ),
+                local_url: None,
             })?;
         match chunk {
             Ok(Some(bytes)) => {
@@ -150,6 +151,7 @@ async fn open_raw(
             &body,
             Some(&request.model),
             retry_after,
+            key.is_some(),
         ));
     }
 }
@@ -182,7 +184,14 @@ async fn list_models_raw(
     let status = response.status();
     if !status.is_success() {
         let body = read_error_body(response, key).await;
-        return Err(http_error(provider, status.as_u16(), &body, None, None));
+        return Err(http_error(
+            provider,
+            status.as_u16(),
+            &body,
+            None,
+            None,
+            key.is_some(),
+        ));
     }
     let body: serde_json::Value =
         response
@@ -235,6 +244,7 @@ fn http_error(
     body: &str,
     model: Option<&str>,
     retry_after: Option<u64>,
+    key_sent: bool,
 ) -> ProviderError {
     let detail = error_message(body).unwrap_or_else(|| {
         let text: String = body.chars().take(300).collect();
@@ -244,8 +254,12 @@ fn http_error(
             text
         }
     });
-    let message = match status {
-        401 | 403 => format!("the API key was refused ({detail}); check it with vault/setKey"),
+    let mut message = match status {
+        401 | 403 if key_sent => format!(
+            "the API key was refused ({detail}); store a new key for {}",
+            provider.name
+        ),
+        401 | 403 => format!("the request was refused ({detail})"),
         404 => match model {
             Some(model) => format!("model {model:?} or the endpoint was not found ({detail})"),
             None => format!("not found ({detail})"),
@@ -257,11 +271,25 @@ fn http_error(
         500..=599 => format!("the provider had a server error ({detail})"),
         _ => detail,
     };
+    if !key_sent && provider.is_local() {
+        // Local servers mostly need no key, but LiteLLM and other gateways do, and answer
+        // anything from 401 to 500 without one.
+        message.push_str(&format!(
+            "; no key was sent: if this server needs one, store it for {}{}",
+            provider.name,
+            provider
+                .api_key_env
+                .as_ref()
+                .map(|var| format!(" or set ${var}"))
+                .unwrap_or_default()
+        ));
+    }
     ProviderError::Http {
         provider: provider.name.clone(),
         status,
         message,
         retry_after,
+        key_sent,
     }
 }
 
@@ -285,6 +313,11 @@ fn unreachable(provider: &ProviderConfig, error: &reqwest::Error) -> ProviderErr
             "Ollama is not running at {} (start it with `ollama serve`)",
             provider.base_url
         )
+    } else if provider.is_local() && reason == "refused" {
+        format!(
+            "nothing is listening at {}: start the local server ({detail})",
+            provider.base_url
+        )
     } else {
         detail
     };
@@ -292,6 +325,8 @@ fn unreachable(provider: &ProviderConfig, error: &reqwest::Error) -> ProviderErr
         provider: provider.name.clone(),
         reason,
         detail,
+        local_url: (provider.is_local() && reason == "refused")
+            .then(|| provider.base_url.to_string()),
     }
 }
 
