@@ -56,7 +56,10 @@ fn main() {
     println!("|---|---|---|---|");
 
     let list = time(20, || {
-        let listing = storage.history.list(0, 50).unwrap();
+        let listing = storage
+            .history
+            .list(Some(chinwag::history::ChatKind::Chat), 0, 50)
+            .unwrap();
         assert_eq!((listing.total, listing.chats.len()), (CHATS, 50));
     });
     let raw_chats = time(20, || {
@@ -86,7 +89,9 @@ fn main() {
 
     // A write: one message into a chat of the 10,000. The vault file (one entry per chat)
     // is written twice around the database batch; the baseline is the same batch alone.
-    let chat_id = storage.history.list(0, 1).unwrap().chats[0].id.clone();
+    let chat_id = storage.history.list(None, 0, 1).unwrap().chats[0]
+        .id
+        .clone();
     let append = time(20, || {
         storage
             .history

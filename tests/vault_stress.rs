@@ -356,7 +356,7 @@ fn random_bit_flips_and_truncations_are_reported_never_silent() {
             }
         };
         let mut reported = false;
-        match storage.history.list(0, 100) {
+        match storage.history.list(None, 0, 100) {
             Ok(listing) => {
                 assert!(
                     listing.total == 15,

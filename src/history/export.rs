@@ -149,6 +149,7 @@ impl History {
                 }
                 chat.message_count = messages.len() as u64;
                 tx.create_chat(&chat.id, encode(&chat)?, chat.updated_at)?;
+                tx.set_tag(&chat.id, chat.kind.tag());
                 for (seq, mut message) in messages.into_iter().enumerate() {
                     if !is_record_id(&message.id) {
                         message.id = new_id()?;

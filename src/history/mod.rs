@@ -194,8 +194,11 @@ impl History {
             kind: ChatKind::Chat,
         };
         let record = encode(&chat)?;
-        self.vault
-            .write(|tx| Ok::<_, HistoryError>(tx.create_chat(&chat.id, record, now)?))?;
+        self.vault.write(|tx| {
+            tx.create_chat(&chat.id, record, now)?;
+            tx.set_tag(&chat.id, chat.kind.tag());
+            Ok::<_, HistoryError>(())
+        })?;
         Ok(chat)
     }
 
@@ -215,6 +218,7 @@ impl History {
                 return Err(no_such_chat(&chat.id));
             }
             tx.put_chat(&chat.id, record, chat.updated_at)?;
+            tx.set_tag(&chat.id, chat.kind.tag());
             Ok(())
         })
     }
@@ -244,21 +248,17 @@ impl History {
         })
     }
 
-    /// Chats, newest first: one page. Only the page's records are opened (the vault keeps
-    /// each chat's last change), so a page costs the same with ten chats or ten thousand.
-    /// With a `kind`, only chats of that kind count: every record is opened to learn its kind
-    /// (damaged ones, whose kind is unknown, are listed under every kind).
+    /// Chats, newest first: one page, of one kind or (`None`) of every kind. Only the page's
+    /// records are opened (the vault keeps each chat's last change and kind), so a page costs
+    /// the same with ten chats or ten thousand.
     pub fn list(
         &self,
         kind: Option<ChatKind>,
         offset: usize,
         limit: usize,
     ) -> Result<Listing, HistoryError> {
-        if let Some(kind) = kind {
-            return self.list_kind(kind, offset, limit);
-        }
         self.vault.read(|view| {
-            let ids = view.chat_ids_newest_first();
+            let ids = view.chat_ids_newest_first(kind.map(ChatKind::tag));
             let total = ids.len();
             let mut listing = Listing {
                 total,
@@ -283,50 +283,6 @@ impl History {
                         reason,
                     }),
                     Err(other) => return Err(other.into()),
-                }
-            }
-            Ok(listing)
-        })
-    }
-
-    /// [`History::list`] restricted to one kind.
-    fn list_kind(
-        &self,
-        kind: ChatKind,
-        offset: usize,
-        limit: usize,
-    ) -> Result<Listing, HistoryError> {
-        self.vault.read(|view| {
-            let mut entries = Vec::new();
-            for id in view.chat_ids_newest_first() {
-                let damaged = match view.chat(&id) {
-                    Ok(Some(bytes)) => match decode::<ChatRecord>(&id, &bytes) {
-                        Ok(chat) if chat.kind == kind => {
-                            entries.push(Ok(ChatSummary::from(&chat)));
-                            continue;
-                        }
-                        Ok(_) => continue,
-                        Err(HistoryError::Vault(VaultError::Damaged(reason))) => reason,
-                        Err(other) => return Err(other),
-                    },
-                    Ok(None) => continue,
-                    Err(VaultError::Damaged(reason)) => reason,
-                    Err(other) => return Err(other.into()),
-                };
-                entries.push(Err(DamagedChat {
-                    id,
-                    reason: damaged,
-                }));
-            }
-            let mut listing = Listing {
-                total: entries.len(),
-                chats: Vec::new(),
-                damaged: Vec::new(),
-            };
-            for entry in entries.into_iter().skip(offset).take(limit) {
-                match entry {
-                    Ok(summary) => listing.chats.push(summary),
-                    Err(damaged) => listing.damaged.push(damaged),
                 }
             }
             Ok(listing)

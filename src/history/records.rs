@@ -41,6 +41,14 @@ pub enum ChatKind {
 }
 
 impl ChatKind {
+    /// The label the vault keeps with each chat so that listings filter without decrypting.
+    pub fn tag(self) -> u8 {
+        match self {
+            ChatKind::Chat => 0,
+            ChatKind::Rewrite => 1,
+        }
+    }
+
     /// Chats are stored without the field (as before it existed), so their records and
     /// exports do not change.
     pub fn is_chat(&self) -> bool {

@@ -77,6 +77,9 @@ pub struct ChatEntry {
     pub pending: Option<[u8; 16]>,
     /// For listing newest first without opening every record.
     pub updated_at: i64,
+    /// A small label the history keeps with each chat (its kind), so that a listing can
+    /// filter without opening every record. Means nothing to the vault.
+    pub tag: u8,
 }
 
 impl ChatEntry {
@@ -89,6 +92,7 @@ impl ChatEntry {
             digest: None,
             pending: None,
             updated_at,
+            tag: 0,
         })
     }
 
@@ -183,6 +187,7 @@ impl Body {
                 flags |= HAS_PENDING;
             }
             out.push(flags);
+            out.push(entry.tag);
             out.extend_from_slice(&entry.generation.to_be_bytes());
             out.extend_from_slice(&entry.updated_at.to_be_bytes());
             out.extend_from_slice(entry.key.as_slice());
@@ -218,6 +223,7 @@ impl Body {
                 .map_err(|_| BAD)?
                 .to_string();
             let flags = reader.array::<1>()?[0];
+            let tag = reader.array::<1>()?[0];
             let generation = u32::from_be_bytes(reader.array()?);
             let updated_at = i64::from_be_bytes(reader.array()?);
             let key = Zeroizing::new(reader.array::<32>()?);
@@ -240,6 +246,7 @@ impl Body {
                 digest,
                 pending,
                 updated_at,
+                tag,
             };
             if chats.insert(id, entry).is_some() {
                 return Err(BAD);

@@ -172,6 +172,9 @@ pub struct Vault {
     files: Files,
     config: VaultConfig,
     store: OnceLock<Arc<SharedStore>>,
+    /// The first write that failed (a full disk, a read-only file system): every later call
+    /// answers it until chinwag restarts, so nothing a failed write left half done is shown.
+    failure: OnceLock<String>,
     /// Why the database would not open (damaged beyond what sled reads): every call says so,
     /// and `vault/reset` or `history/restore` replace it.
     store_error: Mutex<Option<StoreError>>,
@@ -208,6 +211,7 @@ impl Vault {
             },
             config,
             store: OnceLock::new(),
+            failure: OnceLock::new(),
             store_error: Mutex::new(None),
             state: Mutex::new(State::Locked),
             unlocking: Mutex::new(()),
@@ -226,11 +230,11 @@ impl Vault {
                 Ok(_) => {}
                 // Unreadable: keep the vault file (never a fresh one) and report it on every
                 // call until the user restores a backup or resets.
-                Err(VaultError::Store(StoreError::Database(why))) => {
+                Err(VaultError::Store(StoreError::Database(why))) if !environmental(&why) => {
                     tracing::error!(%why, "the database does not open");
                     *lock(&vault.store_error) = Some(StoreError::Database(format!(
                         "the database in {} does not open ({why}): restore a backup \
-                         (history/restore) or start afresh (vault/reset)",
+                         or reset the vault (which starts afresh)",
                         vault.files.store_dir.display()
                     )));
                 }
@@ -570,6 +574,7 @@ impl Vault {
     }
 
     fn commit(&self, session: &Session, mut tx: Tx<'_>) -> Result<(), VaultError> {
+        self.stopped()?;
         let pending = tx.seal_staged()?;
         if !tx.body_changed && tx.ops.is_empty() && !tx.clear_records {
             return Ok(());
@@ -582,10 +587,14 @@ impl Vault {
         let version = self.write_body(&session.open, &body)?;
         self.install(session.open.clone(), body.clone(), version);
         if !ops.is_empty() {
-            backend.apply(ops)?;
+            backend
+                .apply(ops)
+                .map_err(|error| self.stop(error.into()))?;
         }
         if clear_records {
-            backend.clear(&[Tree::Chats, Tree::Messages])?;
+            backend
+                .clear(&[Tree::Chats, Tree::Messages])
+                .map_err(|error| self.stop(error.into()))?;
         }
         if !pending.is_empty() || !body.purge.is_empty() {
             for chat_id in &pending {
@@ -809,6 +818,7 @@ impl Vault {
     /// again (with the key in memory when its header is unchanged, else unlocking without the
     /// user when possible).
     fn session(&self) -> Result<Arc<Session>, VaultError> {
+        self.stopped()?;
         if lock(&self.legacy).is_some() {
             return self.legacy_session();
         }
@@ -946,7 +956,7 @@ impl Vault {
         if store_id.as_deref() != Some(body.store_id.as_bytes()) {
             return Err(VaultError::Damaged(format!(
                 "the database in {} does not belong to the vault file {} (missing, replaced or \
-                 damaged): restore a backup (history/restore) or start afresh (vault/reset)",
+                 damaged): restore a backup or reset the vault (which starts afresh)",
                 self.files.store_dir.display(),
                 self.files.vault.display()
             )));
@@ -965,7 +975,23 @@ impl Vault {
     fn write_body(&self, open: &OpenVault, body: &Body) -> Result<file::Version, VaultError> {
         let plain = body.encode()?;
         let bytes = open.seal(&plain)?;
-        file::replace(&self.files.vault, &bytes).map_err(|error| self.io_error(error))
+        file::replace(&self.files.vault, &bytes).map_err(|error| self.stop(self.io_error(error)))
+    }
+
+    /// Remember a failed write (the first cause wins) and return it.
+    fn stop(&self, error: VaultError) -> VaultError {
+        if let VaultError::Store(StoreError::Database(why)) = &error {
+            let _ = self.failure.set(why.clone());
+        }
+        error
+    }
+
+    /// The failure that stopped storage, if any.
+    fn stopped(&self) -> Result<(), VaultError> {
+        match self.failure.get() {
+            Some(why) => Err(VaultError::Store(StoreError::Database(why.clone()))),
+            None => Ok(()),
+        }
     }
 
     fn install(&self, open: Arc<OpenVault>, body: Body, version: file::Version) {
@@ -1137,10 +1163,19 @@ impl Vault {
     }
 }
 
+/// Whether a storage error comes from the machine (a full disk, a read-only file system,
+/// permissions), not from damaged data: then fixing the machine and restarting is the way
+/// out, never a reset.
+fn environmental(why: &str) -> bool {
+    ["disk is full", "read-only", "permission denied", "quota"]
+        .iter()
+        .any(|cause| why.contains(cause))
+}
+
 fn missing_vault_file(path: &std::path::Path) -> VaultError {
     VaultError::Damaged(format!(
         "the vault file {} is missing while its database exists: restore a backup \
-         (history/restore) or start afresh (vault/reset)",
+         or reset the vault (which starts afresh)",
         path.display()
     ))
 }

@@ -59,12 +59,14 @@ pub struct View<'a> {
 }
 
 impl View<'_> {
-    /// Chat ids, most recently updated first (ties by id).
-    pub fn chat_ids_newest_first(&self) -> Vec<String> {
+    /// Chat ids, most recently updated first (ties by id); with a `tag`, only chats that
+    /// carry it.
+    pub fn chat_ids_newest_first(&self, tag: Option<u8>) -> Vec<String> {
         let mut ids: Vec<(&String, i64)> = self
             .body
             .chats
             .iter()
+            .filter(|(_, entry)| tag.is_none_or(|tag| entry.tag == tag))
             .map(|(id, entry)| (id, entry.updated_at))
             .collect();
         ids.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
@@ -390,6 +392,16 @@ impl<'a> Tx<'a> {
         });
         self.body_changed = true;
         Ok(())
+    }
+
+    /// Label the chat (see `ChatEntry::tag`).
+    pub fn set_tag(&mut self, chat_id: &str, tag: u8) {
+        if let Some(entry) = self.body.chats.get_mut(chat_id)
+            && entry.tag != tag
+        {
+            entry.tag = tag;
+            self.body_changed = true;
+        }
     }
 
     /// Delete the chat: its key leaves the body, so its records (and every old copy of them
