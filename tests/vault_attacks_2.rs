@@ -1,0 +1,256 @@
+//! Attacks on the vault-file design (second round): each test here demonstrates a defect
+//! found by attacking the real binary over JSON-RPC (with the library used only to build the
+//! on-disk states a crash or a clock step leaves behind). They fail until the defect is fixed.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chinwag::crypto::{SealedVault, Unlock};
+use serde_json::{Value, json};
+use support::{FAST_KDF, Framing, Home, Server, error_code};
+
+const PW1: &str = "first password 1";
+
+fn ok(response: Value) -> Value {
+    assert!(
+        response.get("error").is_none(),
+        "unexpected error: {response}"
+    );
+    response["result"].clone()
+}
+
+fn start(home: &Home) -> Server {
+    Server::start(home, Framing::Ndjson)
+}
+
+fn vault_file(home: &Home) -> PathBuf {
+    home.data_dir().join("vault")
+}
+
+fn key_file(home: &Home) -> [u8; 32] {
+    std::fs::read(home.config_dir().join("vault.key"))
+        .unwrap()
+        .try_into()
+        .unwrap()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/legacy-0.1.0")
+}
+
+/// The 0.1 upgrade writes the vault file, then removes the old database folder
+/// (`legacy::migrate`: `file::replace(...)` then `discard(vault)`). A crash (kill -9, power
+/// loss, a full disk making `remove_dir_all` fail) between the two leaves both. Every later
+/// start sees a vault file and never looks at the old folder again: the 0.1 database, with
+/// the API keys and every chat under the single old data key, stays on disk forever, even
+/// after the user sets or changes the password. SECURITY.md: "the old folder is removed";
+/// "after you set, changed or removed the password ... no byte on disk opens under the old
+/// protection".
+///
+/// The crash state is built exactly: upgrade the fixture, then put the untouched 0.1 folder
+/// back (migration only reads it).
+#[test]
+fn an_upgrade_cut_short_after_the_vault_file_leaves_the_0_1_database_forever() {
+    let home = Home::new();
+    copy_dir(&fixtures().join("localkey"), home.path());
+    home.write_config(FAST_KDF);
+    let legacy = home.data_dir().join("db");
+
+    let mut server = start(&home);
+    assert_eq!(ok(server.call(1, "history/list", json!({})))["total"], 3);
+    server.finish();
+    assert!(!legacy.exists(), "the clean upgrade removes the old folder");
+
+    // The crash window: vault file written, old folder not yet removed.
+    copy_dir(
+        &fixtures().join("localkey/data/chinwag/db"),
+        &home.data_dir().join("db"),
+    );
+
+    let mut server = start(&home);
+    assert_eq!(ok(server.call(1, "history/list", json!({})))["total"], 3);
+    // The user now protects everything with a password.
+    ok(server.call(
+        2,
+        "vault/setPassword",
+        json!({"current": null, "new": PW1}),
+    ));
+    server.finish();
+    let mut server = start(&home);
+    ok(server.call(1, "vault/unlock", json!({"password": PW1})));
+    assert_eq!(ok(server.call(2, "history/list", json!({})))["total"], 3);
+    server.finish();
+
+    // What the old folder still gives anyone holding the key file alone, without the
+    // password the user set.
+    let readable = legacy.exists() && {
+        use chinwag::crypto::VaultHeader;
+        use chinwag::store::sled_backend::SledBackend;
+        use chinwag::store::{Backend, Tree};
+        let db = SledBackend::open(&legacy, 1 << 20).unwrap();
+        let header =
+            VaultHeader::from_bytes(&db.get(Tree::Meta, b"vault.header").unwrap().unwrap())
+                .unwrap();
+        let file = key_file(&home);
+        let ring = header.open(&Unlock::LocalKey(&file)).unwrap();
+        let keys = db.scan(Tree::Keys, b"").unwrap();
+        keys.iter().any(|(key, sealed)| {
+            chinwag::crypto::record::open(&ring, Tree::Keys.name(), key, sealed)
+                .map(|plain| String::from_utf8_lossy(&plain).contains("sk-legacyfixturekey"))
+                .unwrap_or(false)
+        })
+    };
+    assert!(
+        !legacy.exists(),
+        "the 0.1 database {} survived an upgrade cut short and every later start \
+         (API key readable with the key file alone, after a password was set: {readable})",
+        legacy.display()
+    );
+}
+
+/// A FIFO in place of the vault file (any same-user program, or a sync tool that restores
+/// special files): `file::version` and `file::read` open it with `O_RDONLY | O_NOFOLLOW` but
+/// without `O_NONBLOCK`, so `open(2)` blocks until a writer appears. `Vault::open` does this
+/// while holding the exclusive `vault.lock`, so this chinwag never answers, and every other
+/// chinwag on the folder waits for the lock behind it. SECURITY.md/the brief: a hostile
+/// vault file must be an error, never a hang.
+#[test]
+fn a_fifo_in_place_of_the_vault_file_hangs_chinwag_instead_of_an_error() {
+    let home = Home::new();
+    home.write_config(FAST_KDF);
+    let mut server = start(&home);
+    assert_eq!(ok(server.call(1, "history/list", json!({})))["total"], 0);
+    server.finish();
+
+    std::fs::remove_file(vault_file(&home)).unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(vault_file(&home))
+        .status()
+        .expect("mkfifo");
+    assert!(status.success());
+
+    let mut server = start(&home);
+    server.request(1, "history/list", json!({}));
+    let answer = wait_for(&mut server, 1, Duration::from_secs(10));
+    let _ = server.child.kill();
+    let answer = answer.expect("no answer within 10 s: chinwag hangs opening a FIFO vault file");
+    assert!(answer.get("error").is_some(), "{answer}");
+}
+
+fn wait_for(server: &mut Server, id: i64, wait: Duration) -> Option<Value> {
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        let message = server.try_recv(left)?;
+        if message.get("id") == Some(&json!(id)) {
+            return Some(message);
+        }
+    }
+}
+
+/// Re-seal the vault body with its epoch moved `ahead_ms` into the future: exactly the file
+/// chinwag itself writes while the system clock is that far ahead (epochs are
+/// `max(previous + 1, now)`), as before an NTP correction, a wrong RTC after a dual boot, or a
+/// VM restored from a snapshot.
+fn push_epoch_ahead(home: &Home, unlock: &Unlock<'_>, ahead_ms: u64) -> u64 {
+    let bytes = std::fs::read(vault_file(home)).unwrap();
+    let sealed = SealedVault::parse(&bytes).unwrap();
+    let open = sealed.unlock(unlock).unwrap();
+    let mut body: Value = serde_json::from_slice(&open.open(&sealed).unwrap()).unwrap();
+    let epoch = body["epoch"].as_u64().unwrap() + ahead_ms;
+    body["epoch"] = json!(epoch);
+    let bytes = open.seal(&serde_json::to_vec(&body).unwrap()).unwrap();
+    std::fs::write(vault_file(home), bytes).unwrap();
+    epoch
+}
+
+/// `vault/reset` (the way out of a forgotten password) computes its epoch from what *this*
+/// process has seen: `next_epoch(self.high_water)`. A process that never opened the body (it
+/// is locked: the password is lost) has a high water of 0, so the new vault gets the epoch
+/// `now`. After the clock went back, the editor that is still unlocked has seen epochs above
+/// `now`, takes the reset vault for "an older copy" and answers 1003 on every call until it is
+/// restarted: a false tamper report, against SECURITY.md ("epochs never fall behind the clock
+/// so another process's reset is not taken for a rollback"; reset is "the way out").
+/// `history/restore` has the same flaw (`max(body.epoch, self.high_water)`).
+#[test]
+fn a_reset_after_the_clock_went_back_is_taken_for_a_rollback_by_the_other_editor() {
+    let home = Home::new();
+    home.write_config(FAST_KDF);
+    let mut server = start(&home);
+    ok(server.call(1, "history/list", json!({})));
+    ok(server.call(
+        2,
+        "vault/setPassword",
+        json!({"current": null, "new": PW1}),
+    ));
+    server.finish();
+    let file = key_file(&home);
+    push_epoch_ahead(
+        &home,
+        &Unlock::Password {
+            password: PW1.as_bytes(),
+            key_file: Some(&file),
+        },
+        3_600_000,
+    );
+
+    // Editor A: unlocked, sees the epochs written while the clock was an hour ahead.
+    let mut a = start(&home);
+    ok(a.call(1, "vault/unlock", json!({"password": PW1})));
+    ok(a.call(2, "history/list", json!({})));
+    // Editor B: the user does not remember the password here and resets.
+    let mut b = start(&home);
+    let locked = b.call(1, "history/list", json!({}));
+    assert_eq!(error_code(&locked), 1001, "{locked}");
+    ok(b.call(2, "vault/reset", json!({"confirm": true})));
+    ok(b.call(3, "history/list", json!({})));
+
+    // Editor A must follow the reset (a fresh local-key vault), not report tampering.
+    let after = a.call(3, "history/list", json!({}));
+    assert!(
+        after.get("error").is_none(),
+        "the editor that stayed open takes the other's reset for a rollback: {after}"
+    );
+    b.finish();
+    a.finish();
+}
+
+/// A 0.1 store with a password, and a wrong `CHINWAG_PASSWORD` in the environment (an old
+/// password still exported in a shell profile): the non-legacy path treats a wrong automatic
+/// password as "locked" and lets the editor unlock; the legacy path in `Vault::open` runs
+/// `migrate` with it and propagates `WrongPassword` out of `Storage::open`, so chinwag never
+/// lets the user type the right password.
+#[test]
+fn a_wrong_automatic_password_must_not_block_the_upgrade_of_a_0_1_store() {
+    let home = Home::new();
+    copy_dir(&fixtures().join("password"), home.path());
+    home.write_config(FAST_KDF);
+    let mut server = Server::start_with(&home, Framing::Ndjson, |command| {
+        command.env("CHINWAG_PASSWORD", "an old password");
+    });
+    let unlocked = server.call(1, "vault/unlock", json!({"password": "fixture password"}));
+    assert!(
+        unlocked.get("error").is_none(),
+        "the right password is refused because the environment's is wrong: {unlocked}"
+    );
+    assert_eq!(ok(server.call(2, "history/list", json!({})))["total"], 3);
+    server.finish();
+}
