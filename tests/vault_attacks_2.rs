@@ -254,3 +254,79 @@ fn a_wrong_automatic_password_must_not_block_the_upgrade_of_a_0_1_store() {
     assert_eq!(ok(server.call(2, "history/list", json!({})))["total"], 3);
     server.finish();
 }
+
+/// A write names its new chat records as pending in the vault file, then applies the sled
+/// batch, then settles. For a *new* chat (`Tx::create_chat`: an entry with `digest: ""` and
+/// `pending`), a crash after the first vault write and before the sled batch is durable
+/// leaves a vault that vouches for a chat whose record was never written: every later
+/// listing reports it `damaged` ("its record is missing") and `history/get` answers 1003,
+/// forever. Nothing was tampered with; the import was simply never acknowledged. SECURITY.md:
+/// "a crash at any point leaves a vault that vouches for what the database holds". A kill -9
+/// during `history/import` shows it: the import is not all-or-nothing, every imported chat
+/// comes back as damaged.
+#[test]
+fn an_import_killed_after_the_first_vault_write_leaves_chats_reported_as_tampered() {
+    const CHATS: usize = 150;
+    let home = Home::new();
+    home.write_config(FAST_KDF);
+    let filler = "lorem ipsum dolor sit amet ".repeat(40);
+    let messages: Vec<(&str, &str)> = (0..8)
+        .map(|i| (if i % 2 == 0 { "user" } else { "assistant" }, filler.as_str()))
+        .collect();
+    let titles: Vec<String> = (0..CHATS).map(|i| format!("chat {i}")).collect();
+    let chats: Vec<(&str, &[(&str, &str)])> = titles
+        .iter()
+        .map(|title| (title.as_str(), messages.as_slice()))
+        .collect();
+    let export = home.write_export("many.json", &chats);
+
+    // How long one import takes here, on a copy of the folder.
+    let mut server = start(&home);
+    ok(server.call(1, "history/list", json!({})));
+    server.finish();
+    let pristine = tempfile::tempdir().unwrap();
+    copy_dir(&home.data_dir(), pristine.path());
+    let begun = std::time::Instant::now();
+    let mut server = start(&home);
+    ok(server.call(1, "history/list", json!({})));
+    let setup = begun.elapsed();
+    let begun = std::time::Instant::now();
+    assert_eq!(
+        ok(server.call(2, "history/import", json!({"path": export})))["imported"],
+        CHATS
+    );
+    let took = begun.elapsed();
+    server.finish();
+    let _ = setup;
+
+    let mut findings = Vec::new();
+    for step in 1..=16u32 {
+        // Back to the state before the import.
+        std::fs::remove_dir_all(home.data_dir()).unwrap();
+        copy_dir(pristine.path(), &home.data_dir());
+        let mut server = start(&home);
+        ok(server.call(1, "history/list", json!({})));
+        server.request(2, "history/import", json!({"path": export}));
+        std::thread::sleep(took.mul_f64(f64::from(step) / 16.0));
+        let _ = server.child.kill();
+        let _ = server.child.wait();
+        drop(server);
+
+        let mut server = start(&home);
+        let listing = ok(server.call(1, "history/list", json!({"limit": 500})));
+        server.finish();
+        let total = listing["total"].as_u64().unwrap();
+        let damaged = listing["damaged"].as_array().map_or(0, Vec::len);
+        if damaged > 0 || (total != 0 && total != CHATS as u64) {
+            findings.push(format!(
+                "killed at {step}/16 of {took:?}: total {total}, damaged {damaged}: {}",
+                listing["damaged"][0]["reason"]
+            ));
+        }
+    }
+    assert!(
+        findings.is_empty(),
+        "a crash during an import is reported as tampering:\n{}",
+        findings.join("\n")
+    );
+}
