@@ -330,3 +330,66 @@ fn an_import_killed_after_the_first_vault_write_leaves_chats_reported_as_tampere
         findings.join("\n")
     );
 }
+
+/// `vault/reset` writes the new vault file (a new store id) first, then clears the database,
+/// then writes the new store id into it. A kill -9 after the first step leaves a vault file
+/// and a database whose ids differ: every later call answers 1003 "the database ... does not
+/// belong to the vault file", a tamper report for a crash (the user has to know to reset
+/// again). Reusing the database's store id (with `purge: ["*"]` in the new body, so the start
+/// sweep removes the old records) would leave a consistent state at every point.
+#[test]
+fn a_reset_killed_midway_leaves_a_vault_reported_as_tampered() {
+    const CHATS: usize = 150;
+    let home = Home::new();
+    home.write_config(FAST_KDF);
+    let filler = "lorem ipsum dolor sit amet ".repeat(40);
+    let messages: Vec<(&str, &str)> = (0..8)
+        .map(|i| (if i % 2 == 0 { "user" } else { "assistant" }, filler.as_str()))
+        .collect();
+    let titles: Vec<String> = (0..CHATS).map(|i| format!("chat {i}")).collect();
+    let chats: Vec<(&str, &[(&str, &str)])> = titles
+        .iter()
+        .map(|title| (title.as_str(), messages.as_slice()))
+        .collect();
+    let export = home.write_export("many.json", &chats);
+    let mut server = start(&home);
+    ok(server.call(1, "history/import", json!({"path": export})));
+    server.finish();
+    let pristine = tempfile::tempdir().unwrap();
+    copy_dir(&home.data_dir(), pristine.path());
+
+    let mut server = start(&home);
+    assert_eq!(ok(server.call(1, "history/list", json!({})))["total"], CHATS);
+    let begun = std::time::Instant::now();
+    ok(server.call(2, "vault/reset", json!({"confirm": true})));
+    let took = begun.elapsed();
+    server.finish();
+
+    let mut findings = Vec::new();
+    for step in 1..=16u32 {
+        std::fs::remove_dir_all(home.data_dir()).unwrap();
+        copy_dir(pristine.path(), &home.data_dir());
+        let mut server = start(&home);
+        ok(server.call(1, "history/list", json!({})));
+        server.request(2, "vault/reset", json!({"confirm": true}));
+        std::thread::sleep(took.mul_f64(f64::from(step) / 16.0));
+        let _ = server.child.kill();
+        let _ = server.child.wait();
+        drop(server);
+
+        let mut server = start(&home);
+        let listing = server.call(1, "history/list", json!({"limit": 500}));
+        server.finish();
+        if listing.get("error").is_some() {
+            findings.push(format!(
+                "killed at {step}/16 of {took:?}: {}",
+                listing["error"]["message"]
+            ));
+        }
+    }
+    assert!(
+        findings.is_empty(),
+        "a crash during a reset is reported as tampering:\n{}",
+        findings.join("\n")
+    );
+}
