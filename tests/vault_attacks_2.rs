@@ -393,3 +393,100 @@ fn a_reset_killed_midway_leaves_a_vault_reported_as_tampered() {
         findings.join("\n")
     );
 }
+
+/// The same for the local key file (`key_file::read`: `O_RDONLY | O_NOFOLLOW`, no
+/// `O_NONBLOCK`, no check that it is a regular file): a FIFO at `~/.config/chinwag/vault.key`
+/// (a dotfiles sync, any same-user program) and chinwag never answers.
+#[test]
+fn a_fifo_in_place_of_the_key_file_hangs_chinwag_instead_of_an_error() {
+    let home = Home::new();
+    home.write_config(FAST_KDF);
+    let mut server = start(&home);
+    assert_eq!(ok(server.call(1, "history/list", json!({})))["total"], 0);
+    server.finish();
+
+    let key = home.config_dir().join("vault.key");
+    std::fs::remove_file(&key).unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(&key)
+        .status()
+        .expect("mkfifo");
+    assert!(status.success());
+
+    let mut server = start(&home);
+    server.request(1, "history/list", json!({}));
+    let answer = wait_for(&mut server, 1, Duration::from_secs(10));
+    let _ = server.child.kill();
+    let answer = answer.expect("no answer within 10 s: chinwag hangs reading a FIFO key file");
+    assert!(answer.get("error").is_some(), "{answer}");
+}
+
+/// `legacy::migrate` groups 0.1 messages by the bytes before their first `/`, then slices
+/// `&message_key_bytes[chat_id.len() + 1..]`: a message record whose key is a chat id with no
+/// `/` at all (a damaged or hand-made 0.1 store; the record itself opens under the old data
+/// key) makes that slice start past the end: the upgrade panics (logged: "panic (message
+/// withheld) location=src/vault/legacy.rs:132") in `App::new`, and the process then stays
+/// alive without ever answering a request, instead of reporting the store as damaged (1003).
+#[test]
+fn a_0_1_message_key_without_a_slash_panics_the_upgrade() {
+    use chinwag::crypto::VaultHeader;
+    use chinwag::store::sled_backend::SledBackend;
+    use chinwag::store::{Backend, Op, Tree};
+
+    let home = Home::new();
+    copy_dir(&fixtures().join("localkey"), home.path());
+    home.write_config(FAST_KDF);
+    {
+        let db = SledBackend::open(&home.data_dir().join("db"), 1 << 20).unwrap();
+        let header =
+            VaultHeader::from_bytes(&db.get(Tree::Meta, b"vault.header").unwrap().unwrap())
+                .unwrap();
+        let file = key_file(&home);
+        let ring = header.open(&Unlock::LocalKey(&file)).unwrap();
+        let (chat_id, _) = db.scan(Tree::Chats, b"").unwrap().remove(0);
+        let sealed = chinwag::crypto::record::seal(
+            ring.current(),
+            Tree::Messages.name(),
+            &chat_id,
+            br#"{"id":"x"}"#,
+        )
+        .unwrap();
+        db.apply(vec![Op::Insert {
+            tree: Tree::Messages,
+            key: chat_id,
+            value: sealed,
+        }])
+        .unwrap();
+    }
+
+    let mut server = start(&home);
+    server.request(1, "history/list", json!({}));
+    let answer = wait_for(&mut server, 1, Duration::from_secs(15));
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    let stderr = server.drain_after_exit();
+    assert!(
+        !stderr.contains("panic") && !stderr.contains("out of range"),
+        "the upgrade panicked: {stderr}"
+    );
+    let logs = logs_of(&home);
+    assert!(
+        !logs.contains("panic"),
+        "the upgrade panicked (answer: {answer:?}): {logs}"
+    );
+    let answer = answer.expect("no answer within 15 s");
+    assert!(
+        answer.get("error").is_none() || error_code(&answer) == 1003,
+        "{answer}"
+    );
+}
+
+fn logs_of(home: &Home) -> String {
+    let mut text = String::new();
+    if let Ok(entries) = std::fs::read_dir(home.data_dir().join("logs")) {
+        for entry in entries.flatten() {
+            text.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+        }
+    }
+    text
+}
