@@ -2,6 +2,8 @@
 //! found by attacking the real binary over JSON-RPC (with the library used only to build the
 //! on-disk states a crash or a clock step leaves behind). They fail until the defect is fixed.
 
+#[path = "support/carve.rs"]
+mod carve;
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -489,4 +491,99 @@ fn logs_of(home: &Home) -> String {
         }
     }
     text
+}
+
+/// A password change re-seals every chat under a new key, except a chat that fails its checks
+/// (`rotate_into`: "a damaged chat keeps its key through a rotation", logged at warn only):
+/// its old chat key is copied into the new vault file, and `vault/setPassword` answers plain
+/// success. Anyone who can write to the data folder can damage chats on purpose (remove one
+/// message record each) before the user changes a password they believe compromised; the
+/// chats then stay under keys the old vault file (a backup, a synced copy) opens with the old
+/// password, for as long as they exist, rather than only until sled reclaims old log
+/// segments. SECURITY.md/protocol.md: "the vault key and every chat key are replaced and
+/// every record re-sealed". At the least the answer must say which chats kept their key.
+#[test]
+fn a_damaged_chat_keeps_its_old_key_through_a_password_change() {
+    use chinwag::store::sled_backend::SledBackend;
+    use chinwag::store::{Backend, Op, Tree};
+    const PW2: &str = "second password 2";
+
+    let home = Home::new();
+    home.write_config(FAST_KDF);
+    let export = home.write_export(
+        "two.json",
+        &[
+            ("victim", &[("user", "OLDKEYCANARY one"), ("assistant", "OLDKEYCANARY two"), ("user", "OLDKEYCANARY three")]),
+            ("other", &[("user", "hello"), ("assistant", "hi")]),
+        ],
+    );
+    let mut server = start(&home);
+    ok(server.call(1, "history/import", json!({"path": export})));
+    ok(server.call(
+        2,
+        "vault/setPassword",
+        json!({"current": null, "new": PW1}),
+    ));
+    let listing = ok(server.call(3, "history/list", json!({})));
+    let victim = listing["chats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|chat| chat["title"] == "victim")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    server.finish();
+    // The attacker's copy of the vault file under the old password.
+    let old_vault = std::fs::read(vault_file(&home)).unwrap();
+
+    // One message record of the victim removed while chinwag is not running.
+    {
+        let db = SledBackend::open(&home.data_dir().join("store"), 1 << 20).unwrap();
+        let (key, _) = db
+            .scan(Tree::Messages, format!("{victim}/").as_bytes())
+            .unwrap()
+            .remove(0);
+        db.apply(vec![Op::Remove {
+            tree: Tree::Messages,
+            key,
+        }])
+        .unwrap();
+    }
+
+    let mut server = start(&home);
+    ok(server.call(1, "vault/unlock", json!({"password": PW1})));
+    let changed = server.call(
+        2,
+        "vault/setPassword",
+        json!({"current": PW1, "new": PW2}),
+    );
+    server.finish();
+
+    let file = key_file(&home);
+    let old_keys = carve::keys_of_vault_file(
+        &old_vault,
+        &Unlock::Password {
+            password: PW1.as_bytes(),
+            key_file: Some(&file),
+        },
+    );
+    let new_keys = carve::keys_of_vault_file(
+        &std::fs::read(vault_file(&home)).unwrap(),
+        &Unlock::Password {
+            password: PW2.as_bytes(),
+            key_file: Some(&file),
+        },
+    );
+    let kept = new_keys.iter().filter(|key| old_keys.contains(key)).count();
+    let [data, config] = [home.data_dir(), home.config_dir()];
+    let readable = carve::carve(&[data.as_path(), config.as_path()], &old_keys, &["OLDKEYCANARY"]);
+    assert!(
+        kept == 0 || changed.to_string().contains(&victim),
+        "after a password change answered {changed}, {kept} chat key(s) of the old vault file \
+         are still in the new one (the damaged chat's records stay readable with the old \
+         password and the old vault file: {} hits)",
+        readable.len()
+    );
 }
