@@ -587,3 +587,73 @@ fn a_damaged_chat_keeps_its_old_key_through_a_password_change() {
         readable.len()
     );
 }
+
+/// `history/backup` copies the store as it is and answers success even when a chat is
+/// damaged (a lost sled page, one removed record); `history/restore` checks every chat of the
+/// backup and refuses the whole file if one fails. So after one chat is damaged, every backup
+/// the user takes is written, reported as fine, and can never be restored: the intact chats
+/// in it are unrecoverable, which the user learns only when they need it.
+#[test]
+fn a_backup_taken_with_one_damaged_chat_is_reported_fine_but_never_restores() {
+    use chinwag::store::sled_backend::SledBackend;
+    use chinwag::store::{Backend, Op, Tree};
+
+    let home = Home::new();
+    home.write_config(FAST_KDF);
+    let export = home.write_export(
+        "two.json",
+        &[
+            ("damaged one", &[("user", "a"), ("assistant", "b")]),
+            ("precious", &[("user", "keep me"), ("assistant", "kept")]),
+        ],
+    );
+    let mut server = start(&home);
+    ok(server.call(1, "history/import", json!({"path": export})));
+    let listing = ok(server.call(2, "history/list", json!({})));
+    let victim = listing["chats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|chat| chat["title"] == "damaged one")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    server.finish();
+    {
+        let db = SledBackend::open(&home.data_dir().join("store"), 1 << 20).unwrap();
+        let (key, _) = db
+            .scan(Tree::Messages, format!("{victim}/").as_bytes())
+            .unwrap()
+            .remove(0);
+        db.apply(vec![Op::Remove {
+            tree: Tree::Messages,
+            key,
+        }])
+        .unwrap();
+    }
+
+    let mut server = start(&home);
+    let damaged = server.call(1, "history/get", json!({"chatId": victim}));
+    assert_eq!(error_code(&damaged), 1003, "{damaged}");
+    let backup_path = home.path().join("weekly.backup");
+    let backup = server.call(
+        2,
+        "history/backup",
+        json!({"path": backup_path.to_string_lossy()}),
+    );
+    let restored = server.call(
+        3,
+        "history/restore",
+        json!({"path": backup_path.to_string_lossy(), "confirm": true}),
+    );
+    server.finish();
+    let backup_warned = backup.get("error").is_some()
+        || backup.to_string().contains(&victim)
+        || backup.to_string().contains("damaged");
+    assert!(
+        backup_warned || restored.get("error").is_none(),
+        "history/backup answered {backup} (no word of the damaged chat), and restoring that \
+         very backup answers {restored}: the intact chat in it can never be recovered"
+    );
+}
