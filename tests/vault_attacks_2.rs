@@ -657,3 +657,43 @@ fn a_backup_taken_with_one_damaged_chat_is_reported_fine_but_never_restores() {
          very backup answers {restored}: the intact chat in it can never be recovered"
     );
 }
+
+/// An older copy of the vault file put back while no chinwag runs (a sync conflict, a
+/// restored home backup of that one file, or someone undoing a key deletion). SECURITY.md:
+/// "an older vault file: each answers 1003" and "chinwag notices a rolled-back vault file
+/// ... when the database disagrees with it". Here the database disagrees (it holds the
+/// records of a chat the old vault file has never heard of, not listed for purging), yet
+/// chinwag opens the old vault silently: the newer chat vanishes from every listing, and the
+/// API key the user deleted (because it leaked) is back and used again.
+#[test]
+fn an_older_vault_file_put_back_offline_silently_drops_chats_and_revives_deleted_keys() {
+    let home = Home::new();
+    home.write_config(FAST_KDF);
+    let first = home.write_export("first.json", &[("older chat", &[("user", "a")])]);
+    let second = home.write_export("second.json", &[("newer chat", &[("user", "b")])]);
+    let leaked = format!("sk-proj-LEAKED{}", "x".repeat(40));
+
+    let mut server = start(&home);
+    ok(server.call(1, "history/import", json!({"path": first})));
+    ok(server.call(2, "vault/setKey", json!({"provider": "openai", "key": leaked})));
+    server.finish();
+    let older = std::fs::read(vault_file(&home)).unwrap();
+
+    let mut server = start(&home);
+    ok(server.call(1, "history/import", json!({"path": second})));
+    ok(server.call(2, "vault/deleteKey", json!({"provider": "openai"})));
+    server.finish();
+
+    std::fs::write(vault_file(&home), &older).unwrap();
+    let mut server = start(&home);
+    let listing = server.call(1, "history/list", json!({}));
+    let keys = server.call(2, "vault/listKeys", json!({}));
+    server.finish();
+    let noticed = listing.get("error").is_some()
+        || listing["result"]["total"] == 2
+        || listing["result"]["damaged"].is_array();
+    assert!(
+        noticed,
+        "an older vault file is taken as current, silently: listing {listing}, keys {keys}"
+    );
+}
