@@ -3,6 +3,7 @@
 //! on-disk states a crash or a clock step leaves behind). They fail until the defect is fixed.
 
 #[path = "support/carve.rs"]
+#[allow(dead_code)]
 mod carve;
 mod support;
 
@@ -302,7 +303,9 @@ fn an_import_killed_after_the_first_vault_write_leaves_chats_reported_as_tampere
     let _ = setup;
 
     let mut findings = Vec::new();
-    for step in 1..=16u32 {
+    // The window (first vault write done, sled batch not yet flushed) sits near the end of
+    // the import: kill at 50% to 120% of its length.
+    for step in 8..=20u32 {
         // Back to the state before the import.
         std::fs::remove_dir_all(home.data_dir()).unwrap();
         copy_dir(pristine.path(), &home.data_dir());
