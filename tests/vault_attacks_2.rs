@@ -283,36 +283,27 @@ fn an_import_killed_after_the_first_vault_write_leaves_chats_reported_as_tampere
         .collect();
     let export = home.write_export("many.json", &chats);
 
-    // How long one import takes here, on a copy of the folder.
     let mut server = start(&home);
     ok(server.call(1, "history/list", json!({})));
     server.finish();
     let pristine = tempfile::tempdir().unwrap();
     copy_dir(&home.data_dir(), pristine.path());
-    let begun = std::time::Instant::now();
-    let mut server = start(&home);
-    ok(server.call(1, "history/list", json!({})));
-    let setup = begun.elapsed();
-    let begun = std::time::Instant::now();
-    assert_eq!(
-        ok(server.call(2, "history/import", json!({"path": export})))["imported"],
-        CHATS
-    );
-    let took = begun.elapsed();
-    server.finish();
-    let _ = setup;
 
     let mut findings = Vec::new();
-    // The window (first vault write done, sled batch not yet flushed) sits near the end of
-    // the import: kill at 50% to 120% of its length.
-    for step in 8..=20u32 {
+    // The window: the first vault write (pending digests) is done, the sled batch is not
+    // yet durable. Watch the vault file and kill -9 as soon as it is replaced.
+    for attempt in 0..6u32 {
         // Back to the state before the import.
         std::fs::remove_dir_all(home.data_dir()).unwrap();
         copy_dir(pristine.path(), &home.data_dir());
         let mut server = start(&home);
         ok(server.call(1, "history/list", json!({})));
+        let before = inode(&vault_file(&home));
         server.request(2, "history/import", json!({"path": export}));
-        std::thread::sleep(took.mul_f64(f64::from(step) / 16.0));
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while inode(&vault_file(&home)) == before && std::time::Instant::now() < deadline {
+            std::hint::spin_loop();
+        }
         let _ = server.child.kill();
         let _ = server.child.wait();
         drop(server);
@@ -324,7 +315,8 @@ fn an_import_killed_after_the_first_vault_write_leaves_chats_reported_as_tampere
         let damaged = listing["damaged"].as_array().map_or(0, Vec::len);
         if damaged > 0 || (total != 0 && total != CHATS as u64) {
             findings.push(format!(
-                "killed at {step}/16 of {took:?}: total {total}, damaged {damaged}: {}",
+                "attempt {attempt}, killed once the vault file was replaced: total {total}, \
+                 damaged {damaged}: {}",
                 listing["damaged"][0]["reason"]
             ));
         }
@@ -363,21 +355,19 @@ fn a_reset_killed_midway_leaves_a_vault_reported_as_tampered() {
     let pristine = tempfile::tempdir().unwrap();
     copy_dir(&home.data_dir(), pristine.path());
 
-    let mut server = start(&home);
-    assert_eq!(ok(server.call(1, "history/list", json!({})))["total"], CHATS);
-    let begun = std::time::Instant::now();
-    ok(server.call(2, "vault/reset", json!({"confirm": true})));
-    let took = begun.elapsed();
-    server.finish();
-
     let mut findings = Vec::new();
-    for step in 1..=16u32 {
+    for attempt in 0..6u32 {
         std::fs::remove_dir_all(home.data_dir()).unwrap();
         copy_dir(pristine.path(), &home.data_dir());
         let mut server = start(&home);
-        ok(server.call(1, "history/list", json!({})));
+        assert_eq!(ok(server.call(1, "history/list", json!({})))["total"], CHATS);
+        let before = inode(&vault_file(&home));
         server.request(2, "vault/reset", json!({"confirm": true}));
-        std::thread::sleep(took.mul_f64(f64::from(step) / 16.0));
+        // Kill -9 as soon as the new vault file is in place.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while inode(&vault_file(&home)) == before && std::time::Instant::now() < deadline {
+            std::hint::spin_loop();
+        }
         let _ = server.child.kill();
         let _ = server.child.wait();
         drop(server);
@@ -387,7 +377,7 @@ fn a_reset_killed_midway_leaves_a_vault_reported_as_tampered() {
         server.finish();
         if listing.get("error").is_some() {
             findings.push(format!(
-                "killed at {step}/16 of {took:?}: {}",
+                "attempt {attempt}, killed once the new vault file was in place: {}",
                 listing["error"]["message"]
             ));
         }
@@ -699,4 +689,9 @@ fn an_older_vault_file_put_back_offline_silently_drops_chats_and_revives_deleted
         noticed,
         "an older vault file is taken as current, silently: listing {listing}, keys {keys}"
     );
+}
+
+fn inode(path: &Path) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path).ok().map(|meta| meta.ino())
 }
