@@ -695,3 +695,77 @@ fn inode(path: &Path) -> Option<u64> {
     use std::os::unix::fs::MetadataExt;
     std::fs::symlink_metadata(path).ok().map(|meta| meta.ino())
 }
+
+/// `file::replace` writes `.vault.<random>.tmp`, fsyncs it, then renames it over the vault
+/// file. A crash (kill -9, power loss) before the rename leaves the temporary file, and
+/// nothing ever removes it: not the next start, not a password change. It is a whole vault
+/// file of its day. Here the vault was under the key file alone when chinwag was killed; the
+/// user then sets a password, believing (SECURITY.md) that "no byte on disk opens under the
+/// old protection". The leftover still opens with the key file alone and gives the API key
+/// and every chat key of that time.
+#[test]
+fn a_vault_temporary_file_left_by_a_crash_outlives_a_password_change() {
+    let home = Home::new();
+    home.write_config(FAST_KDF);
+    let export = home.write_export("one.json", &[("chat", &[("user", "TMPCANARY")])]);
+    let mut server = start(&home);
+    ok(server.call(1, "history/import", json!({"path": export})));
+    // A burst of writes; kill -9 as soon as a temporary vault file exists.
+    for id in 0..400 {
+        let key = format!("sk-proj-TMPLEAK{id:04}{}", "x".repeat(40));
+        server.request(100 + id, "vault/setKey", json!({"provider": "openai", "key": key}));
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut caught = false;
+    while std::time::Instant::now() < deadline && !caught {
+        caught = temporaries(&home).next().is_some();
+    }
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    drop(server);
+    assert!(caught, "never saw a temporary vault file (the write window was missed)");
+    assert!(temporaries(&home).next().is_some(), "the kill came after the rename");
+
+    let mut server = start(&home);
+    ok(server.call(1, "history/list", json!({})));
+    ok(server.call(
+        2,
+        "vault/setPassword",
+        json!({"current": null, "new": PW1}),
+    ));
+    server.finish();
+
+    let file = key_file(&home);
+    let [data, config] = [home.data_dir(), home.config_dir()];
+    let keys = carve::keys_on_disk(&[data.as_path(), config.as_path()], &[Unlock::LocalKey(&file)]);
+    let left: Vec<String> = temporaries(&home)
+        .map(|path| path.display().to_string())
+        .collect();
+    let api_key_readable = temporaries(&home).any(|path| {
+        let bytes = std::fs::read(path).unwrap();
+        SealedVault::parse(&bytes)
+            .and_then(|sealed| {
+                let open = sealed.unlock(&Unlock::LocalKey(&file))?;
+                open.open(&sealed)
+            })
+            .is_ok_and(|body| String::from_utf8_lossy(&body).contains("sk-proj-TMPLEAK"))
+    });
+    assert!(
+        keys.is_empty(),
+        "after the password was set, {} key(s) still open with the key file alone, from \
+         {left:?} (an API key in plain text in its body: {api_key_readable})",
+        keys.len()
+    );
+}
+
+fn temporaries(home: &Home) -> impl Iterator<Item = PathBuf> {
+    std::fs::read_dir(home.data_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            name.starts_with(".vault.") && name.ends_with(".tmp")
+        })
+}
