@@ -22,6 +22,9 @@ const MAX_BACKUP_BYTES: u64 = 4 * 1024 * 1024 * 1024;
 pub struct BackupSummary {
     pub path: String,
     pub bytes: u64,
+    /// Chats left out because they failed their integrity checks (absent when none did).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub damaged: Vec<super::DamagedChat>,
 }
 
 /// `history/restore` result.
@@ -33,7 +36,7 @@ pub struct RestoreSummary {
 impl History {
     /// Write a backup to `path`. The vault must be unlocked.
     pub fn backup(&self, path: &str, overwrite: bool) -> Result<BackupSummary, HistoryError> {
-        let (vault_file, entries) = self.vault.snapshot()?;
+        let (vault_file, entries, damage) = self.vault.snapshot()?;
         let target = path_guard::for_writing(path, self.home(), overwrite)?;
         let mut bytes = MAGIC.to_vec();
         push_part(&mut bytes, &vault_file)?;
@@ -48,6 +51,7 @@ impl History {
         Ok(BackupSummary {
             path: target.display().to_string(),
             bytes: bytes.len() as u64,
+            damaged: damage.into_iter().map(super::damaged_chat).collect(),
         })
     }
 

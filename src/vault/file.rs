@@ -58,7 +58,8 @@ pub fn version(path: &Path) -> io::Result<Option<Version>> {
     use std::os::unix::fs::FileExt;
     let file = match OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
+        // Non-blocking: a FIFO put in its place must be refused, not wait for a writer.
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)
     {
         Ok(file) => file,
@@ -66,6 +67,9 @@ pub fn version(path: &Path) -> io::Result<Option<Version>> {
         Err(error) => return Err(error),
     };
     let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::other("the vault file is not a regular file"));
+    }
     let mut start = [0u8; 20];
     let mut nonce = [0u8; 12];
     if file.read_exact_at(&mut start, 0).is_ok()
@@ -82,7 +86,8 @@ pub fn version(path: &Path) -> io::Result<Option<Version>> {
 pub fn read(path: &Path) -> io::Result<Option<(Vec<u8>, Version)>> {
     let file = match OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
+        // Non-blocking: a FIFO put in its place must be refused, not wait for a writer.
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)
     {
         Ok(file) => file,

@@ -19,13 +19,20 @@ pub type KeyFileBytes = Zeroizing<[u8; 32]>;
 pub fn read(path: &Path) -> io::Result<Option<KeyFileBytes>> {
     let mut file = match OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
+        // Non-blocking: a FIFO put in its place must be refused, not wait for a writer.
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)
     {
         Ok(file) => file,
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(error) => return Err(error),
     };
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "the key file is not a regular file",
+        ));
+    }
     let mut bytes = Zeroizing::new([0u8; 32]);
     file.read_exact(bytes.as_mut())?;
     let mut extra = [0u8; 1];

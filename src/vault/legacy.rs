@@ -127,9 +127,16 @@ pub(super) fn migrate(
         let chat_key = entry.sealing_key()?;
         let mut digests = BTreeMap::new();
         for (message_key_bytes, sealed) in messages.remove(&chat_id).unwrap_or_default() {
+            let prefix = format!("{chat_id}/");
+            let Some(message_id) = message_key_bytes
+                .strip_prefix(prefix.as_bytes())
+                .map(|id| String::from_utf8_lossy(id).into_owned())
+            else {
+                // 0.1 never showed a record outside `chat/message`: nothing to carry over.
+                tracing::warn!("skipped a chinwag 0.1 record that belongs to no chat");
+                continue;
+            };
             let plain = record::open(&ring, Tree::Messages.name(), &message_key_bytes, &sealed)?;
-            let message_id =
-                String::from_utf8_lossy(&message_key_bytes[chat_id.len() + 1..]).into_owned();
             let new_key = message_key(&chat_id, &message_id);
             let resealed = record::seal(&chat_key, Tree::Messages.name(), &new_key, &plain)?;
             digests.insert(message_id, encode_digest(&record_digest(&resealed)));

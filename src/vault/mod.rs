@@ -49,6 +49,28 @@ pub use records::{Damage, Messages, OpenedChat, Tx, View, message_key};
 /// Where the database's id sits in its `meta` tree (the vault body names the same id).
 const STORE_ID_KEY: &[u8] = b"store.id";
 
+/// The epoch of the vault body each database write went with: a vault file older than this
+/// was put back from an older copy.
+const EPOCH_KEY: &[u8] = b"vault.epoch";
+
+/// The op recording `epoch` in the database, in the same batch as the records it vouches for.
+fn epoch_op(epoch: u64) -> Op {
+    Op::Insert {
+        tree: Tree::Meta,
+        key: EPOCH_KEY.to_vec(),
+        value: epoch.to_be_bytes().to_vec(),
+    }
+}
+
+/// The newest vault epoch the database has seen (0 if none).
+fn stored_epoch(store: &dyn Backend) -> Result<u64, VaultError> {
+    Ok(store
+        .get(Tree::Meta, EPOCH_KEY)?
+        .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_slice()).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0))
+}
+
 /// How many chats one rotation step re-seals before writing the vault file.
 const ROTATION_BATCH: usize = 64;
 
@@ -222,10 +244,16 @@ impl Vault {
             last_used: Mutex::new(Instant::now()),
         };
         let _lock = vault.file_lock(true)?;
+        vault.remove_leftovers();
         if file::version(&vault.files.vault)
             .map_err(|error| vault.io_error(error))?
             .is_some()
         {
+            // An upgrade cut short after its vault file was written: the 0.1 database is
+            // upgraded already and must not stay readable under the old key.
+            if vault.files.legacy_db.exists() {
+                legacy::discard(&vault)?;
+            }
             match vault.open_store() {
                 Ok(_) => {}
                 // Unreadable: keep the vault file (never a fresh one) and report it on every
@@ -244,15 +272,24 @@ impl Vault {
         }
         if vault.files.legacy_db.join("db").exists() {
             let header = legacy::read_header(&vault.files.legacy_db, cache_bytes)?;
-            match vault.automatic_secret(&header)? {
-                Some(secret) => {
-                    legacy::migrate(&vault, &header, &secret)?;
-                    vault.open_store()?;
-                }
-                None => {
-                    tracing::info!("a chinwag 0.1 store waits for its password to be upgraded");
-                    *lock(&vault.legacy) = Some(header);
-                }
+            let upgraded = match vault.automatic_secret(&header) {
+                Ok(Some(secret)) => match legacy::migrate(&vault, &header, &secret) {
+                    Ok(()) => true,
+                    Err(VaultError::WrongPassword) => {
+                        vault.automatic_failed.store(true, Ordering::SeqCst);
+                        tracing::warn!("the password from the environment or command is wrong");
+                        false
+                    }
+                    Err(other) => return Err(other),
+                },
+                Ok(None) | Err(VaultError::PasswordCommand(_)) => false,
+                Err(other) => return Err(other),
+            };
+            if upgraded {
+                vault.open_store()?;
+            } else {
+                tracing::info!("a chinwag 0.1 store waits for its password to be upgraded");
+                *lock(&vault.legacy) = Some(header);
             }
             return Ok(vault);
         }
@@ -310,6 +347,28 @@ impl Vault {
         )?;
         let store = Arc::new(store);
         Ok(self.store.get_or_init(|| store).clone())
+    }
+
+    /// Remove temporary vault files a crash left before their rename: each may hold an older
+    /// body, readable under the protection of its day. Only called under the exclusive lock,
+    /// when no write is under way.
+    fn remove_leftovers(&self) {
+        let Some(folder) = self.files.vault.parent() else {
+            return;
+        };
+        let Ok(entries) = std::fs::read_dir(folder) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with(".vault.") && name.ends_with(".tmp") {
+                match std::fs::remove_file(entry.path()) {
+                    Ok(()) => tracing::info!("removed a vault file a crash left behind"),
+                    Err(error) => tracing::warn!(%error, "cannot remove a leftover vault file"),
+                }
+            }
+        }
     }
 
     /// The database, once it is open (after a pending upgrade: once unlocked).
@@ -393,6 +452,7 @@ impl Vault {
             let _writing = lock(&self.writing);
             let _lock = self.file_lock(true)?;
             let _gate = lock(&self.unlocking);
+            self.remove_leftovers();
             let key_file = if header.uses_key_file() {
                 Some(self.require_key_file()?)
             } else {
@@ -468,6 +528,7 @@ impl Vault {
             let _writing = lock(&self.writing);
             let _lock = self.file_lock(true)?;
             let _gate = lock(&self.unlocking);
+            self.remove_leftovers();
             let (sealed, version) = self.read_sealed()?;
             let secret = self.secret_for(sealed.header(), current)?;
             let session = self.open_session(&sealed, &secret, version)?;
@@ -497,6 +558,7 @@ impl Vault {
         let _writing = lock(&self.writing);
         let _lock = self.file_lock(true)?;
         let _gate = lock(&self.unlocking);
+        self.remove_leftovers();
         let (sealed, version) = self.read_sealed()?;
         let secret = self.secret_for(sealed.header(), password)?;
         let session = self.open_session(&sealed, &secret, version)?;
@@ -511,6 +573,7 @@ impl Vault {
             let _writing = lock(&self.writing);
             let _lock = self.file_lock(true)?;
             let _gate = lock(&self.unlocking);
+            self.remove_leftovers();
             let settings = match &*self.lock_state() {
                 State::Unlocked(session) => session.body.settings,
                 State::Locked => Settings::default(),
@@ -521,17 +584,38 @@ impl Vault {
             let store = self.store_or_fresh()?;
             let key_file = self.read_or_create_key_file()?;
             let open = OpenVault::create(&Unlock::LocalKey(&key_file), &self.config.kdf)?;
-            let store_id = crate::store::sealed::new_id()?;
+            // The database keeps its id, so a crash between the two writes below leaves a
+            // vault that still belongs to it, with every old record to purge.
+            let store_id = match store.get(Tree::Meta, STORE_ID_KEY)? {
+                Some(id) => String::from_utf8(id)
+                    .map_err(|_| VaultError::Damaged("the database id".into()))?,
+                None => crate::store::sealed::new_id()?,
+            };
             let mut body = Body::new(store_id.clone(), settings);
-            body.epoch = next_epoch(self.high_water.load(Ordering::SeqCst));
+            body.epoch = next_epoch(
+                self.high_water
+                    .load(Ordering::SeqCst)
+                    .max(stored_epoch(store.as_ref())?),
+            );
+            body.purge = vec!["*".to_string()];
             // The new file first: from this moment no old key exists anywhere.
             let version = self.write_body(&open, &body)?;
-            store.clear(&Tree::ALL)?;
-            store.apply(vec![Op::Insert {
-                tree: Tree::Meta,
-                key: STORE_ID_KEY.to_vec(),
-                value: store_id.into_bytes(),
-            }])?;
+            store
+                .clear(&Tree::ALL)
+                .map_err(|error| self.stop(error.into()))?;
+            store
+                .apply(vec![
+                    Op::Insert {
+                        tree: Tree::Meta,
+                        key: STORE_ID_KEY.to_vec(),
+                        value: store_id.into_bytes(),
+                    },
+                    epoch_op(body.epoch),
+                ])
+                .map_err(|error| self.stop(error.into()))?;
+            body.purge.clear();
+            body.epoch = next_epoch(body.epoch);
+            let version = self.write_body(&open, &body).unwrap_or(version);
             self.install(Arc::new(open), body, version);
             tracing::warn!("vault reset: keys and history wiped");
         }
@@ -568,6 +652,8 @@ impl Vault {
         let session = self.session()?;
         let store = self.store()?;
         let mut tx = Tx::new(session.body.clone(), store.as_ref());
+        tx.reconcile()?;
+        tx.sweep_purged()?;
         let value = work(&mut tx)?;
         self.commit(&session, tx)?;
         Ok(value)
@@ -580,22 +666,21 @@ impl Vault {
             return Ok(());
         }
         let backend = tx.backend;
-        let ops = std::mem::take(&mut tx.ops);
+        let mut ops = std::mem::take(&mut tx.ops);
         let clear_records = tx.clear_records;
         let mut body = tx.body;
         body.epoch = next_epoch(body.epoch);
+        ops.push(epoch_op(body.epoch));
         let version = self.write_body(&session.open, &body)?;
         self.install(session.open.clone(), body.clone(), version);
-        if !ops.is_empty() {
-            backend
-                .apply(ops)
-                .map_err(|error| self.stop(error.into()))?;
-        }
         if clear_records {
             backend
                 .clear(&[Tree::Chats, Tree::Messages])
                 .map_err(|error| self.stop(error.into()))?;
         }
+        backend
+            .apply(ops)
+            .map_err(|error| self.stop(error.into()))?;
         if !pending.is_empty() || !body.purge.is_empty() {
             for chat_id in &pending {
                 if let Some(entry) = body.chats.get_mut(chat_id) {
@@ -681,21 +766,45 @@ impl Vault {
         })
     }
 
-    /// The vault file and every record, exactly as stored: what a backup holds.
-    pub fn snapshot(&self) -> Result<(Vec<u8>, TreeEntries), VaultError> {
+    /// The vault file and every record, exactly as stored: what a backup holds. Chats that
+    /// fail their checks are left out (and returned), so the backup restores: the vault
+    /// file is then sealed again without them, under the same key.
+    pub fn snapshot(&self) -> Result<(Vec<u8>, TreeEntries, Vec<Damage>), VaultError> {
         let _lock = self.file_lock(false)?;
-        self.session()?;
-        let (bytes, _) = file::read(&self.files.vault)
-            .map_err(|error| self.io_error(error))?
-            .ok_or_else(|| missing_vault_file(&self.files.vault))?;
+        let session = self.session()?;
         let store = self.store()?;
+        let (_, damage) = View {
+            body: &session.body,
+            backend: store.as_ref(),
+        }
+        .all_chats()?;
+        let bytes = if damage.is_empty() {
+            file::read(&self.files.vault)
+                .map_err(|error| self.io_error(error))?
+                .ok_or_else(|| missing_vault_file(&self.files.vault))?
+                .0
+        } else {
+            let mut body = session.body.clone();
+            for damaged in &damage {
+                body.chats.remove(&damaged.chat_id);
+            }
+            session.open.seal(&body.encode()?)?
+        };
+        let left_out = |key: &[u8]| {
+            let chat_id = key.split(|&byte| byte == b'/').next().unwrap_or(&[]);
+            damage
+                .iter()
+                .any(|damaged| damaged.chat_id.as_bytes() == chat_id)
+        };
         let mut entries = Vec::new();
         for tree in [Tree::Meta, Tree::Chats, Tree::Messages] {
             for (key, value) in store.scan(tree, b"")? {
-                entries.push((tree, key, value));
+                if tree == Tree::Meta || !left_out(&key) {
+                    entries.push((tree, key, value));
+                }
             }
         }
-        Ok((bytes, entries))
+        Ok((bytes, entries, damage))
     }
 
     /// Replace the vault file and every record with a backup's, but only once the backup's
@@ -710,6 +819,7 @@ impl Vault {
         let _writing = lock(&self.writing);
         let _lock = self.file_lock(true)?;
         let _gate = lock(&self.unlocking);
+        self.remove_leftovers();
         if lock(&self.legacy).take().is_some() {
             legacy::discard(self)?;
         }
@@ -757,11 +867,17 @@ impl Vault {
                 .into_iter()
                 .map(|(tree, key, value)| Op::Insert { tree, key, value }),
         );
+        let mut body = body;
+        body.epoch = next_epoch(
+            body.epoch
+                .max(self.high_water.load(Ordering::SeqCst))
+                .max(stored_epoch(store.as_ref())?),
+        );
+        // After the backup's own `meta` entries, so the newer epoch wins.
+        ops.push(epoch_op(body.epoch));
         // One atomic batch for the records, then the vault file: a crash in between leaves
         // a vault that does not vouch for the records (reported), and restoring again mends it.
-        store.apply(ops)?;
-        let mut body = body;
-        body.epoch = next_epoch(body.epoch.max(self.high_water.load(Ordering::SeqCst)));
+        store.apply(ops).map_err(|error| self.stop(error.into()))?;
         let version = self.write_body(&open, &body)?;
         self.high_water.store(body.epoch, Ordering::SeqCst);
         self.install(Arc::new(open), body, version);
@@ -771,38 +887,19 @@ impl Vault {
 
     /// Remove records no chat in the vault owns, where a deletion was cut short by a crash
     /// (the vault file lists where). They cannot be decrypted (their key is gone); this only
-    /// frees the space. Cheap when there is nothing to do: no scan of the database. Returns
-    /// how many records were removed.
+    /// frees the space. Also settles writes a crash cut short. Cheap when there is nothing to
+    /// do: no scan of the database. Returns how many chat records were removed.
     pub fn sweep_orphans(&self) -> Result<usize, VaultError> {
-        if self.with_body(|body| body.purge.is_empty())? {
+        if self.with_body(|body| {
+            body.purge.is_empty() && body.chats.values().all(|entry| entry.pending.is_none())
+        })? {
             return Ok(0);
         }
-        self.write(|tx| {
-            let purge = std::mem::take(&mut tx.body.purge);
-            let mut ops = Vec::new();
-            let prefixes: Vec<Vec<u8>> = if purge.iter().any(|id| id == "*") {
-                vec![Vec::new()]
-            } else {
-                purge.iter().map(|id| id.as_bytes().to_vec()).collect()
-            };
-            for prefix in prefixes {
-                for tree in [Tree::Chats, Tree::Messages] {
-                    for (key, _) in tx.backend.scan(tree, &prefix)? {
-                        let chat_id = key.split(|&byte| byte == b'/').next().unwrap_or(&[]);
-                        let known = std::str::from_utf8(chat_id)
-                            .map(|id| tx.body.chats.contains_key(id))
-                            .unwrap_or(false);
-                        if !known {
-                            ops.push(Op::Remove { tree, key });
-                        }
-                    }
-                }
-            }
-            let count = ops.len();
-            tx.ops.extend(ops);
-            tx.body_changed = true;
-            Ok::<_, VaultError>(count)
-        })
+        // Every write starts by settling and sweeping what a crash left.
+        let before = self.store()?.scan(Tree::Chats, b"")?.len();
+        self.write(|_| Ok::<_, VaultError>(()))?;
+        let after = self.store()?.scan(Tree::Chats, b"")?.len();
+        Ok(before.saturating_sub(after))
     }
 
     // --- internals
@@ -952,6 +1049,11 @@ impl Vault {
             ));
         }
         let store = self.store()?;
+        if stored_epoch(store.as_ref())? > body.epoch {
+            return Err(VaultError::Damaged(
+                "the vault file is older than its database (put back from an older copy)".into(),
+            ));
+        }
         let store_id = store.get(Tree::Meta, STORE_ID_KEY)?;
         if store_id.as_deref() != Some(body.store_id.as_bytes()) {
             return Err(VaultError::Damaged(format!(
@@ -1022,7 +1124,6 @@ impl Vault {
         self.write_body(&session.open, &body)?;
         let ids: Vec<String> = body.chats.keys().cloned().collect();
         let mut count = 0;
-        let mut unrotated = Vec::new();
         for batch in ids.chunks(ROTATION_BATCH) {
             let mut ops = Vec::new();
             for chat_id in batch {
@@ -1037,9 +1138,14 @@ impl Vault {
                             entry.pending = Some(digest);
                         }
                     }
+                    // A chat that fails its checks cannot be moved to a new key, and keeping its
+                    // old one would leave it readable under the old protection: stop here (the
+                    // vault file holds both keys of every chat, so nothing is lost) and say so.
                     Err(VaultError::Damaged(reason)) => {
-                        tracing::warn!(%reason, "a damaged chat keeps its key through a rotation");
-                        unrotated.push(chat_id.clone());
+                        return Err(VaultError::Damaged(format!(
+                            "{reason}; it cannot be moved to a new key: delete it or restore a \
+                             backup, then try again"
+                        )));
                     }
                     Err(other) => return Err(other),
                 }
@@ -1048,11 +1154,7 @@ impl Vault {
             self.write_body(&session.open, &body)?;
             store.apply(ops)?;
         }
-        for (chat_id, entry) in body.chats.iter_mut() {
-            if unrotated.contains(chat_id) {
-                entry.next_key = None;
-                continue;
-            }
+        for entry in body.chats.values_mut() {
             if let Some(next) = entry.next_key.take() {
                 entry.key = next;
                 entry.generation += 1;

@@ -302,6 +302,77 @@ impl<'a> Tx<'a> {
         }
     }
 
+    /// Settle what a crash (or a failed database write) left half done, before anything else
+    /// is written: a pending digest whose record is in the database is settled, one whose
+    /// record never arrived is dropped, and a chat created by a write that never reached the
+    /// database is removed (it was never acknowledged). A record matching neither digest is
+    /// left for reads to report.
+    pub(super) fn reconcile(&mut self) -> Result<(), VaultError> {
+        let unsettled: Vec<String> = self
+            .body
+            .chats
+            .iter()
+            .filter(|(_, entry)| entry.pending.is_some())
+            .map(|(id, _)| id.clone())
+            .collect();
+        for chat_id in unsettled {
+            let stored = self
+                .backend
+                .get(Tree::Chats, chat_id.as_bytes())?
+                .map(|sealed| record_digest(&sealed));
+            let Some(entry) = self.body.chats.get_mut(&chat_id) else {
+                continue;
+            };
+            match stored {
+                Some(digest) if entry.pending == Some(digest) => entry.settle(),
+                Some(digest) if entry.digest == Some(digest) => entry.pending = None,
+                None if entry.digest.is_none() => {
+                    self.body.chats.remove(&chat_id);
+                    if !self.body.purge.iter().any(|id| id == &chat_id || id == "*") {
+                        self.body.purge.push(chat_id);
+                    }
+                }
+                _ => continue,
+            }
+            self.body_changed = true;
+        }
+        Ok(())
+    }
+
+    /// Remove the records of chats deleted by a write a crash cut short (the vault file lists
+    /// them in `purge`), so that this write may forget the list. Returns how many.
+    pub(super) fn sweep_purged(&mut self) -> Result<usize, VaultError> {
+        if self.body.purge.is_empty() {
+            return Ok(0);
+        }
+        let prefixes: Vec<Vec<u8>> = if self.body.purge.iter().any(|id| id == "*") {
+            vec![Vec::new()]
+        } else {
+            self.body
+                .purge
+                .iter()
+                .map(|id| id.as_bytes().to_vec())
+                .collect()
+        };
+        let mut count = 0;
+        for prefix in prefixes {
+            for tree in [Tree::Chats, Tree::Messages] {
+                for (key, _) in self.backend.scan(tree, &prefix)? {
+                    let chat_id = key.split(|&byte| byte == b'/').next().unwrap_or(&[]);
+                    let known = std::str::from_utf8(chat_id)
+                        .map(|id| self.body.chats.contains_key(id))
+                        .unwrap_or(false);
+                    if !known {
+                        self.ops.push(Op::Remove { tree, key });
+                        count += 1;
+                    }
+                }
+            }
+        }
+        self.body_changed = true;
+        Ok(count)
+    }
+
     /// Read what is committed (not this transaction's own staged changes).
     pub fn view(&self) -> View<'_> {
         View {
