@@ -12,17 +12,9 @@ use std::time::Duration;
 
 use chinwag::crypto::{SealedVault, Unlock};
 use serde_json::{Value, json};
-use support::{FAST_KDF, Framing, Home, Server, error_code};
+use support::{FAST_KDF, Framing, Home, Server, copy_dir, error_code, ok};
 
 const PW1: &str = "first password 1";
-
-fn ok(response: Value) -> Value {
-    assert!(
-        response.get("error").is_none(),
-        "unexpected error: {response}"
-    );
-    response["result"].clone()
-}
 
 fn start(home: &Home) -> Server {
     Server::start(home, Framing::Ndjson)
@@ -37,19 +29,6 @@ fn key_file(home: &Home) -> [u8; 32] {
         .unwrap()
         .try_into()
         .unwrap()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 fn fixtures() -> PathBuf {

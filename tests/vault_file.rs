@@ -10,18 +10,10 @@ use std::path::{Path, PathBuf};
 
 use chinwag::crypto::Unlock;
 use serde_json::{Value, json};
-use support::{FAST_KDF, Framing, Home, Server, error_code};
+use support::{FAST_KDF, Framing, Home, Server, copy_dir, error_code, ok};
 
 const PW1: &str = "first password 1";
 const PW2: &str = "second password 2";
-
-fn ok(response: Value) -> Value {
-    assert!(
-        response.get("error").is_none(),
-        "unexpected error: {response}"
-    );
-    response["result"].clone()
-}
 
 fn start(home: &Home) -> Server {
     Server::start(home, Framing::Ndjson)
@@ -42,14 +34,18 @@ fn key_file(home: &Home) -> [u8; 32] {
 fn keys_now(home: &Home, password: Option<&str>) -> Vec<[u8; 32]> {
     let bytes = std::fs::read(vault_file(home)).unwrap();
     let file = key_file(home);
-    let unlock = match password {
+    carve::keys_of_vault_file(&bytes, &unlock_with(&file, password))
+}
+
+/// The secret a password (or none: the key file alone) and the key file make.
+fn unlock_with<'a>(file: &'a [u8; 32], password: Option<&'a str>) -> Unlock<'a> {
+    match password {
         Some(password) => Unlock::Password {
             password: password.as_bytes(),
-            key_file: Some(&file),
+            key_file: Some(file),
         },
-        None => Unlock::LocalKey(&file),
-    };
-    carve::keys_of_vault_file(&bytes, &unlock)
+        None => Unlock::LocalKey(file),
+    }
 }
 
 fn folders(home: &Home) -> [PathBuf; 2] {
@@ -555,14 +551,7 @@ fn legacy_data_key(home: &Home, password: Option<&str>) -> [u8; 32] {
         VaultHeader::from_bytes(&db.get(Tree::Meta, b"vault.header").unwrap().unwrap()).unwrap();
     drop(db);
     let file = key_file(home);
-    let unlock = match password {
-        Some(password) => Unlock::Password {
-            password: password.as_bytes(),
-            key_file: Some(&file),
-        },
-        None => Unlock::LocalKey(&file),
-    };
-    let ring = header.open(&unlock).unwrap();
+    let ring = header.open(&unlock_with(&file, password)).unwrap();
     let stored = ring.current().to_stored();
     base64::engine::general_purpose::STANDARD
         .decode(stored.as_bytes())
@@ -610,17 +599,4 @@ fn cut_last_record(bytes: &[u8]) -> Vec<u8> {
         }
     }
     bytes[..last_start].to_vec()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }

@@ -7,18 +7,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{FAST_KDF, Framing, Home, Server, error_code};
+use support::{FAST_KDF, Framing, Home, Server, copy_dir, error_code, ok};
 
 const PW1: &str = "first password 1";
 const PW2: &str = "second password 2";
-
-fn ok(response: Value) -> Value {
-    assert!(
-        response.get("error").is_none(),
-        "unexpected error: {response}"
-    );
-    response["result"].clone()
-}
 
 /// A call that unlocks with whichever password is current when the vault says it is locked
 /// (the other process changes it), then retries.
@@ -222,18 +214,6 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
             files_under(&path, out);
         } else if path.is_file() {
             out.push(path);
-        }
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else if entry.file_type().unwrap().is_file() {
-            std::fs::copy(entry.path(), &target).unwrap();
         }
     }
 }

@@ -53,12 +53,12 @@ fn nonce_in(bytes: &[u8]) -> [u8; 12] {
         .unwrap_or([0; 12])
 }
 
-/// The file's current version, or `None` when it does not exist. Two small reads.
-pub fn version(path: &Path) -> io::Result<Option<Version>> {
-    use std::os::unix::fs::FileExt;
+/// The vault file opened for reading, or `None` when it does not exist. A symlink, a FIFO or
+/// anything else that is not a regular file is refused (non-blocking: a FIFO must not wait
+/// for a writer).
+fn open_regular(path: &Path) -> io::Result<Option<(File, std::fs::Metadata)>> {
     let file = match OpenOptions::new()
         .read(true)
-        // Non-blocking: a FIFO put in its place must be refused, not wait for a writer.
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)
     {
@@ -70,6 +70,15 @@ pub fn version(path: &Path) -> io::Result<Option<Version>> {
     if !meta.is_file() {
         return Err(io::Error::other("the vault file is not a regular file"));
     }
+    Ok(Some((file, meta)))
+}
+
+/// The file's current version, or `None` when it does not exist. Two small reads.
+pub fn version(path: &Path) -> io::Result<Option<Version>> {
+    use std::os::unix::fs::FileExt;
+    let Some((file, meta)) = open_regular(path)? else {
+        return Ok(None);
+    };
     let mut start = [0u8; 20];
     let mut nonce = [0u8; 12];
     if file.read_exact_at(&mut start, 0).is_ok()
@@ -84,20 +93,9 @@ pub fn version(path: &Path) -> io::Result<Option<Version>> {
 /// The file's bytes and version, or `None` when it does not exist. A symlink is refused:
 /// the vault file is ours alone.
 pub fn read(path: &Path) -> io::Result<Option<(Vec<u8>, Version)>> {
-    let file = match OpenOptions::new()
-        .read(true)
-        // Non-blocking: a FIFO put in its place must be refused, not wait for a writer.
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-    {
-        Ok(file) => file,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(error),
+    let Some((file, meta)) = open_regular(path)? else {
+        return Ok(None);
     };
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Err(io::Error::other("the vault file is not a regular file"));
-    }
     if meta.len() > MAX_BYTES {
         return Err(io::Error::other("the vault file is larger than 256 MiB"));
     }

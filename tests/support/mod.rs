@@ -367,6 +367,29 @@ fn read_frames(
 }
 
 /// The error code of a response, panicking with the response if it has none.
+/// The result of a response that must not be an error.
+pub fn ok(response: Value) -> Value {
+    assert!(
+        response.get("error").is_none(),
+        "unexpected error: {response}"
+    );
+    response["result"].clone()
+}
+
+/// Copy a folder tree (regular files and folders).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        let kind = entry.file_type().unwrap();
+        if kind.is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else if kind.is_file() {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
 pub fn error_code(response: &Value) -> i64 {
     response["error"]["code"]
         .as_i64()
