@@ -75,6 +75,25 @@ impl ProviderConfig {
     pub fn is_local(&self) -> bool {
         is_loopback(&self.base_url)
     }
+
+    /// Where this provider's key comes from, in the words `chinwag doctor` and both editors
+    /// show: `from vault`, `from $VAR`, `none needed` (local servers and Ollama without one),
+    /// or what to do when one is missing.
+    pub fn key_state(&self, in_vault: bool, env_set: bool) -> String {
+        if in_vault {
+            return "from vault".to_string();
+        }
+        if let (true, Some(var)) = (env_set, &self.api_key_env) {
+            return format!("from ${var}");
+        }
+        if self.is_local() || self.kind == ProviderKind::Ollama {
+            return "none needed".to_string();
+        }
+        match &self.api_key_env {
+            Some(var) => format!("MISSING: store one for {} or set ${var}", self.name),
+            None => format!("MISSING: store one for {}", self.name),
+        }
+    }
 }
 
 /// The validated configuration.

@@ -191,22 +191,14 @@ fn key_state(
     vault_keys: &[(String, Zeroizing<String>)],
 ) -> (Option<Zeroizing<String>>, String) {
     if let Some((_, key)) = vault_keys.iter().find(|(name, _)| *name == provider.name) {
-        return (Some(key.clone()), "from vault".to_string());
+        return (Some(key.clone()), provider.key_state(true, false));
     }
     if let Some(var) = &provider.api_key_env
         && let Some(value) = std::env::var(var).ok().filter(|v| !v.is_empty())
     {
-        return (Some(Zeroizing::new(value)), format!("from ${var}"));
+        return (Some(Zeroizing::new(value)), provider.key_state(false, true));
     }
-    let source = if provider.is_local() || provider.kind == ProviderKind::Ollama {
-        "none needed".to_string()
-    } else {
-        match &provider.api_key_env {
-            Some(var) => format!("MISSING: store one for {} or set ${var}", provider.name),
-            None => format!("MISSING: store one for {}", provider.name),
-        }
-    };
-    (None, source)
+    (None, provider.key_state(false, false))
 }
 
 /// Ask for the model list the way a chat would (with the key, the provider's header and

@@ -435,6 +435,24 @@ fn local_servers_get_their_keys_and_say_when_none_was_sent() {
     );
     assert_eq!(failed["error"]["data"]["action"], "setKey");
     assert_eq!(provider.seen()[1].header("authorization"), None);
+
+    // Both editors show the key state in the doctor's words, from `providers/list`.
+    let listed = ok(server.call(5, "providers/list", json!({})));
+    let state = |name: &str| {
+        listed["providers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .map(|p| p["keyState"].clone())
+            .unwrap()
+    };
+    assert_eq!(state("litellm"), "from $LITELLM_KEY", "{listed}");
+    assert_eq!(state("bare"), "none needed", "{listed}");
+    assert_eq!(
+        state("openai"),
+        "MISSING: store one for openai or set $OPENAI_API_KEY"
+    );
     server.finish();
 }
 

@@ -211,7 +211,10 @@ For example: (global-set-key (kbd \"C-c c\") chinwag-command-map).")
                                         (plist-get p :baseUrl)
                                         (if (eq (plist-get p :local) t) "local" "remote")
                                         (plist-get p :defaultModel)
-                                        (or (plist-get p :keySource)
+                                        ;; The backend's own words, as in
+                                        ;; `chinwag doctor' and Neovim's health.
+                                        (or (plist-get p :keyState)
+                                            (plist-get p :keySource)
                                             (if (eq (plist-get p :local) t)
                                                 "none needed"
                                               "MISSING")))))

@@ -250,6 +250,8 @@ impl ProvidersApiServer for ProvidersMethods {
                         local: provider.is_local(),
                         default_model: provider.default_model.clone(),
                         key_found: key_source.is_some(),
+                        key_state: provider
+                            .key_state(key_source == Some("vault"), key_source == Some("env")),
                         key_source,
                     }
                 })

@@ -394,6 +394,8 @@ pub struct ProviderInfo {
     pub key_found: bool,
     /// `vault`, `env`, or null.
     pub key_source: Option<&'static str>,
+    /// The same in words, as `chinwag doctor` and both editors show it.
+    pub key_state: String,
 }
 
 /// `providers/list` result.

@@ -92,14 +92,18 @@ function M.check()
   local chosen = config.provider_model() or providers.default
   for _, p in ipairs(providers.providers or {}) do
     local line = ("%s (%s, %s)%s"):format(p.name, p.kind, p.baseUrl, p.name == providers.default and ", default" or "")
-    if p.keyFound then
-      health.ok(line .. ": key found (" .. tostring(p.keySource) .. ")")
-    elseif p["local"] then
-      health.ok(line .. ": local, no key needed")
+    -- `keyState` is the backend's own words (`from vault`, `from $VAR`, `none needed`), the
+    -- same as `chinwag doctor` and the Emacs doctor show.
+    local state = p.keyState
+      or (p.keyFound and ("from " .. tostring(p.keySource)))
+      or (p["local"] and "none needed")
+      or "MISSING"
+    if p.keyFound or p["local"] then
+      health.ok(line .. ": key: " .. state)
     elseif p.name == chosen then
-      health.warn(line .. ": no key", { ("store one with :ChinwagKey %s"):format(p.name) })
+      health.warn(line .. ": key: " .. state, { ("store one with :ChinwagKey %s"):format(p.name) })
     else
-      health.info(line .. ": no key")
+      health.info(line .. ": key: " .. state)
     end
   end
 end
