@@ -10,6 +10,9 @@ use crate::config::check_model_name;
 use crate::protocol::params::{ValueError, from_value, from_value_at};
 use crate::store::sealed::new_id;
 
+/// Chats imported per transaction.
+const IMPORT_CHUNK: usize = 500;
+
 /// The largest file `history/import` reads.
 const MAX_IMPORT_BYTES: u64 = 256 * 1024 * 1024;
 
@@ -137,6 +140,21 @@ impl History {
             imported: 0,
             skipped: 0,
         };
+        // In chunks: each is one vault transaction and one database batch. A chunk is all or
+        // nothing; a huge import in one batch would leave sled a log it replays at every start.
+        let mut chats = chats.into_iter().peekable();
+        while chats.peek().is_some() {
+            let chunk: Vec<ExportedChat> = chats.by_ref().take(IMPORT_CHUNK).collect();
+            self.import_chunk(chunk, &mut summary)?;
+        }
+        Ok(summary)
+    }
+
+    fn import_chunk(
+        &self,
+        chats: Vec<ExportedChat>,
+        summary: &mut ImportSummary,
+    ) -> Result<(), HistoryError> {
         self.vault.write(|tx| {
             for ExportedChat { mut chat, messages } in chats {
                 // Ids become database keys, which must carry no meaning: accept only ours.
@@ -160,8 +178,7 @@ impl History {
                 summary.imported += 1;
             }
             Ok::<_, HistoryError>(())
-        })?;
-        Ok(summary)
+        })
     }
 }
 
