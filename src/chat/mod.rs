@@ -205,9 +205,11 @@ impl ChatService {
 
     /// Mark a chat as a rewrite, so `history/list` shows it apart (blocking).
     pub fn mark_rewrite(&self, chat_id: &str) -> Result<(), ChatError> {
-        let mut chat = self.history.chat(chat_id)?;
-        chat.kind = crate::history::ChatKind::Rewrite;
-        Ok(self.history.update_chat(&chat)?)
+        self.history.update_chat(chat_id, |chat| {
+            chat.kind = crate::history::ChatKind::Rewrite;
+            Ok::<_, ChatError>(())
+        })?;
+        Ok(())
     }
 
     fn model_for(
@@ -251,23 +253,24 @@ impl ChatService {
         system: Option<Option<String>>,
         title: Option<&str>,
     ) -> Result<ChatSummary, ChatError> {
-        let mut chat = self.history.chat(chat_id)?;
-        if let Some(name) = provider {
-            let provider = self.provider(name)?;
-            chat.provider = provider.name.clone();
-            if model.is_none() {
-                chat.model = self.model_for(provider, None)?;
+        let chat = self.history.update_chat(chat_id, |chat| {
+            if let Some(name) = provider {
+                let provider = self.provider(name)?;
+                chat.provider = provider.name.clone();
+                if model.is_none() {
+                    chat.model = self.model_for(provider, None)?;
+                }
             }
-        }
-        if let Some(model) = model {
-            check_model_name(model).map_err(ChatError::InvalidInput)?;
-            chat.model = model.to_string();
-        }
-        if let Some(system) = system {
-            chat.system = system;
-        }
-        chat.updated_at = now_millis().max(chat.updated_at);
-        self.history.update_chat(&chat)?;
+            if let Some(model) = model {
+                check_model_name(model).map_err(ChatError::InvalidInput)?;
+                chat.model = model.to_string();
+            }
+            if let Some(system) = system {
+                chat.system = system;
+            }
+            chat.updated_at = now_millis().max(chat.updated_at);
+            Ok::<_, ChatError>(())
+        })?;
         match title {
             Some(title) => Ok(self.history.rename(chat_id, title)?),
             None => Ok(ChatSummary::from(&chat)),

@@ -210,16 +210,26 @@ impl History {
         })
     }
 
-    /// Replace the chat record (provider, model, system, title changes).
-    pub fn update_chat(&self, chat: &ChatRecord) -> Result<(), HistoryError> {
-        let record = encode(chat)?;
+    /// Change the chat record (provider, model, system, kind) with `change`, read and written
+    /// in one transaction, so a change made meanwhile in another editor (a rename) is never
+    /// overwritten with an older copy. Returns the record as written.
+    pub fn update_chat<E>(
+        &self,
+        chat_id: &str,
+        change: impl FnOnce(&mut ChatRecord) -> Result<(), E>,
+    ) -> Result<ChatRecord, E>
+    where
+        E: From<HistoryError> + From<VaultError>,
+    {
         self.vault.write(|tx| {
-            if tx.chat(&chat.id)?.is_none() {
-                return Err(no_such_chat(&chat.id));
-            }
-            tx.put_chat(&chat.id, record, chat.updated_at)?;
-            tx.set_tag(&chat.id, chat.kind.tag());
-            Ok(())
+            let bytes = tx
+                .chat(chat_id)?
+                .ok_or_else(|| E::from(no_such_chat(chat_id)))?;
+            let mut chat: ChatRecord = decode(chat_id, &bytes)?;
+            change(&mut chat)?;
+            tx.put_chat(chat_id, encode(&chat)?, chat.updated_at)?;
+            tx.set_tag(chat_id, chat.kind.tag());
+            Ok(chat)
         })
     }
 
