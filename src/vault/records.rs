@@ -373,7 +373,8 @@ impl<'a> Tx<'a> {
         Ok(count)
     }
 
-    /// Read what is committed (not this transaction's own staged changes).
+    /// Read through this transaction's body (chats it created or removed count) and the
+    /// records as committed (not the ones it staged).
     pub fn view(&self) -> View<'_> {
         View {
             body: &self.body,
