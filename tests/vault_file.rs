@@ -542,7 +542,6 @@ fn stores_of_chinwag_0_1_are_upgraded_and_leave_nothing_under_the_old_key() {
 
 /// The data key of a 0.1 fixture, unwrapped from its header as an attacker would.
 fn legacy_data_key(home: &Home, password: Option<&str>) -> [u8; 32] {
-    use base64::Engine;
     use chinwag::crypto::VaultHeader;
     use chinwag::store::sled_backend::SledBackend;
     use chinwag::store::{Backend, Tree};
@@ -552,12 +551,7 @@ fn legacy_data_key(home: &Home, password: Option<&str>) -> [u8; 32] {
     drop(db);
     let file = key_file(home);
     let ring = header.open(&unlock_with(&file, password)).unwrap();
-    let stored = ring.current().to_stored();
-    base64::engine::general_purpose::STANDARD
-        .decode(stored.as_bytes())
-        .unwrap()
-        .try_into()
-        .unwrap()
+    *ring.current().raw()
 }
 
 /// The vault file with its header JSON changed by `edit`, and the checksum recomputed or not.

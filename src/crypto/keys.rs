@@ -61,27 +61,6 @@ impl DataKey {
     pub fn raw(&self) -> Zeroizing<[u8; 32]> {
         Zeroizing::new(*self.bytes())
     }
-
-    /// The key as base64, to be kept inside the sealed vault body (per-chat keys) and nowhere
-    /// else. Wiped on drop.
-    pub fn to_stored(&self) -> Zeroizing<String> {
-        use base64::Engine;
-        Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(self.bytes()))
-    }
-
-    /// A key kept by [`DataKey::to_stored`].
-    pub fn from_stored(generation: u32, stored: &str) -> Result<DataKey, CryptoError> {
-        use base64::Engine;
-        let bytes = Zeroizing::new(
-            base64::engine::general_purpose::STANDARD
-                .decode(stored)
-                .map_err(|_| CryptoError::Integrity("a stored chat key"))?,
-        );
-        let array: &[u8; 32] = bytes[..]
-            .try_into()
-            .map_err(|_| CryptoError::Integrity("a stored chat key"))?;
-        Ok(DataKey::from_bytes(generation, array))
-    }
 }
 
 impl fmt::Debug for DataKey {

@@ -13,8 +13,6 @@ use std::path::Path;
 
 use aes::Aes256;
 use aes::cipher::{BlockEncrypt, KeyInit, generic_array::GenericArray};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
 use chinwag::crypto::{SealedVault, Unlock};
 
 /// How far past a nonce the carver decrypts: beyond any canary's place in a test record.
@@ -51,8 +49,7 @@ pub fn keys_on_disk(roots: &[&Path], secrets: &[Unlock<'_>]) -> Vec<[u8; 32]> {
                 if let Ok(ring) = header.open(secret) {
                     for generation in ring.generations() {
                         if let Some(key) = ring.get(generation) {
-                            let raw = B64.decode(key.to_stored().as_bytes()).expect("base64");
-                            keys.push(raw.try_into().expect("32 bytes"));
+                            keys.push(*key.raw());
                         }
                     }
                 }
