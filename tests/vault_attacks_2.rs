@@ -20,17 +20,6 @@ fn start(home: &Home) -> Server {
     Server::start(home, Framing::Ndjson)
 }
 
-fn vault_file(home: &Home) -> PathBuf {
-    home.data_dir().join("vault")
-}
-
-fn key_file(home: &Home) -> [u8; 32] {
-    std::fs::read(home.config_dir().join("vault.key"))
-        .unwrap()
-        .try_into()
-        .unwrap()
-}
-
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/legacy-0.1.0")
 }
@@ -84,7 +73,7 @@ fn an_upgrade_cut_short_after_the_vault_file_leaves_the_0_1_database_forever() {
         let header =
             VaultHeader::from_bytes(&db.get(Tree::Meta, b"vault.header").unwrap().unwrap())
                 .unwrap();
-        let file = key_file(&home);
+        let file = home.key_file();
         let ring = header.open(&Unlock::LocalKey(&file)).unwrap();
         let keys = db.scan(Tree::Keys, b"").unwrap();
         keys.iter().any(|(key, sealed)| {
@@ -115,9 +104,9 @@ fn a_fifo_in_place_of_the_vault_file_hangs_chinwag_instead_of_an_error() {
     assert_eq!(ok(server.call(1, "history/list", json!({})))["total"], 0);
     server.finish();
 
-    std::fs::remove_file(vault_file(&home)).unwrap();
+    std::fs::remove_file(home.vault_file()).unwrap();
     let status = std::process::Command::new("mkfifo")
-        .arg(vault_file(&home))
+        .arg(home.vault_file())
         .status()
         .expect("mkfifo");
     assert!(status.success());
@@ -149,7 +138,7 @@ fn wait_for(server: &mut Server, id: i64, wait: Duration) -> Option<Value> {
 /// `max(previous + 1, now)`), as before an NTP correction, a wrong RTC after a dual boot, or a
 /// VM restored from a snapshot.
 fn push_epoch_ahead(home: &Home, unlock: &Unlock<'_>, ahead_ms: u64) -> u64 {
-    let bytes = std::fs::read(vault_file(home)).unwrap();
+    let bytes = std::fs::read(home.vault_file()).unwrap();
     let sealed = SealedVault::parse(&bytes).unwrap();
     let open = sealed.unlock(unlock).unwrap();
     // The body: `[u32 BE length][JSON of the small parts][binary chat table]`.
@@ -163,7 +152,7 @@ fn push_epoch_ahead(home: &Home, unlock: &Unlock<'_>, ahead_ms: u64) -> u64 {
     body.extend_from_slice(&head);
     body.extend_from_slice(&plain[4 + head_len..]);
     let bytes = open.seal(&body).unwrap();
-    std::fs::write(vault_file(home), bytes).unwrap();
+    std::fs::write(home.vault_file(), bytes).unwrap();
     epoch
 }
 
@@ -183,7 +172,7 @@ fn a_reset_after_the_clock_went_back_is_taken_for_a_rollback_by_the_other_editor
     ok(server.call(1, "history/list", json!({})));
     ok(server.call(2, "vault/setPassword", json!({"current": null, "new": PW1})));
     server.finish();
-    let file = key_file(&home);
+    let file = home.key_file();
     push_epoch_ahead(
         &home,
         &Unlock::Password {
@@ -287,10 +276,10 @@ fn an_import_killed_after_the_first_vault_write_leaves_chats_reported_as_tampere
         copy_dir(pristine.path(), &home.data_dir());
         let mut server = start(&home);
         ok(server.call(1, "history/list", json!({})));
-        let before = inode(&vault_file(&home));
+        let before = inode(&home.vault_file());
         server.request(2, "history/import", json!({"path": export}));
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while inode(&vault_file(&home)) == before && std::time::Instant::now() < deadline {
+        while inode(&home.vault_file()) == before && std::time::Instant::now() < deadline {
             std::hint::spin_loop();
         }
         let _ = server.child.kill();
@@ -358,11 +347,11 @@ fn a_reset_killed_midway_leaves_a_vault_reported_as_tampered() {
             ok(server.call(1, "history/list", json!({})))["total"],
             CHATS
         );
-        let before = inode(&vault_file(&home));
+        let before = inode(&home.vault_file());
         server.request(2, "vault/reset", json!({"confirm": true}));
         // Kill -9 as soon as the new vault file is in place.
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while inode(&vault_file(&home)) == before && std::time::Instant::now() < deadline {
+        while inode(&home.vault_file()) == before && std::time::Instant::now() < deadline {
             std::hint::spin_loop();
         }
         let _ = server.child.kill();
@@ -433,7 +422,7 @@ fn a_0_1_message_key_without_a_slash_panics_the_upgrade() {
         let header =
             VaultHeader::from_bytes(&db.get(Tree::Meta, b"vault.header").unwrap().unwrap())
                 .unwrap();
-        let file = key_file(&home);
+        let file = home.key_file();
         let ring = header.open(&Unlock::LocalKey(&file)).unwrap();
         let (chat_id, _) = db.scan(Tree::Chats, b"").unwrap().remove(0);
         let sealed = chinwag::crypto::record::seal(
@@ -529,7 +518,7 @@ fn a_damaged_chat_keeps_its_old_key_through_a_password_change() {
         .to_string();
     server.finish();
     // The attacker's copy of the vault file under the old password.
-    let old_vault = std::fs::read(vault_file(&home)).unwrap();
+    let old_vault = std::fs::read(home.vault_file()).unwrap();
 
     // One message record of the victim removed while chinwag is not running.
     {
@@ -559,7 +548,7 @@ fn a_damaged_chat_keeps_its_old_key_through_a_password_change() {
         server.finish();
         return;
     }
-    let file = key_file(&home);
+    let file = home.key_file();
     let old_keys = carve::keys_of_vault_file(
         &old_vault,
         &Unlock::Password {
@@ -568,7 +557,7 @@ fn a_damaged_chat_keeps_its_old_key_through_a_password_change() {
         },
     );
     let new_keys = carve::keys_of_vault_file(
-        &std::fs::read(vault_file(&home)).unwrap(),
+        &std::fs::read(home.vault_file()).unwrap(),
         &Unlock::Password {
             password: PW2.as_bytes(),
             key_file: Some(&file),
@@ -683,14 +672,14 @@ fn an_older_vault_file_put_back_offline_silently_drops_chats_and_revives_deleted
         json!({"provider": "openai", "key": leaked}),
     ));
     server.finish();
-    let older = std::fs::read(vault_file(&home)).unwrap();
+    let older = std::fs::read(home.vault_file()).unwrap();
 
     let mut server = start(&home);
     ok(server.call(1, "history/import", json!({"path": second})));
     ok(server.call(2, "vault/deleteKey", json!({"provider": "openai"})));
     server.finish();
 
-    std::fs::write(vault_file(&home), &older).unwrap();
+    std::fs::write(home.vault_file(), &older).unwrap();
     let mut server = start(&home);
     let listing = server.call(1, "history/list", json!({}));
     let keys = server.call(2, "vault/listKeys", json!({}));
@@ -754,7 +743,7 @@ fn a_vault_temporary_file_left_by_a_crash_outlives_a_password_change() {
     ok(server.call(2, "vault/setPassword", json!({"current": null, "new": PW1})));
     server.finish();
 
-    let file = key_file(&home);
+    let file = home.key_file();
     let [data, config] = [home.data_dir(), home.config_dir()];
     let keys = carve::keys_on_disk(
         &[data.as_path(), config.as_path()],

@@ -19,21 +19,10 @@ fn start(home: &Home) -> Server {
     Server::start(home, Framing::Ndjson)
 }
 
-fn vault_file(home: &Home) -> PathBuf {
-    home.data_dir().join("vault")
-}
-
-fn key_file(home: &Home) -> [u8; 32] {
-    std::fs::read(home.config_dir().join("vault.key"))
-        .unwrap()
-        .try_into()
-        .unwrap()
-}
-
 /// Every key the vault file holds right now, opened with the key file and `password`.
 fn keys_now(home: &Home, password: Option<&str>) -> Vec<[u8; 32]> {
-    let bytes = std::fs::read(vault_file(home)).unwrap();
-    let file = key_file(home);
+    let bytes = std::fs::read(home.vault_file()).unwrap();
+    let file = home.key_file();
     carve::keys_of_vault_file(&bytes, &unlock_with(&file, password))
 }
 
@@ -73,7 +62,7 @@ fn chat_ids(server: &mut Server, id: i64) -> Vec<String> {
 /// The keys an attacker takes from the data and config folders as they are now, knowing every
 /// password the user ever had and holding the key file.
 fn keys_an_attacker_finds(home: &Home, passwords: &[&str]) -> Vec<[u8; 32]> {
-    let file = key_file(home);
+    let file = home.key_file();
     let mut secrets = vec![Unlock::LocalKey(&file)];
     for password in passwords {
         secrets.push(Unlock::Password {
@@ -243,10 +232,10 @@ fn a_missing_or_damaged_vault_file_or_database_is_an_error_never_a_fresh_vault()
     let export = home.write_export("a.json", &[("one", &[("user", "hello")])]);
     ok(server.call(1, "history/import", json!({"path": export})));
     server.finish();
-    let pristine_vault = std::fs::read(vault_file(&home)).unwrap();
+    let pristine_vault = std::fs::read(home.vault_file()).unwrap();
 
     // The vault file removed: every call that needs it says so, and nothing new is created.
-    std::fs::remove_file(vault_file(&home)).unwrap();
+    std::fs::remove_file(home.vault_file()).unwrap();
     let mut server = start(&home);
     for (id, method) in [
         (1, "history/list"),
@@ -258,20 +247,20 @@ fn a_missing_or_damaged_vault_file_or_database_is_an_error_never_a_fresh_vault()
         assert!(response.to_string().contains("missing"), "{response}");
     }
     server.finish();
-    assert!(!vault_file(&home).exists(), "a fresh vault file appeared");
+    assert!(!home.vault_file().exists(), "a fresh vault file appeared");
 
     // One flipped bit anywhere in the vault file: 1003.
     for index in [0, 20, pristine_vault.len() / 2, pristine_vault.len() - 1] {
         let mut damaged = pristine_vault.clone();
         damaged[index] ^= 0x04;
-        std::fs::write(vault_file(&home), &damaged).unwrap();
+        std::fs::write(home.vault_file(), &damaged).unwrap();
         let mut server = start(&home);
         let response = server.call(1, "history/list", json!({}));
         assert_eq!(error_code(&response), 1003, "byte {index}: {response}");
         server.finish();
-        assert_eq!(std::fs::read(vault_file(&home)).unwrap(), damaged);
+        assert_eq!(std::fs::read(home.vault_file()).unwrap(), damaged);
     }
-    std::fs::write(vault_file(&home), &pristine_vault).unwrap();
+    std::fs::write(home.vault_file(), &pristine_vault).unwrap();
 
     // The database gone (or truncated) under a good vault file: 1003, never an empty history.
     let store = home.data_dir().join("store");
@@ -294,7 +283,7 @@ fn a_missing_or_damaged_vault_file_or_database_is_an_error_never_a_fresh_vault()
         "a truncated database listed as: {response}"
     );
     server.finish();
-    assert_eq!(std::fs::read(vault_file(&home)).unwrap(), pristine_vault);
+    assert_eq!(std::fs::read(home.vault_file()).unwrap(), pristine_vault);
 
     // The way out: a reset (confirmed) starts afresh.
     let mut server = start(&home);
@@ -419,7 +408,7 @@ fn an_older_copy_of_the_vault_file_is_noticed() {
     let mut server = start(&home);
     let export = home.write_export("a.json", &[("one", &[("user", "hello")])]);
     ok(server.call(1, "history/import", json!({"path": export})));
-    let old = std::fs::read(vault_file(&home)).unwrap();
+    let old = std::fs::read(home.vault_file()).unwrap();
     let ids = chat_ids(&mut server, 2);
     ok(server.call(
         3,
@@ -427,7 +416,7 @@ fn an_older_copy_of_the_vault_file_is_noticed() {
         json!({"chatId": ids[0], "title": "moved on"}),
     ));
     // Rolled back under a running chinwag: it has seen a newer one.
-    std::fs::write(vault_file(&home), &old).unwrap();
+    std::fs::write(home.vault_file(), &old).unwrap();
     let response = server.call(4, "history/list", json!({}));
     assert_eq!(error_code(&response), 1003, "{response}");
     server.finish();
@@ -445,13 +434,13 @@ fn argon2_costs_edited_upwards_are_refused_before_any_work() {
     let mut server = start(&home);
     ok(server.call(1, "vault/setPassword", json!({"new": PW1})));
     server.finish();
-    let pristine = std::fs::read(vault_file(&home)).unwrap();
+    let pristine = std::fs::read(home.vault_file()).unwrap();
     for recompute_checksum in [false, true] {
         let edited = edit_header(&pristine, recompute_checksum, |header| {
             header["protection"]["kdf"] =
                 json!({"memoryKib": 4u64 * 1024 * 1024, "iterations": 64, "parallelism": 16});
         });
-        std::fs::write(vault_file(&home), &edited).unwrap();
+        std::fs::write(home.vault_file(), &edited).unwrap();
         let mut server = start(&home);
         let started = std::time::Instant::now();
         let response = server.call(1, "vault/unlock", json!({"password": PW1}));
@@ -467,12 +456,12 @@ fn argon2_costs_edited_upwards_are_refused_before_any_work() {
     let edited = edit_header(&pristine, true, |header| {
         header["protection"]["salt"] = json!("AAAAAAAAAAAAAAAAAAAAAA==");
     });
-    std::fs::write(vault_file(&home), &edited).unwrap();
+    std::fs::write(home.vault_file(), &edited).unwrap();
     let mut server = start(&home);
     let response = server.call(1, "vault/unlock", json!({"password": PW1}));
     assert_eq!(error_code(&response), 1003, "{response}");
     server.finish();
-    std::fs::write(vault_file(&home), &pristine).unwrap();
+    std::fs::write(home.vault_file(), &pristine).unwrap();
     let mut server = start(&home);
     ok(server.call(1, "vault/unlock", json!({"password": PW1})));
     server.finish();
@@ -549,7 +538,7 @@ fn legacy_data_key(home: &Home, password: Option<&str>) -> [u8; 32] {
     let header =
         VaultHeader::from_bytes(&db.get(Tree::Meta, b"vault.header").unwrap().unwrap()).unwrap();
     drop(db);
-    let file = key_file(home);
+    let file = home.key_file();
     let ring = header.open(&unlock_with(&file, password)).unwrap();
     *ring.current().raw()
 }

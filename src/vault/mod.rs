@@ -408,12 +408,26 @@ impl Vault {
         let (is_password, uses_key_file) = match legacy {
             Some(header) => (header.is_password(), header.uses_key_file()),
             None => {
-                let (sealed, _) = self.read_sealed()?;
-                let header = sealed.header();
-                if !header.is_password() {
-                    self.session()?;
+                // An open session whose file did not change knows the header: no second read
+                // of the whole vault file.
+                let version = file::version(&self.files.vault).map_err(|e| self.io_error(e))?;
+                let current = match &*self.lock_state() {
+                    State::Unlocked(session) if Some(session.version) == version => {
+                        Some(session.open.clone())
+                    }
+                    _ => None,
+                };
+                match current {
+                    Some(open) => (open.header().is_password(), open.header().uses_key_file()),
+                    None => {
+                        let (sealed, _) = self.read_sealed()?;
+                        let header = sealed.header();
+                        if !header.is_password() {
+                            self.session()?;
+                        }
+                        (header.is_password(), header.uses_key_file())
+                    }
                 }
-                (header.is_password(), header.uses_key_file())
             }
         };
         let unlocked = matches!(*self.lock_state(), State::Unlocked(_));

@@ -62,6 +62,17 @@ impl Home {
     pub fn data_dir(&self) -> PathBuf {
         self.path().join("data/chinwag")
     }
+    /// The vault file.
+    pub fn vault_file(&self) -> PathBuf {
+        self.data_dir().join("vault")
+    }
+    /// The local key file's 32 bytes.
+    pub fn key_file(&self) -> [u8; 32] {
+        std::fs::read(self.config_dir().join("vault.key"))
+            .unwrap()
+            .try_into()
+            .unwrap()
+    }
     pub fn write_config(&self, text: &str) {
         std::fs::create_dir_all(self.config_dir()).unwrap();
         std::fs::write(self.config_dir().join("config.toml"), text).unwrap();
