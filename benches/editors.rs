@@ -43,6 +43,9 @@ enum Load {
     Stream,
     /// A stream with `delta_window_ms = 0`: one notification per provider token.
     Unmerged,
+    /// A stream (default merge) that is one line of about 28,000 characters, followed to its
+    /// end: long-line redisplay.
+    LongLine,
 }
 
 impl Editor {
@@ -60,6 +63,7 @@ impl Load {
             Load::Idle => "no stream (baseline)",
             Load::Stream => "stream, default merge (20 ms)",
             Load::Unmerged => "stream, one notification per token",
+            Load::LongLine => "stream, one 28,000-character line",
         }
     }
 }
@@ -116,12 +120,15 @@ fn main() {
         .flat_map(|editor| {
             [Load::Idle, Load::Stream, Load::Unmerged].map(move |load| (editor, load))
         })
+        .chain(emacs_extra_scenarios())
+        .filter(|&(editor, load)| selected(editor, load))
         .collect();
     let mut outcomes: Vec<Outcome> = scenarios.iter().map(|_| Outcome::default()).collect();
-    for round in 0..ROUNDS {
+    let rounds = rounds();
+    for round in 0..rounds {
         for (index, &(editor, load)) in scenarios.iter().enumerate() {
             eprintln!(
-                "round {}/{ROUNDS}: {} — {}",
+                "round {}/{rounds}: {} — {}",
                 round + 1,
                 editor.name(),
                 load.name()
@@ -186,14 +193,20 @@ impl Bench<'_> {
             ),
         };
         let home_dir = home.path().display();
-        let mode = if load == Load::Idle { "idle" } else { "stream" };
+        let mode = match load {
+            Load::Idle => "idle",
+            Load::LongLine => "longline",
+            Load::Stream | Load::Unmerged => "stream",
+        };
         let command = format!(
             "env HOME={home_dir} XDG_CONFIG_HOME={home_dir}/.config XDG_DATA_HOME={home_dir}/.local/share \
          XDG_STATE_HOME={home_dir}/.local/state XDG_CACHE_HOME={home_dir}/.cache TERM=tmux-256color \
          CHINWAG_BENCH_PLUGIN={} CHINWAG_BENCH_BIN={binary} CHINWAG_BENCH_MODE={mode} \
-         CHINWAG_BENCH_SEND_AT={SEND_AT} CHINWAG_BENCH_SECONDS={QUIT_AT} CHINWAG_BENCH_OUT={} {command}",
+         CHINWAG_BENCH_SEND_AT={SEND_AT} CHINWAG_BENCH_SECONDS={QUIT_AT} CHINWAG_BENCH_OUT={} \
+         {}{command}",
             plugin.display(),
             out.display(),
+            emacs_eval_env(editor),
         );
         let socket = format!("chinwag-bench-{}", std::process::id());
         let tmux = |args: &[&str]| {
@@ -245,6 +258,44 @@ impl Bench<'_> {
             window(&probe, start, start + (IDLE_WINDOW * 1e6) as u64, outcome);
         }
         tmux(&["kill-server"]);
+    }
+}
+
+/// `ROUNDS`, or `CHINWAG_BENCH_ROUNDS` when set (for side experiments).
+fn rounds() -> usize {
+    std::env::var("CHINWAG_BENCH_ROUNDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(ROUNDS)
+}
+
+/// The scenarios that only Emacs runs.
+fn emacs_extra_scenarios() -> Vec<(Editor, Load)> {
+    vec![(Editor::Emacs, Load::LongLine)]
+}
+
+/// Whether a scenario is selected by the command line: `cargo bench --bench editors -- emacs
+/// 'baseline|merge'` runs the scenarios whose "editor — load" label contains every argument
+/// given (any case), an argument with `|` being any of its parts.
+fn selected(editor: Editor, load: Load) -> bool {
+    let label = format!("{} — {}", editor.name(), load.name()).to_lowercase();
+    std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with("--"))
+        .all(|arg| {
+            arg.split('|')
+                .any(|word| label.contains(&word.to_lowercase()))
+        })
+}
+
+/// For side experiments: `CHINWAG_BENCH_EVAL` (an Emacs Lisp form) is passed on to the Emacs
+/// probe, which evaluates it once the package is loaded. Empty for Neovim, or when unset.
+fn emacs_eval_env(editor: Editor) -> String {
+    match std::env::var("CHINWAG_BENCH_EVAL") {
+        Ok(form) if editor == Editor::Emacs && !form.is_empty() => {
+            format!("CHINWAG_BENCH_EVAL='{}' ", form.replace('\'', "'\\''"))
+        }
+        _ => String::new(),
     }
 }
 
@@ -330,7 +381,8 @@ fn parse(text: &str) -> Probe {
 
 fn report(scenarios: &[(Editor, Load)], outcomes: &mut [Outcome]) {
     println!(
-        "{TOKENS} tokens at {TOKENS_PER_SECOND} tokens/s, {ROUNDS} rounds per row; 1 ms timer lag pooled over the rounds"
+        "{TOKENS} tokens at {TOKENS_PER_SECOND} tokens/s, {} rounds per row; 1 ms timer lag pooled over the rounds",
+        rounds()
     );
     println!();
     println!(
@@ -451,6 +503,24 @@ fn tokens() -> Vec<String> {
     tokens
 }
 
+/// The long-line answer: the same words with no newline and no fence, about 28,000 characters
+/// on one line; the last token is `END_MARKER`.
+fn long_line_tokens() -> Vec<String> {
+    const WORDS: [&str; 12] = [
+        "the", "stream", "keeps", "`pace`", "while", "an", "editor", "redraws", "every", "line",
+        "of", "text",
+    ];
+    let mut tokens: Vec<String> = (0..TOKENS - 1)
+        .map(|i| format!("{} ", WORDS[(i * 7) % WORDS.len()]))
+        .collect();
+    tokens.push(END_MARKER.to_string());
+    tokens
+}
+
+/// The prompt that asks the server for [`long_line_tokens`] (the probes send it in
+/// "longline" mode).
+const LONG_LINE_PROMPT: &str = "Write one long line.";
+
 fn handle(stream: TcpStream, streams: &Sender<Stream>) {
     stream.set_nodelay(true).unwrap();
     let mut reader = BufReader::new(stream.try_clone().unwrap());
@@ -464,7 +534,8 @@ fn handle(stream: TcpStream, streams: &Sender<Stream>) {
             let _ = writer.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
             continue;
         }
-        match stream_tokens(&mut writer) {
+        let long_line = String::from_utf8_lossy(&request.body).contains(LONG_LINE_PROMPT);
+        match stream_tokens(&mut writer, long_line) {
             Ok(times) => {
                 let _ = streams.send(times);
             }
@@ -473,12 +544,16 @@ fn handle(stream: TcpStream, streams: &Sender<Stream>) {
     }
 }
 
-fn stream_tokens(writer: &mut TcpStream) -> std::io::Result<Stream> {
+fn stream_tokens(writer: &mut TcpStream, long_line: bool) -> std::io::Result<Stream> {
     let chunk = |data: &str| format!("{:x}\r\n{data}\r\n", data.len());
     writer.write_all(
         b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n",
     )?;
-    let tokens = tokens();
+    let tokens = if long_line {
+        long_line_tokens()
+    } else {
+        tokens()
+    };
     let start = Instant::now();
     let mut first = 0;
     let mut last = 0;
