@@ -75,6 +75,28 @@ never moved.  When nil, point stays where it is until the answer ends."
   :type 'boolean
   :group 'chinwag)
 
+(defcustom chinwag-lean-display t
+  "Whether chat buffers leave out display work their text does not need.
+While a chat buffer holds no right-to-left text, it is shown without
+bidirectional reordering (`bidi-display-reordering'), and while it
+holds no character that Emacs composes, without automatic
+composition (`auto-composition-mode'): what is shown is the same,
+and redisplaying the chat as an answer streams costs about half as
+much.  Each is turned
+back on in that buffer as soon as such text comes into it."
+  :type 'boolean
+  :group 'chinwag)
+
+(defcustom chinwag-long-line-threshold 2000
+  "Length from which the line an answer is writing is highlighted later.
+Emacs lays out a long line from its start at each redisplay, and faces
+on it make that several times slower; so while an answer streams, its
+line being written is left without highlighting once it is longer than
+this many characters, and is highlighted when the answer ends.  Nil
+means always highlight at once."
+  :type '(choice (const :tag "Always highlight at once" nil) integer)
+  :group 'chinwag)
+
 (defcustom chinwag-mode-line-interval 0.5
   "Seconds between updates of the mode line while an answer streams."
   :type 'number
@@ -117,9 +139,10 @@ never moved.  When nil, point stays where it is until the answer ends."
 STATE is `streaming', then `stopped' once the user stopped it (the
 request has not answered yet), then `done'.  MARKER is the end of the
 answer, TEXT-START a marker at the start of its text (after any
-reasoning)."
+reasoning).  DEFERRED is the start of the long line of it being left
+unhighlighted, t once such a line ended, nil if there was none."
   buffer chat-id marker start (chars 0) (deltas 0) text-start reasoning
-  (state 'streaming) timer)
+  (state 'streaming) timer deferred)
 
 (defvar chinwag-chat--streams (make-hash-table :test #'equal)
   "Answers being received, by chat id.")
@@ -314,7 +337,149 @@ as saved, if another editor continued it.
   (unless (chinwag-chat--markdown-p)
     (setq-local font-lock-defaults '(chinwag-chat--font-lock-keywords t))
     (add-hook 'after-change-functions #'chinwag-chat--forget-fences nil t))
+  (chinwag-chat--lean-display)
+  (setq-local chinwag-chat--fontify-function font-lock-fontify-region-function)
+  (setq-local font-lock-fontify-region-function #'chinwag-chat--fontify-region)
   (add-hook 'kill-buffer-hook #'chinwag-chat--on-kill nil t))
+
+;;;; Long lines while an answer streams
+
+(defvar-local chinwag-chat--fontify-function nil
+  "The `font-lock-fontify-region-function' of the mode a chat derives from.")
+
+(defun chinwag-chat--long-line ()
+  "Return (BEG . END) of the line the streaming answer writes, if it is long.
+Long is longer than `chinwag-long-line-threshold'; nil when no answer
+streams in this buffer."
+  (let* ((stream chinwag-chat--stream)
+         (marker (and stream chinwag-long-line-threshold
+                      (eq (chinwag-chat--stream-state stream) 'streaming)
+                      (chinwag-chat--stream-marker stream))))
+    (when (and marker (marker-buffer marker))
+      (save-excursion
+        (goto-char marker)
+        (let ((bol (line-beginning-position)))
+          (when (> (- marker bol) chinwag-long-line-threshold)
+            (cons bol (marker-position marker))))))))
+
+(defun chinwag-chat--fontify-region (beg end &optional loudly)
+  "Fontify from BEG to END (LOUDLY or not) as the chat's mode does.
+The long line a streaming answer is writing is left without faces (see
+`chinwag-long-line-threshold'); it is fontified when the answer ends."
+  (let ((fontify (or chinwag-chat--fontify-function #'font-lock-default-fontify-region))
+        (line (chinwag-chat--long-line)))
+    (if (not (and line (< beg (cdr line)) (> end (car line))))
+        (funcall fontify beg end loudly)
+      (when (< beg (car line))
+        (funcall fontify beg (car line) loudly))
+      ;; From the next line: the mode would extend a region that starts on
+      ;; the long line to the whole line.
+      (when (> end (1+ (cdr line)))
+        (funcall fontify (1+ (cdr line)) end loudly))
+      (setf (chinwag-chat--stream-deferred chinwag-chat--stream) (car line))
+      ;; The faces put on the line while it was short go (only when there
+      ;; are some: changing the properties of the whole line at each
+      ;; redisplay would cost about as much as the faces).
+      (when (text-property-not-all (car line) (cdr line) 'face nil)
+        (with-silent-modifications
+          (font-lock-unfontify-region (car line) (cdr line))))
+      nil)))
+
+(defun chinwag-chat--insert-plain (text)
+  "Insert TEXT at point on a long line left unhighlighted, as fontified.
+Nothing is left for `jit-lock' to do on it during redisplay.  The
+change hooks do not run; what this buffer's hooks do for such an
+insertion is done here (`syntax-ppss' caches, fences, lean display)."
+  (let ((start (point)))
+    (syntax-ppss-flush-cache start)
+    (let ((inhibit-modification-hooks t))
+      (insert (propertize text 'fontified t)))
+    (chinwag-chat--forget-fences start (point) 0)
+    (chinwag-chat--watch-text start (point) 0)))
+
+(defun chinwag-chat--fontify-deferred (stream)
+  "Have what STREAM's answer left unhighlighted fontified again."
+  (when (chinwag-chat--stream-deferred stream)
+    (setf (chinwag-chat--stream-deferred stream) nil)
+    (let ((start (or (chinwag-chat--stream-text-start stream)
+                     (chinwag-chat--stream-marker stream))))
+      (when (marker-buffer start)
+        (font-lock-flush (marker-position start)
+                         (marker-position (chinwag-chat--stream-marker stream)))))))
+
+;;;; Lean display
+
+;; Emacs's display engine reorders every character it lays out for
+;; bidirectional text, and looks ahead at each one for a composition,
+;; even when the text has no right-to-left script and nothing to
+;; compose.  In a chat window that is redisplayed tens of times a
+;; second while an answer streams, that is about half of the cost of
+;; each redisplay (and most of it on a long line, which is laid out
+;; from its start each time).  A chat buffer therefore turns both off
+;; while its text needs neither, and back on as soon as it does: what
+;; is shown does not change.
+
+(defconst chinwag-chat--rtl-re
+  (concat "[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff"
+          "\u200f\u202a-\u202e\u2066-\u2069"
+          "\U00010800-\U00010fff\U0001e800-\U0001efff]")
+  "Regexp matching a character that may need bidirectional reordering.
+Right-to-left scripts (Hebrew, Arabic, Syriac, Thaana, N'Ko and their
+neighbours, their presentation forms and the historic scripts of the
+higher planes) and the directional marks and controls; a few
+characters more than needed, none fewer.")
+
+(defvar-local chinwag-chat--lean nil
+  "What this buffer's display leaves out: a list of `bidi' and `compose'.")
+
+(defun chinwag-chat--ascii-composes-p ()
+  "Return non-nil if an ASCII character may be composed (ligatures set up)."
+  (let ((char 0) (found nil))
+    (while (and (not found) (< char 128))
+      (setq found (aref composition-function-table char)
+            char (1+ char)))
+    found))
+
+(defun chinwag-chat--lean-display ()
+  "Leave out reordering and composition here while the text needs neither.
+See `chinwag-lean-display'."
+  (when chinwag-lean-display
+    (setq chinwag-chat--lean nil)
+    (when bidi-display-reordering
+      (setq-local bidi-display-reordering nil)
+      (push 'bidi chinwag-chat--lean))
+    (when (and auto-composition-mode (not (chinwag-chat--ascii-composes-p)))
+      (setq-local auto-composition-mode nil)
+      (push 'compose chinwag-chat--lean))
+    (when chinwag-chat--lean
+      (add-hook 'after-change-functions #'chinwag-chat--watch-text nil t)
+      (chinwag-chat--watch-text (point-min) (point-max) 0))))
+
+(defun chinwag-chat--watch-text (beg end _length)
+  "Turn reordering or composition back on if the text from BEG to END needs it.
+An `after-change-functions' hook; the first test is one regexp search,
+and pure ASCII text needs nothing more."
+  (when chinwag-chat--lean
+    (save-excursion
+      (goto-char beg)
+      (when (re-search-forward "[^\0-\177]" end t)
+        (when (and (memq 'bidi chinwag-chat--lean)
+                   (progn (goto-char beg) (re-search-forward chinwag-chat--rtl-re end t)))
+          (kill-local-variable 'bidi-display-reordering)
+          (setq chinwag-chat--lean (delq 'bidi chinwag-chat--lean)))
+        (when (memq 'compose chinwag-chat--lean)
+          (goto-char beg)
+          (let ((found nil))
+            (while (and (not found)
+                        (progn (skip-chars-forward "\0-\177" end) (< (point) end)))
+              (if (aref composition-function-table (char-after))
+                  (setq found t)
+                (forward-char)))
+            (when found
+              (kill-local-variable 'auto-composition-mode)
+              (setq chinwag-chat--lean (delq 'compose chinwag-chat--lean)))))
+        (unless chinwag-chat--lean
+          (remove-hook 'after-change-functions #'chinwag-chat--watch-text t))))))
 
 ;;;; Providers, header line and mode line
 
@@ -625,7 +790,14 @@ Nothing is recorded for undo."
                 (when (chinwag-chat--stream-reasoning stream)
                   (insert "\n\n"))
                 (setf (chinwag-chat--stream-text-start stream) (copy-marker (point))))
-              (insert delta))))
+              (cond
+               ((not (integerp (chinwag-chat--stream-deferred stream)))
+                (insert delta))
+               ((string-search "\n" delta)
+                ;; The long line ends: the next one is highlighted as usual.
+                (setf (chinwag-chat--stream-deferred stream) t)
+                (insert delta))
+               (t (chinwag-chat--insert-plain delta))))))
           (let ((grown (- (point) at)))
             (when (consp buffer-undo-list)
               (chinwag-chat--shift-undo (1+ at) grown))
@@ -684,6 +856,7 @@ The answer is recorded in the buffer's conversation with STATUS (default
                                  :content (chinwag-chat--answer-text stream)
                                  :status (or status "complete")
                                  :error error))))
+            (chinwag-chat--fontify-deferred stream)
             (chinwag-chat--editing
               ;; The heading of the draft is written again after the note.
               (delete-region marker (point))

@@ -373,6 +373,109 @@ is preceded by `font-lock-ensure', as redisplay would do.")
     (goto-char (point-max))
     (current-buffer)))
 
+(defun chinwag-test--stream (buffer)
+  "Open an answer in the chat BUFFER, as a send would, and return its stream."
+  (with-current-buffer buffer
+    (setq chinwag-chat--id (or chinwag-chat--id "unit"))
+    (let ((stream (chinwag-chat--make-stream
+                   :buffer buffer :chat-id chinwag-chat--id :start (float-time)
+                   :marker (chinwag-chat--open-answer))))
+      (setq chinwag-chat--stream stream)
+      (puthash chinwag-chat--id stream chinwag-chat--streams)
+      stream)))
+
+(ert-deftest chinwag-test-unit-lean-display ()
+  "Reordering and composition are off until the chat's text needs them."
+  (let ((buffer (chinwag-test--chat-buffer
+                 '((:role "user" :content "Plain ASCII")
+                   (:role "assistant" :content "Caf\u00e9, na\u00efve: no composition")))))
+    (unwind-protect
+        (with-current-buffer buffer
+          (should-not bidi-display-reordering)
+          (should-not auto-composition-mode)
+          (chinwag-test-type buffer "still plain")
+          (should-not bidi-display-reordering)
+          (should-not auto-composition-mode)
+          ;; A combining accent is composed: composition comes back alone.
+          (chinwag-test-type buffer " e\u0301")
+          (should auto-composition-mode)
+          (should-not bidi-display-reordering)
+          ;; Arabic streamed into an answer: reordering comes back.
+          (let ((stream (chinwag-test--stream buffer)))
+            (chinwag-chat--insert-delta stream "Hello, " nil)
+            (should-not bidi-display-reordering)
+            (chinwag-chat--insert-delta stream "\u0645\u0631\u062d\u0628\u0627" nil)
+            (should bidi-display-reordering)
+            (chinwag-chat--end-stream stream)))
+      (kill-buffer buffer)))
+  ;; Hebrew in a rendered chat: reordering on from the start.
+  (let ((buffer (chinwag-test--chat-buffer
+                 '((:role "user" :content "\u05e9\u05dc\u05d5\u05dd")))))
+    (unwind-protect
+        (with-current-buffer buffer
+          (should bidi-display-reordering)
+          (should-not auto-composition-mode))
+      (kill-buffer buffer)))
+  ;; The option off: Emacs's defaults stay.
+  (let* ((chinwag-lean-display nil)
+         (buffer (chinwag-test--chat-buffer '((:role "user" :content "Plain")))))
+    (unwind-protect
+        (with-current-buffer buffer
+          (should bidi-display-reordering)
+          (should auto-composition-mode))
+      (kill-buffer buffer))))
+
+(ert-deftest chinwag-test-unit-long-line-highlighted-when-the-answer-ends ()
+  "The long line an answer writes has no faces while it streams, then has them."
+  (let* ((chinwag-long-line-threshold 300)
+         (buffer (chinwag-test--chat-buffer '((:role "user" :content "One long line")))))
+    (unwind-protect
+        (with-current-buffer buffer
+          (font-lock-set-defaults)
+          (let ((stream (chinwag-test--stream buffer))
+                (flushed nil)
+                (face-at (lambda (regexp)
+                           (save-excursion
+                             (goto-char (point-min))
+                             (re-search-forward regexp)
+                             (get-text-property (1- (point)) 'face)))))
+            ;; As redisplay would: fontify what changed after each delta.
+            (chinwag-test-with-stubs
+                ((font-lock-flush (lambda (beg end) (push (cons beg end) flushed))))
+              (chinwag-chat--insert-delta stream "Short `first` line.\n\n" nil)
+              (dotimes (i 40)
+                (chinwag-chat--insert-delta stream (format "word `code%d` and " i) nil)
+                (font-lock-fontify-region (point-min) (point-max)))
+              (should (funcall face-at "`firs"))
+              (should (integerp (chinwag-chat--stream-deferred stream)))
+              ;; Nothing on the long line, not even what it had while short.
+              (should-not (funcall face-at "code2"))
+              (should-not (funcall face-at "code39"))
+              ;; Deltas on it are inserted as fontified, with no work for jit-lock.
+              (should (get-text-property (- (chinwag-chat--stream-marker stream) 3)
+                                         'fontified))
+              ;; The transcript stays guarded, the draft is the user's.
+              (chinwag-test-type buffer "my draft")
+              (should (equal (chinwag-test-draft buffer) "my draft"))
+              (goto-char (chinwag-chat--stream-marker stream))
+              (should-error (insert "x") :type 'text-read-only)
+              ;; A new line after it is highlighted as usual.
+              (chinwag-chat--insert-delta stream "end.\n\nNext `after` line" nil)
+              (font-lock-fontify-region (point-min) (point-max))
+              (should (eq (chinwag-chat--stream-deferred stream) t))
+              (should (funcall face-at "`afte"))
+              (let ((answer-end (marker-position (chinwag-chat--stream-marker stream))))
+                (chinwag-chat--on-answer stream '(:content nil))
+                ;; The answer's text is fontified again, as redisplay would.
+                (should (cl-find-if (lambda (region) (and (< (car region) (point-max))
+                                                          (>= (cdr region) (1- answer-end))))
+                                    flushed)))
+              (font-lock-fontify-region (point-min) (point-max))
+              (should (funcall face-at "code2"))
+              (should (funcall face-at "code39"))
+              (should (equal (chinwag-test-draft buffer) "my draft")))))
+      (kill-buffer buffer))))
+
 (ert-deftest chinwag-test-unit-typing-after-fontification ()
   "Once font-lock has run (markdown-mode's too), the draft takes typing.
 The transcript refuses it: at its start, inside it, and at its last
