@@ -257,6 +257,15 @@ impl Bench<'_> {
             let start = probe.mark;
             window(&probe, start, start + (IDLE_WINDOW * 1e6) as u64, outcome);
         }
+        // The editor quits by itself once the probe has written its samples. Killing tmux
+        // before then sends it SIGHUP in the middle of quitting: Emacs (stopping the backend
+        // in `kill-emacs-hook`) then never exits, and spins on, disturbing every later run.
+        let quitting = Instant::now();
+        while quitting.elapsed() < Duration::from_secs(10)
+            && tmux(&["has-session", "-t", "bench"]).status.success()
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
         tmux(&["kill-server"]);
     }
 }
