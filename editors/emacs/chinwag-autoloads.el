@@ -6,7 +6,7 @@
 ;;;### (autoloads nil "chinwag" "chinwag.el" (0 0 0 0))
 ;;; Generated autoloads from chinwag.el
 
-(defvar chinwag-command-map (let ((map (make-sparse-keymap))) (define-key map "c" #'chinwag) (define-key map "n" #'chinwag-new) (define-key map (kbd "RET") #'chinwag-send) (define-key map "k" #'chinwag-stop) (define-key map "g" #'chinwag-refresh) (define-key map "m" #'chinwag-select-model) (define-key map "r" #'chinwag-send-region) (define-key map "a" #'chinwag-ask) (define-key map "w" #'chinwag-rewrite-region) (define-key map "h" #'chinwag-history) (define-key map "K" #'chinwag-set-key) (define-key map "u" #'chinwag-unlock) (define-key map "l" #'chinwag-lock) (define-key map "d" #'chinwag-doctor) (define-key map "t" #'chinwag-menu) map) "\
+(defvar chinwag-command-map (let ((map (make-sparse-keymap))) (define-key map "c" #'chinwag) (define-key map "n" #'chinwag-new) (define-key map (kbd "RET") #'chinwag-send) (define-key map "k" #'chinwag-stop) (define-key map "g" #'chinwag-refresh) (define-key map "m" #'chinwag-select-model) (define-key map "r" #'chinwag-send-region) (define-key map "a" #'chinwag-ask) (define-key map "w" #'chinwag-rewrite-region) (define-key map "y" #'chinwag-copy-code-block) (define-key map "A" #'chinwag-apply-code-block) (define-key map "h" #'chinwag-history) (define-key map "K" #'chinwag-set-key) (define-key map "u" #'chinwag-unlock) (define-key map "l" #'chinwag-lock) (define-key map "d" #'chinwag-doctor) (define-key map "t" #'chinwag-menu) map) "\
 Keymap of the chinwag commands, to bind to a prefix key.
 For example: (global-set-key (kbd \"C-c c\") chinwag-command-map).")
 
@@ -32,6 +32,19 @@ Show what works and what does not: Emacs, backend, vault, providers, keys." t ni
 Send what was written below the last \"## You\" heading.
 If the chat changed elsewhere (another editor) since this buffer showed
 it, the buffer shows it again first, with the draft kept." t nil)
+
+(autoload 'chinwag-copy-code-block "chinwag-chat" "\
+Copy the code block at point to the kill ring, without its fences.
+When point is not in a code block, copy the last one of the answers.
+In a chat buffer this is \\<chinwag-chat-mode-map>\\[chinwag-copy-code-block]; elsewhere it
+copies from the current chat." t nil)
+
+(autoload 'chinwag-next-code-block "chinwag-chat" "\
+Move point to the start of the next code block of the chat." t nil)
+
+(autoload 'chinwag-previous-code-block "chinwag-chat" "\
+Move point to the start of the previous code block of the chat.
+Inside a block, that is the start of this block." t nil)
 
 (autoload 'chinwag-refresh "chinwag-chat" "\
 Show the current chat as saved by the backend, with the draft kept.
@@ -104,6 +117,15 @@ The proposal is shown in place; nothing changes until it is accepted
 with \\[chinwag-rewrite-accept] or dropped with \\[chinwag-rewrite-reject].
 
 \(fn BEG END INSTRUCTION)" t nil)
+
+(autoload 'chinwag-apply-code-block "chinwag-rewrite" "\
+Propose the chat's code block at point as the new text of the code asked about.
+The code asked about is the region sent as context with the chat's
+last message that had one (`chinwag-send-region', `chinwag-ask').  The
+block is the one at point, or else the last one of the answers.  It is
+shown in that region's buffer as a rewrite is: accept it with
+\\<chinwag-rewrite-mode-map>\\[chinwag-rewrite-accept], reject it with \\[chinwag-rewrite-reject].
+In a chat buffer this is \\<chinwag-chat-mode-map>\\[chinwag-apply-code-block]." t nil)
 
 (autoload 'chinwag-rewrite-accept "chinwag-rewrite" "\
 Replace the region with the proposed rewrite, as one undo step." t nil)

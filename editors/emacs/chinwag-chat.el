@@ -198,6 +198,10 @@ Nil when not known (a change made from this buffer since).")
   "A count of the messages sent from this buffer.
 A refresh asked for before a message was sent is out of date after it.")
 
+(defvar-local chinwag-chat--origin nil
+  "(BUFFER START END) of the region sent with the last message that had one.
+START and END are markers.  `chinwag-apply-code-block' applies code there.")
+
 (defvar-local chinwag-chat--note nil
   "A note for the header line, such as \"deleted from history\".")
 
@@ -315,6 +319,10 @@ That is `markdown-mode' when it is installed and
     (define-key map (kbd "C-c RET") #'chinwag-send)
     (define-key map (kbd "C-c C-k") #'chinwag-stop)
     (define-key map (kbd "C-c C-g") #'chinwag-refresh)
+    (define-key map (kbd "C-c C-w") #'chinwag-copy-code-block)
+    (define-key map (kbd "C-c C-y") #'chinwag-apply-code-block)
+    (define-key map (kbd "M-n") #'chinwag-next-code-block)
+    (define-key map (kbd "M-p") #'chinwag-previous-code-block)
     map)
   "Keymap for `chinwag-chat-mode'.")
 
@@ -327,6 +335,12 @@ can be written meanwhile, and \\[chinwag-stop] stops it.  The transcript
 above the draft is read-only: it is what the backend keeps in its
 history, and undo never changes it.  \\[chinwag-refresh] shows the chat
 as saved, if another editor continued it.
+
+Code blocks: \\[chinwag-copy-code-block] copies the one at point (or the
+last one of the answers) to the kill ring, \\[chinwag-next-code-block] and
+\\[chinwag-previous-code-block] move between them, and \\[chinwag-apply-code-block] proposes
+one as the new text of the region sent as context with the last message
+that had one, as a diff to accept or reject.
 
 \\{chinwag-chat-mode-map}"
   (setq-local word-wrap t)
@@ -1052,12 +1066,14 @@ below that, ready for the next message while the answer streams."
     (widen)
     (buffer-substring-no-properties chinwag-chat--input (point-max))))
 
-(defun chinwag-chat-send-message (buffer content &optional context default)
+(defun chinwag-chat-send-message (buffer content &optional context default origin)
   "Send CONTENT with CONTEXT from the chat BUFFER, as if typed there.
 CONTENT goes after what the user has written in BUFFER's input area,
 if anything; with DEFAULT non-nil, CONTENT is only used when nothing is
 written there.  CONTEXT is a list of region plists (:path :language
-:startLine :endLine :text)."
+:startLine :endLine :text).  ORIGIN, (SOURCE-BUFFER START END), is where
+the context came from: once the message is sent, the chat remembers it
+for `chinwag-apply-code-block'."
   (with-current-buffer buffer
     (chinwag-chat--prepare)
     (unless (chinwag-vault-locked-p)
@@ -1072,7 +1088,9 @@ written there.  CONTEXT is a list of region plists (:path :language
                                     ((string-suffix-p "\n" typed) "\n")
                                     (t "\n\n"))
                               content)))))
-    (chinwag-chat--submit content context)))
+    (prog1 (chinwag-chat--submit content context)
+      (when origin
+        (chinwag-chat--remember-origin origin)))))
 
 ;;;###autoload
 (defun chinwag-send ()
@@ -1091,6 +1109,180 @@ it, the buffer shows it again first, with the draft kept."
         (error (chinwag-rpc-log "refresh of %s failed: %s" (buffer-name)
                                 (error-message-string err)))))
     (chinwag-chat--submit content nil)))
+
+;;;; Code blocks
+
+(defun chinwag-chat--remember-origin (origin)
+  "Remember ORIGIN, (BUFFER START END): where code blocks are applied."
+  (pcase-let ((`(,buffer ,start ,end) origin))
+    (when chinwag-chat--origin
+      (set-marker (nth 1 chinwag-chat--origin) nil)
+      (set-marker (nth 2 chinwag-chat--origin) nil))
+    (setq chinwag-chat--origin
+          (list buffer
+                (set-marker (make-marker) start buffer)
+                ;; Text that replaces the region (an applied block) stays in it.
+                (let ((marker (set-marker (make-marker) end buffer)))
+                  (set-marker-insertion-type marker t)
+                  marker)))))
+
+(defun chinwag-chat--message-spans ()
+  "Return the messages of the transcript as (ROLE START END), in order.
+START is after the heading line, END at the next heading or at the
+draft.  Headings are the rendered ones (a \"## You\" in a message's
+text is not one)."
+  (save-excursion
+    (save-restriction
+      (widen)
+      (let ((limit (marker-position chinwag-chat--input))
+            (pos (point-min))
+            (spans nil))
+        (while (and pos (< pos limit))
+          (let ((start (if (get-text-property pos 'chinwag-heading)
+                           pos
+                         (next-single-property-change pos 'chinwag-heading nil limit))))
+            (if (>= start limit)
+                (setq pos nil)
+              (let* ((role (get-text-property start 'chinwag-role))
+                     (body (progn (goto-char start) (min limit (1+ (line-end-position)))))
+                     (next (next-single-property-change
+                            (next-single-property-change start 'chinwag-heading nil limit)
+                            'chinwag-heading nil limit)))
+                (push (list role body next) spans)
+                (setq pos next)))))
+        (nreverse spans)))))
+
+(defun chinwag-chat--blocks-in (role start end)
+  "Return the fenced code blocks of a ROLE message from START to END.
+Each is a plist: :role, :start and :end (the fences included), :code-start
+and :code-end (the code), :language.  A block not closed by END (an
+answer still streaming) ends there."
+  (save-excursion
+    (goto-char start)
+    (let ((blocks nil))
+      (while (re-search-forward chinwag-chat--fence-re end t)
+        (let* ((fence (match-string-no-properties 1))
+               (open (match-beginning 0))
+               (language (string-trim (buffer-substring-no-properties
+                                       (match-end 1) (match-end 0))))
+               (code-start (min end (1+ (match-end 0))))
+               (close nil))
+          (goto-char code-start)
+          (while (and (not close) (re-search-forward chinwag-chat--fence-re end t))
+            (when (chinwag-chat--closes-p
+                   fence (match-string-no-properties 1)
+                   (buffer-substring-no-properties (match-end 1) (match-end 0)))
+              (setq close (match-beginning 0))))
+          (push (list :role role :start open
+                      :end (if close (save-excursion (goto-char close) (line-end-position)) end)
+                      :code-start code-start
+                      :code-end (max code-start (or close end))
+                      :language (and (not (string-empty-p language))
+                                     (car (split-string language))))
+                blocks)
+          (unless close (goto-char end))))
+      (nreverse blocks))))
+
+(defun chinwag-chat-code-blocks ()
+  "Return the fenced code blocks of this chat's transcript, in order.
+See `chinwag-chat--blocks-in' for their form."
+  (cl-loop for (role start end) in (chinwag-chat--message-spans)
+           nconc (chinwag-chat--blocks-in role start end)))
+
+(defun chinwag-chat--block-at (pos blocks)
+  "Return the block of BLOCKS that POS is in (its fences included), or nil."
+  (cl-find-if (lambda (block) (<= (plist-get block :start) pos (plist-get block :end)))
+              blocks))
+
+(defun chinwag-chat-code-block ()
+  "Return the code block at point in the current chat, or the last answer's.
+That is the block point is in, or else the last block of the answers.
+The chat is the current buffer if it is a chat, else the current chat.
+Signal a `user-error' if there is none."
+  (with-current-buffer (chinwag-chat-code-buffer)
+    (let ((blocks (chinwag-chat-code-blocks)))
+      (or (chinwag-chat--block-at (point) blocks)
+          (car (last (cl-remove-if-not (lambda (block)
+                                         (eq (plist-get block :role) 'assistant))
+                                       blocks)))
+          (user-error "No code block in the answers of this chat")))))
+
+(defun chinwag-chat-code-buffer ()
+  "Return the chat buffer code block commands act on.
+That is the current buffer if it is a chat, else the current chat."
+  (if (derived-mode-p 'chinwag-chat-mode)
+      (current-buffer)
+    (or (and (buffer-live-p chinwag-chat--last-buffer) chinwag-chat--last-buffer)
+        (user-error "No chat buffer; M-x chinwag opens one"))))
+
+(defun chinwag-chat-code-block-text (block)
+  "Return the code of BLOCK (a plist of `chinwag-chat-code-blocks')."
+  (with-current-buffer (chinwag-chat-code-buffer)
+    (save-restriction
+      (widen)
+      (buffer-substring-no-properties (plist-get block :code-start)
+                                      (plist-get block :code-end)))))
+
+(defun chinwag-chat--describe-block (block)
+  "Return a short description of BLOCK, for messages."
+  (let ((lines (with-current-buffer (chinwag-chat-code-buffer)
+                 (count-lines (plist-get block :code-start) (plist-get block :code-end)))))
+    (format "%s%d line%s" (if (plist-get block :language)
+                              (concat (plist-get block :language) ", ")
+                            "")
+            lines (if (= lines 1) "" "s"))))
+
+;;;###autoload
+(defun chinwag-copy-code-block ()
+  "Copy the code block at point to the kill ring, without its fences.
+When point is not in a code block, copy the last one of the answers.
+In a chat buffer this is \\<chinwag-chat-mode-map>\\[chinwag-copy-code-block]; elsewhere it
+copies from the current chat."
+  (interactive)
+  (let* ((block (chinwag-chat-code-block))
+         (text (chinwag-chat-code-block-text block)))
+    (kill-new text)
+    (with-current-buffer (chinwag-chat-code-buffer)
+      (when (and (get-buffer-window (current-buffer)) (not noninteractive))
+        (pulse-momentary-highlight-region (plist-get block :code-start)
+                                          (plist-get block :code-end))))
+    (message "chinwag: code block copied (%s)" (chinwag-chat--describe-block block))
+    text))
+
+(defun chinwag-chat--goto-block (forward)
+  "Move point to the code of the next block, or the previous when not FORWARD."
+  (unless (derived-mode-p 'chinwag-chat-mode)
+    (user-error "Not in a chat buffer"))
+  (let* ((blocks (chinwag-chat-code-blocks))
+         (pos (point))
+         (target (if forward
+                     (cl-find-if (lambda (block) (> (plist-get block :start) pos)) blocks)
+                   (cl-find-if (lambda (block) (< (plist-get block :code-start) pos))
+                               blocks :from-end t))))
+    (unless blocks
+      (user-error "No code block in this chat"))
+    (unless target
+      (user-error (if forward "No code block after point" "No code block before point")))
+    (goto-char (plist-get target :code-start))
+    (message "chinwag: code block %d of %d (%s)"
+             (1+ (cl-position target blocks)) (length blocks)
+             (chinwag-chat--describe-block target))
+    target))
+
+;;;###autoload
+(defun chinwag-next-code-block ()
+  "Move point to the start of the next code block of the chat."
+  (interactive)
+  (chinwag-chat--goto-block t))
+
+;;;###autoload
+(defun chinwag-previous-code-block ()
+  "Move point to the start of the previous code block of the chat.
+Inside a block, that is the start of this block."
+  (interactive)
+  (chinwag-chat--goto-block nil))
+
+(declare-function chinwag-apply-code-block "chinwag-rewrite" ())
 
 ;;;; Two editors on one chat
 

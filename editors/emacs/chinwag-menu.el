@@ -31,6 +31,11 @@
     ("r" "Send the region" chinwag-send-region)
     ("a" "Ask about region or buffer" chinwag-ask)
     ("w" "Rewrite the region" chinwag-rewrite-region)]
+   ["Code blocks of the chat"
+    ("y" "Copy the block (at point or last)" chinwag-copy-code-block)
+    ("A" "Apply it to the code asked about" chinwag-apply-code-block)
+    ("b" "Next block" chinwag-next-code-block)
+    ("B" "Previous block" chinwag-previous-code-block)]
    ["Saved chats"
     ("h" "History" chinwag-history)]]
   [["Keys and vault"

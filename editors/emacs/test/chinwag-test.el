@@ -317,7 +317,9 @@ is preceded by `font-lock-ensure', as redisplay would do.")
                              chinwag-send-region chinwag-ask chinwag-rewrite-region
                              chinwag-history chinwag-set-key chinwag-delete-key
                              chinwag-unlock chinwag-lock chinwag-set-password
-                             chinwag-doctor chinwag-restart))
+                             chinwag-doctor chinwag-restart
+                             chinwag-copy-code-block chinwag-apply-code-block
+                             chinwag-next-code-block chinwag-previous-code-block))
     (should (commandp command))
     ;; Every suffix of the menu is one of these commands.
     (should (transient-get-suffix 'chinwag-menu command)))
@@ -383,6 +385,141 @@ is preceded by `font-lock-ensure', as redisplay would do.")
       (setq chinwag-chat--stream stream)
       (puthash chinwag-chat--id stream chinwag-chat--streams)
       stream)))
+
+(ert-deftest chinwag-test-unit-code-blocks ()
+  "Code blocks are copied without fences, and point moves between them."
+  (let ((buffer (chinwag-test--chat-buffer
+                 '((:role "user" :content "Explain\n\n```python\nx = 1\n```")
+                   (:role "assistant"
+                          :content "First:\n\n```rust\nfn a() {}\n## You\n```\n\nThen:\n\n~~~\nplain\n~~~\n")
+                   (:role "user" :content "More")
+                   (:role "assistant"
+                          :content "Last:\n\n````go\nfunc b() {}\n```\nstill\n````\nafter"))))
+        (kill-ring nil))
+    (unwind-protect
+        (with-current-buffer buffer
+          (switch-to-buffer buffer)
+          (should (eq (key-binding (kbd "C-c C-w")) #'chinwag-copy-code-block))
+          (should (eq (key-binding (kbd "C-c C-y")) #'chinwag-apply-code-block))
+          (should (eq (key-binding (kbd "M-n")) #'chinwag-next-code-block))
+          (should (eq (key-binding (kbd "M-p")) #'chinwag-previous-code-block))
+          (should (equal (mapcar (lambda (block)
+                                   (list (plist-get block :role) (plist-get block :language)
+                                         (chinwag-chat-code-block-text block)))
+                                 (chinwag-chat-code-blocks))
+                         '((user "python" "x = 1\n")
+                           (assistant "rust" "fn a() {}\n## You\n")
+                           (assistant nil "plain\n")
+                           (assistant "go" "func b() {}\n```\nstill\n"))))
+          ;; From the draft: the last block of the answers.
+          (goto-char (point-max))
+          (call-interactively #'chinwag-copy-code-block)
+          (should (equal (current-kill 0) "func b() {}\n```\nstill\n"))
+          (should (string-search "code block copied (go, 3 lines)" (chinwag-test-messages)))
+          ;; In a block, on its fence or in its code: that block.
+          (goto-char (point-min))
+          (search-forward "x = ")
+          (chinwag-copy-code-block)
+          (should (equal (current-kill 0) "x = 1\n"))
+          (search-forward "```rust")
+          (chinwag-copy-code-block)
+          (should (equal (current-kill 0) "fn a() {}\n## You\n"))
+          ;; Forward and back between blocks.
+          (goto-char (point-min))
+          (let ((starts nil))
+            (dotimes (_ 4)
+              (call-interactively #'chinwag-next-code-block)
+              (push (buffer-substring-no-properties (point) (line-end-position)) starts))
+            (should (equal (nreverse starts) '("x = 1" "fn a() {}" "plain" "func b() {}"))))
+          (should-error (chinwag-next-code-block) :type 'user-error)
+          (call-interactively #'chinwag-previous-code-block)
+          (should (looking-at "plain"))
+          (forward-char 2)
+          (chinwag-previous-code-block)
+          (should (looking-at "plain"))
+          (goto-char (point-min))
+          (should-error (chinwag-previous-code-block) :type 'user-error))
+      (kill-buffer buffer)))
+  ;; No block in the answers: a clear message, nothing copied.
+  (let ((buffer (chinwag-test--chat-buffer '((:role "user" :content "```\nmine\n```")
+                                             (:role "assistant" :content "No code."))))
+        (kill-ring nil))
+    (unwind-protect
+        (with-current-buffer buffer
+          (should (equal (cadr (should-error (chinwag-copy-code-block) :type 'user-error))
+                         "No code block in the answers of this chat"))
+          (should-not kill-ring))
+      (kill-buffer buffer))))
+
+(ert-deftest chinwag-test-unit-apply-code-block ()
+  "A block is shown against the region the chat was asked about, as a rewrite."
+  (let ((source (generate-new-buffer "util.rs"))
+        (chat (chinwag-test--chat-buffer
+               '((:role "user" :content "Fix it")
+                 (:role "assistant"
+                        :content "Here:\n\n```rust\nfn add(a: i32) -> i32 { a }\n```\nDone.")))))
+    (unwind-protect
+        (progn
+          (with-current-buffer source
+            (insert "// head\nfn add(a: u8) -> u8 { a }\n// tail\n")
+            (buffer-enable-undo))
+          (with-current-buffer chat
+            (switch-to-buffer chat)
+            (should (string-match-p "No code was sent with the messages of this chat"
+                                    (cadr (should-error (chinwag-apply-code-block)
+                                                        :type 'user-error))))
+            ;; As `chinwag-send-region' leaves it: the second line was sent.
+            (chinwag-chat--remember-origin (list source 9 (+ 9 (length "fn add(a: u8) -> u8 { a }\n")))))
+          ;; The source changes meanwhile: the region follows.
+          (with-current-buffer source
+            (goto-char (point-min))
+            (insert "// first\n"))
+          (with-current-buffer chat
+            (goto-char (point-max))
+            (should (eq (call-interactively #'chinwag-apply-code-block) source)))
+          (with-current-buffer source
+            (should (eq (current-buffer) (window-buffer (selected-window))))
+            (let* ((job chinwag-rewrite--job)
+                   (overlay (chinwag-rewrite--job-overlay job)))
+              (should (eq (chinwag-rewrite--job-state job) 'proposed))
+              (should chinwag-rewrite-mode)
+              (should (equal (buffer-substring-no-properties (overlay-start overlay)
+                                                             (overlay-end overlay))
+                             "fn add(a: u8) -> u8 { a }\n"))
+              (should (eq (overlay-get overlay 'face) 'chinwag-rewrite-removed))
+              (should (equal (substring-no-properties (overlay-get overlay 'after-string))
+                             "fn add(a: i32) -> i32 { a }\n"))
+              ;; Nothing changed until it is accepted.
+              (should (equal (buffer-string)
+                             "// first\n// head\nfn add(a: u8) -> u8 { a }\n// tail\n"))
+              (call-interactively (key-binding (kbd "C-c C-c")))
+              (should (equal (buffer-string)
+                             "// first\n// head\nfn add(a: i32) -> i32 { a }\n// tail\n"))))
+          ;; Applying it again: the region already holds it.
+          (with-current-buffer chat
+            (should (string-match-p "already holds"
+                                    (cadr (should-error (chinwag-apply-code-block)
+                                                        :type 'user-error)))))
+          ;; A rejected proposal changes nothing.
+          (with-current-buffer source
+            (goto-char (point-min))
+            (insert "x")
+            (delete-char -1))
+          (with-current-buffer chat
+            (chinwag-chat--remember-origin (list source 1 9))
+            (chinwag-apply-code-block))
+          (with-current-buffer source
+            (call-interactively (key-binding (kbd "C-c C-k")))
+            (should-not chinwag-rewrite--job)
+            (should (equal (buffer-string)
+                           "// first\n// head\nfn add(a: i32) -> i32 { a }\n// tail\n")))
+          ;; The buffer asked about is gone: a clear message.
+          (kill-buffer source)
+          (with-current-buffer chat
+            (should (equal (cadr (should-error (chinwag-apply-code-block) :type 'user-error))
+                           "The buffer this chat was asked about is gone"))))
+      (when (buffer-live-p source) (kill-buffer source))
+      (kill-buffer chat))))
 
 (ert-deftest chinwag-test-unit-lean-display ()
   "Reordering and composition are off until the chat's text needs them."
@@ -709,7 +846,9 @@ character, whatever font-lock did to the text properties."
                      chinwag-select-model chinwag-send-region chinwag-ask
                      chinwag-rewrite-region chinwag-history chinwag-set-key
                      chinwag-delete-key chinwag-unlock chinwag-lock
-                     chinwag-set-password chinwag-doctor chinwag-restart chinwag-menu))
+                     chinwag-set-password chinwag-doctor chinwag-restart chinwag-menu
+                     chinwag-copy-code-block chinwag-apply-code-block
+                     chinwag-next-code-block chinwag-previous-code-block))
     (unless (and (commandp command) (autoloadp (symbol-function command)))
       (princ (format \"NOT AUTOLOADED %s\\n\" command))
       (kill-emacs 3)))
@@ -918,6 +1057,15 @@ character, whatever font-lock did to the text properties."
           (with-current-buffer chat
             (should (string-search (concat "## You\n\n" content "\n\n## Assistant")
                                    (buffer-string)))))
+        ;; The chat remembers the region, for `chinwag-apply-code-block'.
+        (let ((origin (buffer-local-value 'chinwag-chat--origin chat)))
+          (should (eq (car origin) source))
+          (should (equal (with-current-buffer source
+                           (buffer-substring-no-properties (nth 1 origin) (nth 2 origin)))
+                         "def home():\n    return os.environ['HOME']\n")))
+        (with-current-buffer chat
+          (should (equal (cadr (should-error (chinwag-apply-code-block) :type 'user-error))
+                         "No code block in the answers of this chat")))
         ;; Ask about the whole buffer, from the minibuffer.
         (with-current-buffer source
           (deactivate-mark)
@@ -927,7 +1075,13 @@ character, whatever font-lock did to the text properties."
                               "What does it import?")))
             (call-interactively #'chinwag-ask)))
         (chinwag-test-answer chat)
-        (should (equal (chinwag-test-last-answer chat) "Only os."))))
+        (should (equal (chinwag-test-last-answer chat) "Only os."))
+        ;; Asked about the whole buffer: the whole buffer is remembered.
+        (let ((origin (buffer-local-value 'chinwag-chat--origin chat)))
+          (should (eq (car origin) source))
+          (should (equal (list (marker-position (nth 1 origin))
+                               (marker-position (nth 2 origin)))
+                         (with-current-buffer source (list (point-min) (point-max))))))))
     (chinwag-rpc-shutdown)))
 
 ;;;; Scenario: rewrite
