@@ -440,20 +440,11 @@ fn check_tree(at: &str, chat: &ChatRecord, messages: &[MessageRecord]) -> Result
             }
         }
     }
-    for start in 0..messages.len() {
-        let mut at_node = parent[start];
-        for _ in 0..=messages.len() {
-            match at_node {
-                Some(p) if p == start => {
-                    return Err(refuse(
-                        format!("{at}.messages[{start}].parentId"),
-                        "the parents loop back to this message",
-                    ));
-                }
-                Some(p) => at_node = parent[p],
-                None => break,
-            }
-        }
+    if let Some(&looped) = super::tree::break_loops(&mut parent).first() {
+        return Err(refuse(
+            format!("{at}.messages[{looped}].parentId"),
+            "the parents loop back to this message",
+        ));
     }
     Ok(())
 }

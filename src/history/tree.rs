@@ -39,20 +39,7 @@ impl<'a> Tree<'a> {
                 None => i.checked_sub(1),
             })
             .collect();
-        // Break loops (only a crafted record could make one): a message whose ancestors come
-        // back to it becomes a root.
-        for start in 0..parent.len() {
-            let mut at = parent[start];
-            let mut steps = 0;
-            while let Some(p) = at {
-                if p == start || steps > parent.len() {
-                    parent[start] = None;
-                    break;
-                }
-                at = parent[p];
-                steps += 1;
-            }
-        }
+        break_loops(&mut parent);
         let mut children = vec![Vec::new(); messages.len()];
         let mut roots = Vec::new();
         for (i, p) in parent.iter().enumerate() {
@@ -185,6 +172,40 @@ impl<'a> Tree<'a> {
     }
 }
 
+/// Break loops (only a crafted record could make one): the message where a walk up its
+/// ancestors comes back to itself becomes a root. Each message is walked once. Returns the
+/// messages made roots.
+pub(crate) fn break_loops(parent: &mut [Option<usize>]) -> Vec<usize> {
+    let mut broken = Vec::new();
+    const NEW: u8 = 0;
+    const WALKING: u8 = 1;
+    const DONE: u8 = 2;
+    let mut state = vec![NEW; parent.len()];
+    let mut walked = Vec::new();
+    for start in 0..parent.len() {
+        let mut at = Some(start);
+        while let Some(node) = at {
+            match state[node] {
+                DONE => break,
+                WALKING => {
+                    parent[node] = None;
+                    broken.push(node);
+                    break;
+                }
+                _ => {
+                    state[node] = WALKING;
+                    walked.push(node);
+                    at = parent[node];
+                }
+            }
+        }
+        for node in walked.drain(..) {
+            state[node] = DONE;
+        }
+    }
+    broken
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,13 +291,33 @@ mod tests {
     }
 
     #[test]
-    fn a_crafted_loop_does_not_hang() {
+    fn a_crafted_loop_is_broken_into_a_branch() {
         let messages = vec![
-            message("a", Role::User, Some("b"), 0),
-            message("b", Role::Assistant, Some("a"), 1),
+            message("x", Role::User, None, 0),
+            message("a", Role::User, Some("c"), 1),
+            message("b", Role::Assistant, Some("a"), 2),
+            message("c", Role::User, Some("b"), 3),
         ];
         let tree = Tree::new(&messages);
-        assert!(tree.branch(None).len() <= 2);
-        assert!(tree.siblings(0).len() + tree.siblings(1).len() >= 1);
+        // Every message is reachable from a root, and every path ends.
+        for at in 0..tree.len() {
+            let path = tree.path_to(at);
+            assert!(path.len() <= tree.len());
+            assert!(tree.parent(path[0]).is_none());
+        }
+        assert_eq!(tree.roots.len(), 2);
+    }
+
+    #[test]
+    fn a_long_line_of_messages_links_in_linear_time() {
+        let messages: Vec<MessageRecord> = (0..100_000)
+            .map(|i| MessageRecord {
+                id: format!("m{i}"),
+                seq: i,
+                ..MessageRecord::new(Role::User, String::new(), 0)
+            })
+            .collect();
+        let tree = Tree::new(&messages);
+        assert_eq!(tree.branch(None).len(), 100_000);
     }
 }
