@@ -674,3 +674,52 @@ fn a_store_written_before_trees_opens_as_one_branch() {
             .contains("LINEARCANARY03")
     );
 }
+
+#[test]
+fn a_cancelled_regenerate_is_kept_beside_the_first_answer_and_its_text_is_context() {
+    let provider = ProviderServer::start();
+    let home = Home::new();
+    let mut server = start(&home, &provider);
+    let chat = new_chat(&mut server, 1);
+    let first = say(&mut server, &provider, 2, &chat, Value::Null, "Q1");
+    let many: Vec<String> = (0..200).map(|i| format!("tok{i} ")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    provider.push(
+        Reply::sse(&openai_stream(&many))
+            .in_pieces(vec![40])
+            .paced(Duration::from_millis(20)),
+    );
+    server.request(3, "chat/regenerate", json!({"chatId": chat}));
+    let delta = server.recv();
+    assert_eq!(delta["method"], "chat/delta", "{delta}");
+    ok(server.call(4, "chat/cancel", json!({"chatId": chat})));
+    let cancelled = loop {
+        let message = server.recv();
+        if message["id"] == 3 {
+            break message;
+        }
+    };
+    assert_eq!(error_code(&cancelled), -32800, "{cancelled}");
+    let data = &cancelled["error"]["data"];
+    assert_eq!(data["userMessageId"], first["userMessageId"]);
+    let detail = get(&mut server, 5, &chat);
+    let partial = &detail["messages"][1];
+    assert_eq!(partial["id"], data["messageId"]);
+    assert_eq!(partial["status"], "cancelled");
+    assert_eq!(
+        partial["siblings"],
+        json!([first["messageId"], data["messageId"]])
+    );
+    // The user saw the partial answer and went on: it is part of what the model is sent.
+    say(
+        &mut server,
+        &provider,
+        6,
+        &chat,
+        data["messageId"].clone(),
+        "Q2",
+    );
+    let lines = sent(&provider, 2);
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(lines[1].starts_with("assistant: tok0 "), "{lines:?}");
+}
