@@ -119,6 +119,18 @@ pub trait ChatApi {
     #[method(name = "send")]
     async fn send(&self, params: Params<SendParams>) -> RpcResult<SendResult>;
 
+    /// A new answer to a user turn, beside the earlier ones; streams like `send`.
+    #[method(name = "regenerate")]
+    async fn regenerate(&self, params: Params<RegenerateParams>) -> RpcResult<SendResult>;
+
+    /// A new version of a user turn, beside it, then its answer; streams like `send`.
+    #[method(name = "edit")]
+    async fn edit(&self, params: Params<EditParams>) -> RpcResult<SendResult>;
+
+    /// Make the branch through a message current.
+    #[method(name = "switch")]
+    async fn switch(&self, params: Params<SwitchParams>) -> RpcResult<ChatDetail>;
+
     #[method(name = "cancel")]
     async fn cancel(&self, params: Params<ChatIdParams>) -> RpcResult<CancelResult>;
 

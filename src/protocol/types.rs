@@ -350,10 +350,51 @@ fn present<'de, D: serde::Deserializer<'de>>(
 pub struct SendParams {
     pub chat_id: String,
     pub content: String,
+    /// The message the turn follows; absent or null: the current leaf.
+    #[serde(default)]
+    pub parent_id: Option<String>,
     #[serde(default)]
     pub context: Vec<crate::chat::prompt::CodeRegion>,
     #[serde(default)]
     pub options: crate::chat::SendOptions,
+}
+
+/// `chat/regenerate` params.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegenerateParams {
+    pub chat_id: String,
+    /// A user turn or one of its answers; absent: the last user turn of the current branch.
+    #[serde(default)]
+    pub message_id: Option<String>,
+    #[serde(default)]
+    pub provider: Option<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub options: crate::chat::SendOptions,
+}
+
+/// `chat/edit` params.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EditParams {
+    pub chat_id: String,
+    /// The user turn edited.
+    pub message_id: String,
+    pub content: String,
+    #[serde(default)]
+    pub context: Vec<crate::chat::prompt::CodeRegion>,
+    #[serde(default)]
+    pub options: crate::chat::SendOptions,
+}
+
+/// `chat/switch` params.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SwitchParams {
+    pub chat_id: String,
+    pub message_id: String,
 }
 
 /// `chat/cancel` result.
