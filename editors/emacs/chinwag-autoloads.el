@@ -28,10 +28,54 @@ Show what works and what does not: Emacs, backend, vault, providers, keys." t ni
 ;;;### (autoloads nil "chinwag-chat" "chinwag-chat.el" (0 0 0 0))
 ;;; Generated autoloads from chinwag-chat.el
 
+(autoload 'chinwag-toggle-reasoning "chinwag-chat" "\
+Show or hide a model's reasoning: the one at point, or of the answer at point.
+Elsewhere, the last one of the chat.  Reasoning is hidden at first;
+TAB or a click on it (EVENT) shows it too.
+
+\(fn &optional EVENT)" t nil)
+
 (autoload 'chinwag-send "chinwag-chat" "\
 Send what was written below the last \"## You\" heading.
 If the chat changed elsewhere (another editor) since this buffer showed
 it, the buffer shows it again first, with the draft kept." t nil)
+
+(autoload 'chinwag-regenerate "chinwag-chat" "\
+Answer again the turn at point, or the last turn of the chat.
+On a user turn or on one of its answers, that turn is answered again;
+the new answer is a sibling of the others, which all stay (see them with
+\\<chinwag-chat-mode-map>\\[chinwag-previous-sibling] and \\[chinwag-next-sibling]).  With a prefix argument CHOOSE, choose the
+provider and model of the new answer first (the chat keeps its own).
+
+\(fn &optional CHOOSE)" t nil)
+
+(autoload 'chinwag-regenerate-by-another-model "chinwag-chat" "\
+Answer again the turn at point (or the last one) by a model chosen first.
+That is `chinwag-regenerate' with a prefix argument." t nil)
+
+(autoload 'chinwag-retry "chinwag-chat" "\
+Retry the failed turn at point, or the last failed turn of the chat.
+A turn failed when its answer is an error, or never came; retrying it
+answers it again (`chat/regenerate')." t nil)
+
+(autoload 'chinwag-edit "chinwag-chat" "\
+Edit the user turn at point, or the last one, in the draft.
+Its text replaces the draft (the draft comes back afterwards); sending
+it with \\<chinwag-chat-mode-map>\\[chinwag-send] makes a new branch from the turn's parent
+\(`chat/edit'): the original turn and its answers stay, as siblings.
+\\[chinwag-abandon-edit] abandons the edit." t nil)
+
+(autoload 'chinwag-abandon-edit "chinwag-chat" "\
+Abandon the edit in progress: the draft from before it comes back." t nil)
+
+(autoload 'chinwag-next-sibling "chinwag-chat" "\
+Show the next version of the message at point (or of the last message).
+Versions are the answers to the same turn (regenerated), or the edits of
+a turn; the branch below the version shown is the one last continued." t nil)
+
+(autoload 'chinwag-previous-sibling "chinwag-chat" "\
+Show the previous version of the message at point (or of the last message).
+See `chinwag-next-sibling'." t nil)
 
 (autoload 'chinwag-copy-code-block "chinwag-chat" "\
 Copy the code block at point to the kill ring, without its fences.

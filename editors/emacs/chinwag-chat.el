@@ -118,6 +118,10 @@ means always highlight at once."
   "Face of a model's reasoning in a chat buffer."
   :group 'chinwag)
 
+(defface chinwag-reasoning-label '((t :inherit (shadow bold)))
+  "Face of the line above a model's reasoning."
+  :group 'chinwag)
+
 (defface chinwag-status '((t :inherit warning))
   "Face of the notes on stopped or failed answers."
   :group 'chinwag)
@@ -139,10 +143,15 @@ means always highlight at once."
 STATE is `streaming', then `stopped' once the user stopped it (the
 request has not answered yet), then `done'.  MARKER is the end of the
 answer, TEXT-START a marker at the start of its text (after any
-reasoning).  DEFERRED is the start of the long line of it being left
-unhighlighted, t once such a line ended, nil if there was none."
+reasoning), and REASONING the overlay of its reasoning, if any.
+DEFERRED is the start of the long line of it being left unhighlighted,
+t once such a line ended, nil if there was none.  USER is the index in
+the conversation of the user turn it answers, when this buffer added
+it, ANSWER that of the answer once it ended.  AFTER, if non-nil, is called in the buffer with the result (or
+the error) once the answer ended.  PROVIDER and MODEL are those its
+heading names."
   buffer chat-id marker start (chars 0) (deltas 0) text-start reasoning
-  (state 'streaming) timer deferred)
+  (state 'streaming) timer deferred user answer after provider model)
 
 (defvar chinwag-chat--streams (make-hash-table :test #'equal)
   "Answers being received, by chat id.")
@@ -201,6 +210,13 @@ A refresh asked for before a message was sent is out of date after it.")
 (defvar-local chinwag-chat--origin nil
   "(BUFFER START END) of the region sent with the last message that had one.
 START and END are markers.  `chinwag-apply-code-block' applies code there.")
+
+(defvar-local chinwag-chat--edit-id nil
+  "The id of the user turn being edited in the draft, or nil.
+While it is set, sending the draft calls `chat/edit' on that turn.")
+
+(defvar-local chinwag-chat--edit-saved nil
+  "The draft as it was before an edit began; it comes back if it is abandoned.")
 
 (defvar-local chinwag-chat--note nil
   "A note for the header line, such as \"deleted from history\".")
@@ -323,6 +339,13 @@ That is `markdown-mode' when it is installed and
     (define-key map (kbd "C-c C-y") #'chinwag-apply-code-block)
     (define-key map (kbd "M-n") #'chinwag-next-code-block)
     (define-key map (kbd "M-p") #'chinwag-previous-code-block)
+    (define-key map (kbd "C-c C-r") #'chinwag-regenerate)
+    (define-key map (kbd "C-c C-e") #'chinwag-edit)
+    (define-key map (kbd "C-c C-q") #'chinwag-abandon-edit)
+    (define-key map (kbd "C-c C-v") #'chinwag-retry)
+    (define-key map (kbd "C-c [") #'chinwag-previous-sibling)
+    (define-key map (kbd "C-c ]") #'chinwag-next-sibling)
+    (define-key map (kbd "C-c C-z") #'chinwag-toggle-reasoning)
     map)
   "Keymap for `chinwag-chat-mode'.")
 
@@ -342,6 +365,16 @@ last one of the answers) to the kill ring, \\[chinwag-next-code-block] and
 one as the new text of the region sent as context with the last message
 that had one, as a diff to accept or reject.
 
+A conversation is a tree: each \"## Assistant\" heading names the model
+that answered, and a message with siblings shows which it is, as
+\"[2/3]\".  \\[chinwag-regenerate] answers the turn at point again (with
+a prefix argument, by another model), \\[chinwag-edit] edits the user turn
+at point in the draft (sent as a new branch; \\[chinwag-abandon-edit] abandons
+it), \\[chinwag-retry] retries a failed turn, and \\[chinwag-previous-sibling] and
+\\[chinwag-next-sibling] show the other versions of the message at point.
+A model's reasoning is folded: \\[chinwag-toggle-reasoning], or TAB or a click
+on it, shows it.
+
 \\{chinwag-chat-mode-map}"
   (setq-local word-wrap t)
   (setq-local chinwag-chat--input (copy-marker (point-max)))
@@ -352,6 +385,7 @@ that had one, as a diff to accept or reject.
     (setq-local font-lock-defaults '(chinwag-chat--font-lock-keywords t))
     (add-hook 'after-change-functions #'chinwag-chat--forget-fences nil t))
   (chinwag-chat--lean-display)
+  (add-to-invisibility-spec 'chinwag-reasoning)
   (setq-local chinwag-chat--fontify-function font-lock-fontify-region-function)
   (setq-local font-lock-fontify-region-function #'chinwag-chat--fontify-region)
   (add-hook 'kill-buffer-hook #'chinwag-chat--on-kill nil t))
@@ -541,7 +575,12 @@ It asks the backend nothing, so it may run from a notification handler."
                   (propertize (or provider "default provider") 'face 'bold)
                   " / " (or model "default model")
                   (if (chinwag-vault-locked-p) "   [vault locked]" "")
-                  (if chinwag-chat--note (concat "   [" chinwag-chat--note "]") "")))
+                  (if chinwag-chat--note (concat "   [" chinwag-chat--note "]") "")
+                  (if chinwag-chat--edit-id
+                      (substitute-command-keys
+                       "   [editing a message: \\<chinwag-chat-mode-map>\\[chinwag-send] \
+sends it as a new branch, \\[chinwag-abandon-edit] abandons it]")
+                    "")))
     (force-mode-line-update)))
 
 (defun chinwag-chat--update-all-headers (&rest _)
@@ -683,10 +722,44 @@ See `chinwag-chat--edit'."
   (declare (indent 0) (debug t))
   `(chinwag-chat--edit (lambda () ,@body)))
 
-(defun chinwag-chat--insert-heading (heading role)
-  "Insert HEADING for ROLE and a blank line at point."
-  (insert (propertize heading 'chinwag-role role 'chinwag-heading t)
+;; Each heading is marked with the role of its message and, once the
+;; message is part of `chinwag-chat--messages', with its index there
+;; (`chinwag-index'): commands find the message at point from it.
+
+(defun chinwag-chat--insert-heading (heading role &optional index)
+  "Insert HEADING for ROLE and a blank line at point.
+INDEX is the message's index in `chinwag-chat--messages', if known."
+  (insert (propertize heading 'chinwag-role role 'chinwag-heading t 'chinwag-index index)
           "\n\n"))
+
+(defun chinwag-chat--sibling-label (message)
+  "Return \"[N/M]\" for MESSAGE with siblings: its position and their count.
+Nil when it has none."
+  (let* ((siblings (append (plist-get message :siblings) nil))
+         (count (length siblings)))
+    (when (> count 1)
+      (format "[%d/%d]"
+              (1+ (or (cl-position (plist-get message :id) siblings :test #'equal) 0))
+              count))))
+
+(defun chinwag-chat--model-label (provider model)
+  "Return \"(PROVIDER/MODEL)\", or nil when MODEL is not known."
+  (and model (format "(%s)" (if provider (concat provider "/" model) model))))
+
+(defun chinwag-chat--heading-for (role &optional message)
+  "Return the heading of a message of ROLE (a symbol), MESSAGE if known.
+An answer's heading names its provider and model, and any message with
+siblings says which of them it is."
+  (string-join
+   (delq nil (list (pcase role
+                     ('user chinwag-chat-user-heading)
+                     ('system chinwag-chat-system-heading)
+                     (_ chinwag-chat-assistant-heading))
+                   (and (eq role 'assistant)
+                        (chinwag-chat--model-label (plist-get message :provider)
+                                                   (plist-get message :model)))
+                   (chinwag-chat--sibling-label message)))
+   " "))
 
 (defun chinwag-chat--separate ()
   "Insert newlines at point so that a blank line ends the text before it."
@@ -702,43 +775,163 @@ See `chinwag-chat--edit'."
   (chinwag-chat--separate)
   (chinwag-chat--insert-heading chinwag-chat-user-heading 'user))
 
+(defun chinwag-chat--role (role)
+  "Return the symbol of ROLE, a role name of the protocol."
+  (pcase role ("user" 'user) ("system" 'system) (_ 'assistant)))
+
 (defun chinwag-chat--insert-message (role content &optional reasoning status error)
   "Insert a finished message of ROLE with CONTENT at point.
-REASONING is shown dimmed before it; STATUS \"cancelled\" or \"error\"
+REASONING is shown folded before it; STATUS \"cancelled\" or \"error\"
 adds a note, with ERROR as the error's text."
-  (let ((role (pcase role ("user" 'user) ("system" 'system) (_ 'assistant))))
+  (chinwag-chat--insert-turn (list :role role :content content :reasoning reasoning
+                                   :status status :error error)
+                             nil))
+
+(defun chinwag-chat--insert-turn (message index)
+  "Insert MESSAGE, a message plist, at point; INDEX is its index, or nil.
+Its reasoning is shown folded before its text; a status \"cancelled\"
+or \"error\" adds a note."
+  (let ((role (chinwag-chat--role (plist-get message :role)))
+        (reasoning (plist-get message :reasoning)))
     (chinwag-chat--separate)
-    (chinwag-chat--insert-heading (pcase role
-                                    ('user chinwag-chat-user-heading)
-                                    ('system chinwag-chat-system-heading)
-                                    (_ chinwag-chat-assistant-heading))
-                                  role)
-    (when (and reasoning (not (string-empty-p reasoning)))
-      (insert (propertize reasoning 'font-lock-face 'chinwag-reasoning) "\n\n"))
-    (insert (or content "")))
-  (pcase status
+    (chinwag-chat--insert-heading (chinwag-chat--heading-for role message) role index)
+    (when (and (stringp reasoning) (not (string-empty-p reasoning)))
+      (let ((overlay (chinwag-chat--open-reasoning)))
+        (insert (propertize reasoning 'font-lock-face 'chinwag-reasoning))
+        (chinwag-chat--close-reasoning overlay)))
+    (insert (or (plist-get message :content) "")))
+  (pcase (plist-get message :status)
     ("cancelled" (chinwag-chat--insert-status "[stopped]"))
-    ("error" (chinwag-chat--insert-status (format "[error: %s]" (or error "unknown"))))))
+    ("error" (chinwag-chat--insert-status
+              (format "[error: %s]" (or (plist-get message :error) "unknown"))))))
 
 (defun chinwag-chat--insert-status (note)
   "Insert NOTE about an answer at point, separated from the answer."
   (chinwag-chat--separate)
   (insert (propertize note 'font-lock-face 'chinwag-status)))
 
-(defun chinwag-chat--render (messages)
+;;;; Reasoning
+
+;; A model's reasoning is rendered above its answer, folded: a
+;; "Reasoning" line, then the reasoning, invisible until opened.  Both
+;; are overlays (markdown-mode's font-lock would strip `invisible' and
+;; `keymap' text properties): the label's overlay holds the state, and
+;; its `chinwag-body' the overlay of the reasoning itself.
+
+(defvar chinwag-chat-reasoning-map
+  (let ((map (make-sparse-keymap)))
+    (define-key map (kbd "TAB") #'chinwag-toggle-reasoning)
+    (define-key map (kbd "<tab>") #'chinwag-toggle-reasoning)
+    (define-key map (kbd "RET") #'chinwag-toggle-reasoning)
+    (define-key map [mouse-1] #'chinwag-toggle-reasoning)
+    map)
+  "Keymap on a model's reasoning in a chat buffer.")
+
+(defun chinwag-chat--open-reasoning ()
+  "Insert the label of a reasoning at point; return the overlay of its body.
+The body is what is inserted at point afterwards, up to a call of
+`chinwag-chat--close-reasoning' (or `move-overlay' while it grows)."
+  (let ((label-start (point)))
+    (insert (propertize "Reasoning" 'font-lock-face 'chinwag-reasoning-label))
+    (let ((label (make-overlay label-start (point) nil nil nil))
+          (body nil))
+      (insert "\n")
+      (setq body (make-overlay (point) (point) nil nil nil))
+      (dolist (overlay (list label body))
+        (overlay-put overlay 'chinwag-reasoning label)
+        (overlay-put overlay 'keymap chinwag-chat-reasoning-map)
+        (overlay-put overlay 'evaporate t))
+      ;; The body starts empty: evaporating now would lose it.
+      (overlay-put body 'evaporate nil)
+      (overlay-put label 'chinwag-body body)
+      (overlay-put label 'mouse-face 'highlight)
+      (overlay-put label 'help-echo "mouse-1 or TAB: show or hide the reasoning")
+      (chinwag-chat--show-reasoning label nil)
+      body)))
+
+(defun chinwag-chat--close-reasoning (body)
+  "End the reasoning whose BODY overlay ends at point, and separate it."
+  (move-overlay body (overlay-start body) (point))
+  (insert "\n")
+  (move-overlay body (overlay-start body) (point))
+  (overlay-put body 'evaporate t)
+  (insert "\n"))
+
+(defun chinwag-chat--show-reasoning (label shown)
+  "Show the reasoning of LABEL (its label overlay) if SHOWN, else fold it."
+  (overlay-put (overlay-get label 'chinwag-body) 'invisible
+               (and (not shown) 'chinwag-reasoning))
+  (overlay-put label 'chinwag-shown shown)
+  (overlay-put label 'after-string
+               (propertize (if shown "  [TAB hides it]" "  [hidden: TAB shows it]")
+                           'face 'shadow)))
+
+(defun chinwag-chat--reasoning-labels ()
+  "Return the label overlays of the reasonings in this buffer, in order."
+  (sort (cl-remove-if-not (lambda (overlay) (overlay-get overlay 'chinwag-body))
+                          (overlays-in (point-min) (point-max)))
+        (lambda (a b) (< (overlay-start a) (overlay-start b)))))
+
+(defun chinwag-chat--reasoning-at (pos)
+  "Return the label overlay of the reasoning at POS, or of its message.
+Failing both, the last reasoning of the chat; nil if there is none."
+  (or (cl-some (lambda (overlay) (overlay-get overlay 'chinwag-reasoning))
+               (overlays-at pos))
+      (let ((span (chinwag-chat--span-at pos)))
+        (and span
+             (cl-find-if (lambda (label)
+                           (<= (plist-get span :heading) (overlay-start label)
+                               (plist-get span :end)))
+                         (chinwag-chat--reasoning-labels))))
+      (car (last (chinwag-chat--reasoning-labels)))))
+
+;;;###autoload
+(defun chinwag-toggle-reasoning (&optional event)
+  "Show or hide a model's reasoning: the one at point, or of the answer at point.
+Elsewhere, the last one of the chat.  Reasoning is hidden at first;
+TAB or a click on it (EVENT) shows it too."
+  (interactive (list last-nonmenu-event))
+  (let ((pos (if (mouse-event-p event) (posn-point (event-start event)) (point))))
+    (with-current-buffer (if (mouse-event-p event)
+                             (window-buffer (posn-window (event-start event)))
+                           (chinwag-chat-code-buffer))
+      (let ((label (chinwag-chat--reasoning-at pos)))
+        (unless label
+          (user-error "No reasoning in this chat"))
+        (chinwag-chat--show-reasoning label (not (overlay-get label 'chinwag-shown)))
+        (overlay-get label 'chinwag-shown)))))
+
+;;;; Rendering
+
+(defun chinwag-chat--render (messages &optional open)
   "Replace the transcript with MESSAGES (plists) and the next user heading.
-The draft is kept."
-  (chinwag-chat--editing
-    (delete-region (point-min) (point))
-    (when chinwag-chat--system
-      (chinwag-chat--insert-message "system" chinwag-chat--system))
-    (dolist (message messages)
-      (unless (equal (plist-get message :role) "system")
-        (chinwag-chat--insert-message
-         (plist-get message :role) (plist-get message :content)
-         (plist-get message :reasoning) (plist-get message :status)
-         (plist-get message :error))))
-    (chinwag-chat--insert-user-heading))
+With OPEN, leave out the next user heading: the transcript ends with
+the last message, and an answer is opened after it.  The draft is kept,
+and so are the start and point of each window showing the buffer, as
+near as the new transcript allows."
+  (let* ((windows (get-buffer-window-list nil nil t))
+         (starts (mapcar (lambda (window) (cons window (window-start window))) windows))
+         (old (marker-position chinwag-chat--input))
+         (index -1))
+    (chinwag-chat--editing
+      (delete-region (point-min) (point))
+      (when chinwag-chat--system
+        (chinwag-chat--insert-message "system" chinwag-chat--system))
+      (dolist (message messages)
+        (setq index (1+ index))
+        (unless (equal (plist-get message :role) "system")
+          (chinwag-chat--insert-turn message index)))
+      (unless open
+        (chinwag-chat--insert-user-heading)))
+    (let* ((new (marker-position chinwag-chat--input))
+           (delta (- new old)))
+      (dolist (entry starts)
+        (when (window-live-p (car entry))
+          (set-window-start (car entry)
+                            (if (>= (cdr entry) old)
+                                (+ (cdr entry) delta)
+                              (min (cdr entry) new))
+                            t)))))
   (setq chinwag-chat--messages messages))
 
 ;;;; Streaming
@@ -756,14 +949,17 @@ The draft is kept."
 (setf (alist-get 'chat/delta chinwag-rpc-notification-functions)
       #'chinwag-chat--on-delta)
 
-(defun chinwag-chat--open-answer ()
+(defun chinwag-chat--open-answer (&optional provider model)
   "Insert an empty answer and the next user heading above the draft.
-Return a marker at the end of the answer, where deltas go: the draft
-stays below, and the user may go on writing while the answer comes."
+Its heading names PROVIDER and MODEL, when MODEL is known.  Return a
+marker at the end of the answer, where deltas go: the draft stays
+below, and the user may go on writing while the answer comes."
   (let (marker)
     (chinwag-chat--editing
       (chinwag-chat--separate)
-      (chinwag-chat--insert-heading chinwag-chat-assistant-heading 'assistant)
+      (chinwag-chat--insert-heading
+       (chinwag-chat--heading-for 'assistant (list :provider provider :model model))
+       'assistant (length chinwag-chat--messages))
       (setq marker (point-marker))
       (insert "\n\n")
       (chinwag-chat--insert-heading chinwag-chat-user-heading 'user))
@@ -797,12 +993,16 @@ Nothing is recorded for undo."
             (goto-char at)
             (cond
              (reasoning
-              (setf (chinwag-chat--stream-reasoning stream) t)
-              (insert (propertize delta 'font-lock-face 'chinwag-reasoning)))
+              (unless (chinwag-chat--stream-text-start stream)
+                (let ((body (or (chinwag-chat--stream-reasoning stream)
+                                (setf (chinwag-chat--stream-reasoning stream)
+                                      (chinwag-chat--open-reasoning)))))
+                  (insert (propertize delta 'font-lock-face 'chinwag-reasoning))
+                  (move-overlay body (overlay-start body) (point)))))
              (t
               (unless (chinwag-chat--stream-text-start stream)
                 (when (chinwag-chat--stream-reasoning stream)
-                  (insert "\n\n"))
+                  (chinwag-chat--close-reasoning (chinwag-chat--stream-reasoning stream)))
                 (setf (chinwag-chat--stream-text-start stream) (copy-marker (point))))
               (cond
                ((not (integerp (chinwag-chat--stream-deferred stream)))
@@ -854,22 +1054,30 @@ Nothing is recorded for undo."
              (or (chinwag-chat--stream-text-start stream) marker) marker)))
       "")))
 
-(defun chinwag-chat--close-answer (stream note &optional status error)
+(defun chinwag-chat--close-answer (stream note &optional status error ids)
   "End the display of STREAM's answer, with NOTE if non-nil.
 The answer is recorded in the buffer's conversation with STATUS (default
-\"complete\") and ERROR.  Whatever the user is writing stays as it is."
+\"complete\") and ERROR.  IDS, a `chat/send' result or the data of its
+error, gives the ids of the answer and of the user turn it answers, and
+the provider and model that answered.  Whatever the user is writing
+stays as it is."
   (let ((buffer (chinwag-chat--stream-buffer stream)))
     (when (buffer-live-p buffer)
       (with-current-buffer buffer
         (let ((marker (chinwag-chat--stream-marker stream)))
           (when (marker-buffer marker)
+            (setf (chinwag-chat--stream-answer stream) (length chinwag-chat--messages))
             (setq chinwag-chat--messages
                   (append chinwag-chat--messages
                           (list (chinwag-rpc-compact
                                  :role "assistant"
                                  :content (chinwag-chat--answer-text stream)
+                                 :reasoning (chinwag-chat--reasoning-text stream)
                                  :status (or status "complete")
-                                 :error error))))
+                                 :error error
+                                 :provider (chinwag-chat--stream-provider stream)
+                                 :model (chinwag-chat--stream-model stream)))))
+            (chinwag-chat--record-ids stream ids)
             (chinwag-chat--fontify-deferred stream)
             (chinwag-chat--editing
               ;; The heading of the draft is written again after the note.
@@ -880,6 +1088,52 @@ The answer is recorded in the buffer's conversation with STATUS (default
             (set-marker marker nil)
             (when (chinwag-chat--stream-text-start stream)
               (set-marker (chinwag-chat--stream-text-start stream) nil))))))))
+
+(defun chinwag-chat--with (message &rest plist)
+  "Return MESSAGE with the keys and values of PLIST (nil values left out)."
+  (let ((result (copy-sequence message)))
+    (cl-loop for (key value) on plist by #'cddr
+             when value do (setq result (plist-put result key value)))
+    result))
+
+(defun chinwag-chat--record-ids (stream ids)
+  "Give the messages of STREAM's turn the ids in IDS, if they have none.
+IDS is a `chat/send' result, or the data of its error: `messageId' and
+`userMessageId', and `provider' and `model' of the answer.  A new
+message's only sibling known is itself until the chat is shown again."
+  (let ((user (chinwag-chat--stream-user stream))
+        (answer (chinwag-chat--stream-answer stream))
+        (id (plist-get ids :messageId))
+        (user-id (plist-get ids :userMessageId)))
+    (when (and user user-id (nth user chinwag-chat--messages)
+               (not (plist-get (nth user chinwag-chat--messages) :id)))
+      (setf (nth user chinwag-chat--messages)
+            (chinwag-chat--with (nth user chinwag-chat--messages)
+                                :id user-id :parentId (chinwag-chat--last-id user)
+                                :siblings (vector user-id))))
+    (when (and answer id (nth answer chinwag-chat--messages)
+               (not (plist-get (nth answer chinwag-chat--messages) :id)))
+      (setf (nth answer chinwag-chat--messages)
+            (chinwag-chat--with (nth answer chinwag-chat--messages)
+                                :id id :parentId user-id :siblings (vector id)
+                                :provider (plist-get ids :provider)
+                                :model (plist-get ids :model))))))
+
+(defun chinwag-chat--last-id (&optional before)
+  "Return the id of the last message with an id in this buffer's branch.
+With BEFORE, an index, of the last one before it."
+  (cl-loop for message in (reverse (if before
+                                       (seq-take chinwag-chat--messages before)
+                                     chinwag-chat--messages))
+           thereis (plist-get message :id)))
+
+(defun chinwag-chat--reasoning-text (stream)
+  "Return the reasoning of STREAM's answer so far, or nil."
+  (let ((body (chinwag-chat--stream-reasoning stream)))
+    (when (and body (overlay-buffer body))
+      (with-current-buffer (overlay-buffer body)
+        (string-trim-right
+         (buffer-substring-no-properties (overlay-start body) (overlay-end body)))))))
 
 (defun chinwag-chat--repair-answer (stream content)
   "Make STREAM's answer text equal CONTENT, the whole answer as saved.
@@ -903,15 +1157,20 @@ Deltas are not lost in normal operation; this covers a handler error."
         (state (chinwag-chat--stream-state stream)))
     (chinwag-chat--end-stream stream)
     (setf (chinwag-chat--stream-state stream) 'done)
+    (when (and (buffer-live-p buffer) (eq state 'stopped))
+      (with-current-buffer buffer
+        (chinwag-chat--record-ids stream result)))
     (when (and (buffer-live-p buffer) (eq state 'streaming))
       (with-current-buffer buffer
         (chinwag-chat--repair-answer stream (plist-get result :content))
-        (chinwag-chat--close-answer stream nil)
+        (chinwag-chat--close-answer stream nil nil nil result)
         (setq chinwag-chat--synced nil)
         (let ((stats (chinwag-chat--stats result)))
           (chinwag-chat--set-mode-line (format "[%s]" stats))
           (unless (get-buffer-window buffer t)
             (message "chinwag: answer ready in %s (%s)" (buffer-name) stats)))
+        (when (chinwag-chat--stream-after stream)
+          (funcall (chinwag-chat--stream-after stream) result))
         (run-hook-with-args 'chinwag-chat-answer-functions result)))))
 
 (defun chinwag-chat--on-error (stream error)
@@ -921,16 +1180,27 @@ Deltas are not lost in normal operation; this covers a handler error."
         (cancelled (eql (plist-get error :code) -32800)))
     (chinwag-chat--end-stream stream)
     (setf (chinwag-chat--stream-state stream) 'done)
+    (when (and (buffer-live-p buffer) (eq state 'stopped))
+      (with-current-buffer buffer
+        (let ((data (plist-get error :data)))
+          (when (listp data)
+            (chinwag-chat--record-ids stream data)))
+        (when (chinwag-chat--stream-after stream)
+          (funcall (chinwag-chat--stream-after stream) error))))
     (when (and (buffer-live-p buffer) (eq state 'streaming))
       (with-current-buffer buffer
         (let ((text (chinwag-rpc-error-message error)))
           (chinwag-chat--close-answer
            stream (if cancelled "[stopped]" (format "[error: %s]" text))
-           (if cancelled "cancelled" "error") (and (not cancelled) text))
+           (if cancelled "cancelled" "error") (and (not cancelled) text)
+           (let ((data (plist-get error :data)))
+             (and (listp data) data)))
           (setq chinwag-chat--synced nil)
           (chinwag-chat--set-mode-line (if cancelled "[stopped]" "[error]"))
           (unless cancelled
             (message "chinwag: %s" text))
+          (when (chinwag-chat--stream-after stream)
+            (funcall (chinwag-chat--stream-after stream) error))
           (run-hook-with-args 'chinwag-chat-answer-functions
                               (if cancelled 'stopped error)))))))
 
@@ -1001,23 +1271,73 @@ Deltas are not lost in normal operation; this covers a handler error."
                 (substitute-command-keys "\\[chinwag-stop]")))
   (chinwag-chat--ensure-chat))
 
+(cl-defun chinwag-chat--start-turn (method params &key user provider model after)
+  "Open an answer above the draft and ask the backend for it.
+METHOD is `chat/send', `chat/regenerate' or `chat/edit', with PARAMS.
+USER is the index of the user turn in the conversation when this
+buffer added it (its id is filled in from the result); PROVIDER and
+MODEL are named in the answer's heading; AFTER, if non-nil, is called
+in the buffer with the result or the error once the answer ended.
+Return the stream."
+  (let ((stream (chinwag-chat--make-stream
+                 :buffer (current-buffer)
+                 :chat-id chinwag-chat--id
+                 :marker (chinwag-chat--open-answer provider model)
+                 :start (float-time)
+                 :user user :after after :provider provider :model model)))
+    (setq chinwag-chat--stream stream
+          chinwag-chat--last-buffer (current-buffer)
+          chinwag-chat--synced nil
+          chinwag-chat--generation (1+ chinwag-chat--generation))
+    (puthash chinwag-chat--id stream chinwag-chat--streams)
+    (setf (chinwag-chat--stream-timer stream)
+          (run-with-timer chinwag-mode-line-interval chinwag-mode-line-interval
+                          #'chinwag-chat--show-progress stream))
+    (chinwag-chat--set-mode-line "[answering]")
+    (condition-case err
+        (chinwag-async-request
+         method params
+         :timeout nil
+         :abandoned (lambda () (not (eq (chinwag-chat--stream-state stream) 'streaming)))
+         :on-success (lambda (result) (chinwag-chat--on-answer stream result))
+         :on-error (lambda (error) (chinwag-chat--on-error stream error)))
+      (error
+       (chinwag-chat--on-error stream (list :code -1 :message (error-message-string err)))))
+    stream))
+
 (defun chinwag-chat--submit (content context)
   "Send CONTENT with CONTEXT (a list of region plists) from this chat buffer.
 The draft is replaced by CONTENT in the transcript, followed by the
 formatted CONTEXT; the answer comes below it, and a new, empty draft
-below that, ready for the next message while the answer streams."
+below that, ready for the next message while the answer streams.
+The message follows the last one the buffer shows (`parentId').  While
+a turn is being edited (`chinwag-edit'), it replaces that turn instead,
+as a new branch (`chat/edit'), and the draft from before the edit comes
+back."
   (chinwag-chat--prepare)
   (unless chinwag-chat--title
     (setq chinwag-chat--title (chinwag-chat--title-from content))
     (chinwag-chat--rename-buffer))
-  (let ((text (if context
-                  (concat (string-trim-right content) "\n\n"
-                          (mapconcat #'chinwag-chat-format-region context "\n\n"))
-                content))
-        (in-draft (>= (point) chinwag-chat--input))
-        (windows (seq-filter (lambda (window)
-                               (>= (window-point window) chinwag-chat--input))
-                             (get-buffer-window-list nil nil t))))
+  (let* ((text (if context
+                   (concat (string-trim-right content) "\n\n"
+                           (mapconcat #'chinwag-chat-format-region context "\n\n"))
+                 content))
+         (edit-id chinwag-chat--edit-id)
+         (edited (and edit-id (cl-position edit-id chinwag-chat--messages
+                                           :key (lambda (m) (plist-get m :id))
+                                           :test #'equal)))
+         (saved chinwag-chat--edit-saved)
+         (in-draft (>= (point) chinwag-chat--input))
+         (windows (seq-filter (lambda (window)
+                                (>= (window-point window) chinwag-chat--input))
+                              (get-buffer-window-list nil nil t))))
+    (when (and edit-id (not edited))
+      (chinwag-chat--end-edit)
+      (user-error "The message being edited is no longer shown; the edit is abandoned"))
+    (when edited
+      ;; The branch as it will be: up to the edited turn, which this replaces.
+      (chinwag-chat--render (seq-take chinwag-chat--messages edited))
+      (chinwag-chat--end-edit))
     ;; What was typed is sent: it leaves the draft, and its undo records go.
     (let ((inhibit-read-only t)
           (buffer-undo-list t))
@@ -1027,38 +1347,53 @@ below that, ready for the next message while the answer streams."
     (unless (eq buffer-undo-list t)
       (setq buffer-undo-list nil))
     (chinwag-chat--editing (insert text))
-    (setq chinwag-chat--messages
-          (append chinwag-chat--messages (list (list :role "user" :content text)))
-          chinwag-chat--synced nil
-          chinwag-chat--generation (1+ chinwag-chat--generation))
-    (let ((stream (chinwag-chat--make-stream
-                   :buffer (current-buffer)
-                   :chat-id chinwag-chat--id
-                   :marker (chinwag-chat--open-answer)
-                   :start (float-time))))
+    (let* ((user (length chinwag-chat--messages))
+           (parent (chinwag-chat--last-id))
+           (stream nil))
+      (chinwag-chat--mark-heading user)
+      (setq chinwag-chat--messages
+            (append chinwag-chat--messages (list (list :role "user" :content text))))
+      (setq stream
+            (chinwag-chat--start-turn
+             (if edited 'chat/edit 'chat/send)
+             (if edited
+                 (chinwag-rpc-compact :chatId chinwag-chat--id
+                                      :messageId edit-id
+                                      :content content
+                                      :context (and context (vconcat context)))
+               (chinwag-rpc-compact :chatId chinwag-chat--id
+                                    :parentId parent
+                                    :content content
+                                    :context (and context (vconcat context))))
+             :user user
+             :provider (chinwag-chat--effective-provider t)
+             :model (chinwag-chat--effective-model t)
+             :after (and edited #'chinwag-chat--reload)))
+      (when (and edited saved (not (string-empty-p saved)))
+        (save-excursion
+          (goto-char (point-max))
+          (insert saved)))
       (when in-draft (goto-char (point-max)))
       (dolist (window windows)
         (set-window-point window (point-max)))
-      (setq chinwag-chat--stream stream
-            chinwag-chat--last-buffer (current-buffer))
-      (puthash chinwag-chat--id stream chinwag-chat--streams)
-      (setf (chinwag-chat--stream-timer stream)
-            (run-with-timer chinwag-mode-line-interval chinwag-mode-line-interval
-                            #'chinwag-chat--show-progress stream))
-      (chinwag-chat--set-mode-line "[answering]")
-      (condition-case err
-          (chinwag-async-request
-           'chat/send
-           (chinwag-rpc-compact :chatId chinwag-chat--id
-                                :content content
-                                :context (and context (vconcat context)))
-           :timeout nil
-           :abandoned (lambda () (not (eq (chinwag-chat--stream-state stream) 'streaming)))
-           :on-success (lambda (result) (chinwag-chat--on-answer stream result))
-           :on-error (lambda (error) (chinwag-chat--on-error stream error)))
-        (error
-         (chinwag-chat--on-error stream (list :code -1 :message (error-message-string err)))))
       stream)))
+
+(defun chinwag-chat--mark-heading (index)
+  "Mark the heading of the draft as that of message INDEX, now being sent."
+  (save-excursion
+    (save-restriction
+      (widen)
+      (let* ((inhibit-read-only t)
+             (end (progn (goto-char chinwag-chat--input)
+                         (skip-chars-backward "\n")
+                         (point)))
+             (start (and (> end (point-min))
+                         (get-text-property (1- end) 'chinwag-heading)
+                         (or (previous-single-property-change end 'chinwag-heading)
+                             (point-min)))))
+        (when start
+          (with-silent-modifications
+            (put-text-property start end 'chinwag-index index)))))))
 
 (defun chinwag-chat--input-text ()
   "Return the text the user wrote in the input area."
@@ -1110,6 +1445,234 @@ it, the buffer shows it again first, with the draft kept."
                                 (error-message-string err)))))
     (chinwag-chat--submit content nil)))
 
+;;;; Branches
+
+;; A conversation is a tree.  The buffer shows one branch, from the top
+;; to the chat's current leaf; commands below act on the message at
+;; point (or the last one), and once the backend has written a new
+;; branch, the buffer shows the chat again as saved (`history/get'), so
+;; that the sibling counts are right.  The draft is never touched by
+;; that, and undo still sees the draft only.
+
+(defun chinwag-chat--message-at (pos)
+  "Return the index of the message POS is in, or nil (draft, no message)."
+  (plist-get (chinwag-chat--span-at pos) :index))
+
+(defun chinwag-chat--user-turn (index)
+  "Return the index of the user turn of message INDEX (itself if a user turn)."
+  (let ((i index))
+    (while (and i (>= i 0)
+                (not (equal (plist-get (nth i chinwag-chat--messages) :role) "user")))
+      (setq i (1- i)))
+    (and i (>= i 0) i)))
+
+(defun chinwag-chat--last-user-turn ()
+  "Return the index of the last user turn shown, or nil."
+  (chinwag-chat--user-turn (1- (length chinwag-chat--messages))))
+
+(defun chinwag-chat--require-id (index what)
+  "Return the id of message INDEX, or signal that WHAT needs a saved message."
+  (or (plist-get (nth index chinwag-chat--messages) :id)
+      (user-error "This message was not saved, so it cannot be %s; send it again" what)))
+
+(defun chinwag-chat--idle-chat ()
+  "Return this chat buffer, making sure it has a chat and no answer coming."
+  (let ((buffer (chinwag-chat-code-buffer)))
+    (with-current-buffer buffer
+      (chinwag-chat--wait-for-previous)
+      (when chinwag-chat--stream
+        (user-error "An answer is still coming; %s stops it"
+                    (substitute-command-keys "\\<chinwag-chat-mode-map>\\[chinwag-stop]")))
+      (unless chinwag-chat--id
+        (user-error "This chat has no message yet")))
+    buffer))
+
+(defun chinwag-chat--reload (&rest _)
+  "Show this buffer's chat again as saved, without waiting for it.
+The draft, and the windows' start and point, are kept."
+  (let ((buffer (current-buffer))
+        (id chinwag-chat--id)
+        (generation chinwag-chat--generation))
+    (when id
+      (chinwag-rpc-async
+       'history/get (list :chatId id)
+       :on-success (lambda (chat)
+                     (when (buffer-live-p buffer)
+                       (with-current-buffer buffer
+                         (when (and (equal chinwag-chat--id id)
+                                    (= chinwag-chat--generation generation)
+                                    (not chinwag-chat--stream))
+                           (chinwag-chat--show-saved chat t)))))
+       :on-error (lambda (error)
+                   (chinwag-rpc-log "reload of %s failed: %s" (buffer-name buffer)
+                                    (plist-get error :message)))))))
+
+(defun chinwag-chat--regenerate (index &optional provider model)
+  "Answer again the user turn INDEX, by PROVIDER and MODEL if non-nil.
+The branch is shown up to that turn, the new answer streams below it,
+and the chat is shown again as saved once it ended."
+  (let ((id (chinwag-chat--require-id index "answered again")))
+    (chinwag-chat--render (seq-take chinwag-chat--messages (1+ index)) t)
+    (chinwag-chat--start-turn
+     'chat/regenerate
+     (chinwag-rpc-compact :chatId chinwag-chat--id :messageId id
+                          :provider provider :model model)
+     :provider (or provider (chinwag-chat--effective-provider t))
+     :model (or model
+                (and provider (chinwag-chat--default-model provider t))
+                (and (not provider) (chinwag-chat--effective-model t)))
+     :after #'chinwag-chat--reload)))
+
+;;;###autoload
+(defun chinwag-regenerate (&optional choose)
+  "Answer again the turn at point, or the last turn of the chat.
+On a user turn or on one of its answers, that turn is answered again;
+the new answer is a sibling of the others, which all stay (see them with
+\\<chinwag-chat-mode-map>\\[chinwag-previous-sibling] and \\[chinwag-next-sibling]).  With a prefix argument CHOOSE, choose the
+provider and model of the new answer first (the chat keeps its own)."
+  (interactive "P")
+  (with-current-buffer (chinwag-chat--idle-chat)
+    (let* ((at (chinwag-chat--message-at (point)))
+           (index (if at (chinwag-chat--user-turn at) (chinwag-chat--last-user-turn)))
+           (provider (and choose (chinwag-chat--read-provider)))
+           (model (and choose (chinwag-chat--read-model provider))))
+      (unless index
+        (user-error "No turn to answer again"))
+      (chinwag-chat--regenerate index provider model))))
+
+(defun chinwag-chat--failed-p (index)
+  "Return non-nil if the user turn INDEX has no answer, or a failed one."
+  (let ((next (nth (1+ index) chinwag-chat--messages)))
+    (or (null next)
+        (equal (plist-get next :role) "user")
+        (equal (plist-get next :status) "error"))))
+
+;;;###autoload
+(defun chinwag-regenerate-by-another-model ()
+  "Answer again the turn at point (or the last one) by a model chosen first.
+That is `chinwag-regenerate' with a prefix argument."
+  (interactive)
+  (chinwag-regenerate t))
+
+;;;###autoload
+(defun chinwag-retry ()
+  "Retry the failed turn at point, or the last failed turn of the chat.
+A turn failed when its answer is an error, or never came; retrying it
+answers it again (`chat/regenerate')."
+  (interactive)
+  (with-current-buffer (chinwag-chat--idle-chat)
+    (let* ((at (chinwag-chat--message-at (point)))
+           (index (if at
+                      (chinwag-chat--user-turn at)
+                    (cl-loop for i downfrom (1- (length chinwag-chat--messages)) to 0
+                             when (and (equal (plist-get (nth i chinwag-chat--messages) :role)
+                                              "user")
+                                       (chinwag-chat--failed-p i))
+                             return i))))
+      (unless (and index (chinwag-chat--failed-p index))
+        (user-error (if at "This turn did not fail" "No failed turn to retry")))
+      (chinwag-chat--regenerate index))))
+
+(defun chinwag-chat--end-edit ()
+  "Forget the edit in progress (the draft is left as it is)."
+  (setq chinwag-chat--edit-id nil
+        chinwag-chat--edit-saved nil)
+  (chinwag-chat--update-header))
+
+(defun chinwag-chat--set-draft (text)
+  "Replace the draft with TEXT, as the user's own change, and go to its end."
+  (save-restriction
+    (widen)
+    (delete-region chinwag-chat--input (point-max))
+    (goto-char (point-max))
+    (insert text)))
+
+;;;###autoload
+(defun chinwag-edit ()
+  "Edit the user turn at point, or the last one, in the draft.
+Its text replaces the draft (the draft comes back afterwards); sending
+it with \\<chinwag-chat-mode-map>\\[chinwag-send] makes a new branch from the turn's parent
+\(`chat/edit'): the original turn and its answers stay, as siblings.
+\\[chinwag-abandon-edit] abandons the edit."
+  (interactive)
+  (with-current-buffer (chinwag-chat--idle-chat)
+    (let* ((at (chinwag-chat--message-at (point)))
+           (index (if at (chinwag-chat--user-turn at) (chinwag-chat--last-user-turn))))
+      (unless index
+        (user-error "No message of yours to edit"))
+      (let ((id (chinwag-chat--require-id index "edited")))
+        (unless chinwag-chat--edit-id
+          (setq chinwag-chat--edit-saved (chinwag-chat--input-text)))
+        (setq chinwag-chat--edit-id id)
+        (chinwag-chat--set-draft (plist-get (nth index chinwag-chat--messages) :content))
+        (chinwag-chat--update-header)
+        (message "%s" (substitute-command-keys
+                       "chinwag: editing; \\<chinwag-chat-mode-map>\\[chinwag-send] \
+sends it as a new branch, \\[chinwag-abandon-edit] abandons it"))
+        id))))
+
+;;;###autoload
+(defun chinwag-abandon-edit ()
+  "Abandon the edit in progress: the draft from before it comes back."
+  (interactive)
+  (with-current-buffer (chinwag-chat-code-buffer)
+    (unless chinwag-chat--edit-id
+      (user-error "No edit in progress"))
+    (chinwag-chat--set-draft (or chinwag-chat--edit-saved ""))
+    (chinwag-chat--end-edit)
+    (message "chinwag: edit abandoned")))
+
+(defun chinwag-chat--switch (step)
+  "Show the sibling STEP places from the message at point (or the last one)."
+  (with-current-buffer (chinwag-chat--idle-chat)
+    (let* ((at (chinwag-chat--message-at (point)))
+           (index (or at (1- (length chinwag-chat--messages))))
+           (message (and (>= index 0) (nth index chinwag-chat--messages)))
+           (siblings (append (plist-get message :siblings) nil))
+           (position (cl-position (plist-get message :id) siblings :test #'equal))
+           (target (and position (nth (+ position step) siblings))))
+      (cond
+       ((null message) (user-error "No message here"))
+       ((< (length siblings) 2)
+        (user-error "This message has no other version"))
+       ((or (null target) (< (+ position step) 0))
+        (user-error "This is the %s version (%s)" (if (> step 0) "last" "first")
+                    (chinwag-chat--sibling-label message))))
+      (chinwag-chat--show-saved
+       (chinwag-request 'chat/switch (list :chatId chinwag-chat--id :messageId target))
+       t)
+      (let ((shown (cl-position target chinwag-chat--messages
+                                :key (lambda (m) (plist-get m :id)) :test #'equal)))
+        (when (and at shown)
+          (let ((span (cl-find shown (chinwag-chat--message-spans)
+                               :key (lambda (span) (plist-get span :index)))))
+            (when span (goto-char (plist-get span :heading)))))
+        (when shown
+          (let ((message (nth shown chinwag-chat--messages)))
+            (message "chinwag: %s %s" (if (equal (plist-get message :role) "user")
+                                          "message" "answer")
+                     (string-join (delq nil (list (chinwag-chat--sibling-label message)
+                                                  (chinwag-chat--model-label
+                                                   (plist-get message :provider)
+                                                   (plist-get message :model))))
+                                  " "))))
+        target))))
+
+;;;###autoload
+(defun chinwag-next-sibling ()
+  "Show the next version of the message at point (or of the last message).
+Versions are the answers to the same turn (regenerated), or the edits of
+a turn; the branch below the version shown is the one last continued."
+  (interactive)
+  (chinwag-chat--switch 1))
+
+;;;###autoload
+(defun chinwag-previous-sibling ()
+  "Show the previous version of the message at point (or of the last message).
+See `chinwag-next-sibling'."
+  (interactive)
+  (chinwag-chat--switch -1))
+
 ;;;; Code blocks
 
 (defun chinwag-chat--remember-origin (origin)
@@ -1127,10 +1690,12 @@ it, the buffer shows it again first, with the draft kept."
                   marker)))))
 
 (defun chinwag-chat--message-spans ()
-  "Return the messages of the transcript as (ROLE START END), in order.
-START is after the heading line, END at the next heading or at the
-draft.  Headings are the rendered ones (a \"## You\" in a message's
-text is not one)."
+  "Return the messages of the transcript as plists, in order.
+Each has :role, :index (in `chinwag-chat--messages', nil if not known),
+:heading (where its heading starts), :start (after the heading line)
+and :end (at the next heading, or at the draft).  Headings are the
+rendered ones (a \"## You\" in a message's text is not one); the last
+is the heading of the draft."
   (save-excursion
     (save-restriction
       (widen)
@@ -1143,14 +1708,23 @@ text is not one)."
                          (next-single-property-change pos 'chinwag-heading nil limit))))
             (if (>= start limit)
                 (setq pos nil)
-              (let* ((role (get-text-property start 'chinwag-role))
-                     (body (progn (goto-char start) (min limit (1+ (line-end-position)))))
+              (let* ((body (progn (goto-char start) (min limit (1+ (line-end-position)))))
                      (next (next-single-property-change
                             (next-single-property-change start 'chinwag-heading nil limit)
                             'chinwag-heading nil limit)))
-                (push (list role body next) spans)
+                (push (list :role (get-text-property start 'chinwag-role)
+                            :index (get-text-property start 'chinwag-index)
+                            :heading start :start body :end next)
+                      spans)
                 (setq pos next)))))
         (nreverse spans)))))
+
+(defun chinwag-chat--span-at (pos)
+  "Return the span (see `chinwag-chat--message-spans') POS is in, or nil.
+In the draft, or above the first heading, there is none."
+  (cl-find-if (lambda (span) (and (<= (plist-get span :heading) pos)
+                                  (< pos (plist-get span :end))))
+              (chinwag-chat--message-spans)))
 
 (defun chinwag-chat--blocks-in (role start end)
   "Return the fenced code blocks of a ROLE message from START to END.
@@ -1186,8 +1760,9 @@ answer still streaming) ends there."
 (defun chinwag-chat-code-blocks ()
   "Return the fenced code blocks of this chat's transcript, in order.
 See `chinwag-chat--blocks-in' for their form."
-  (cl-loop for (role start end) in (chinwag-chat--message-spans)
-           nconc (chinwag-chat--blocks-in role start end)))
+  (cl-loop for span in (chinwag-chat--message-spans)
+           nconc (chinwag-chat--blocks-in (plist-get span :role) (plist-get span :start)
+                                          (plist-get span :end))))
 
 (defun chinwag-chat--block-at (pos blocks)
   "Return the block of BLOCKS that POS is in (its fences included), or nil."
@@ -1296,7 +1871,8 @@ The draft is kept.  Return non-nil if the transcript was rendered again."
          (roles (lambda (list)
                   (delq nil (mapcar (lambda (m)
                                       (let ((role (plist-get m :role)))
-                                        (and (not (equal role "system")) role)))
+                                        (and (not (equal role "system"))
+                                             (or (plist-get m :id) role))))
                                     list)))))
     (cond
      ((and (not force) chinwag-chat--synced (equal signature chinwag-chat--synced))
@@ -1313,7 +1889,8 @@ The draft is kept.  Return non-nil if the transcript was rendered again."
             chinwag-chat--synced signature)
       (chinwag-chat--render messages)
       (chinwag-chat--update-header)
-      (chinwag-rpc-log "%s shown again: the chat changed elsewhere" (buffer-name))
+      (unless force
+        (chinwag-rpc-log "%s shown again: the chat changed elsewhere" (buffer-name)))
       t))))
 
 (defun chinwag-chat-refresh (&optional force)
@@ -1534,6 +2111,27 @@ The next message in that buffer starts a new chat."
 
 ;;;; Models
 
+(defun chinwag-chat--read-model (provider)
+  "Read a model of PROVIDER with completion over its model list.
+When the list cannot be had, a typed name is taken."
+  (let* ((models (condition-case err
+                     (mapcar (lambda (m) (plist-get m :id))
+                             (plist-get (chinwag-request 'models/list
+                                                         (list :provider provider))
+                                        :models))
+                   (error
+                    (message "chinwag: cannot list the models of %s (%s); type a name"
+                             provider (error-message-string err))
+                    nil)))
+         (current (if (equal provider (chinwag-chat--effective-provider))
+                      (chinwag-chat--effective-model)
+                    (chinwag-chat--default-model provider)))
+         (model (completing-read (format-prompt "Model of %s" current provider)
+                                 models nil nil nil nil current)))
+    (when (string-empty-p model)
+      (user-error "No model chosen"))
+    model))
+
 (defun chinwag-chat--read-provider ()
   "Read a provider name with completion."
   (let* ((providers (plist-get (chinwag-chat--provider-list) :providers))
@@ -1550,22 +2148,7 @@ With a prefix argument CHOOSE-PROVIDER, choose the provider first."
     (let* ((provider (if choose-provider
                          (chinwag-chat--read-provider)
                        (chinwag-chat--effective-provider)))
-           (models (condition-case err
-                       (mapcar (lambda (m) (plist-get m :id))
-                               (plist-get (chinwag-request 'models/list
-                                                           (list :provider provider))
-                                          :models))
-                     (error
-                      (message "chinwag: cannot list the models of %s (%s); type a name"
-                               provider (error-message-string err))
-                      nil)))
-           (current (if (equal provider (chinwag-chat--effective-provider))
-                        (chinwag-chat--effective-model)
-                      (chinwag-chat--default-model provider)))
-           (model (completing-read (format-prompt "Model of %s" current provider)
-                                   models nil nil nil nil current)))
-      (when (string-empty-p model)
-        (user-error "No model chosen"))
+           (model (chinwag-chat--read-model provider)))
       (when chinwag-chat--id
         (let ((summary (chinwag-request 'chat/configure
                                         (list :chatId chinwag-chat--id

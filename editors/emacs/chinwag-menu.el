@@ -38,6 +38,15 @@
     ("B" "Previous block" chinwag-previous-code-block)]
    ["Saved chats"
     ("h" "History" chinwag-history)]]
+  [["Turns and versions (in a chat)"
+    ("z" "Answer again" chinwag-regenerate)
+    ("Z" "Answer again, by another model" chinwag-regenerate-by-another-model)
+    ("v" "Retry a failed turn" chinwag-retry)
+    ("e" "Edit a message of yours" chinwag-edit)
+    ("E" "Abandon the edit" chinwag-abandon-edit)
+    ("[" "Previous version" chinwag-previous-sibling)
+    ("]" "Next version" chinwag-next-sibling)
+    ("T" "Show or hide reasoning" chinwag-toggle-reasoning)]]
   [["Keys and vault"
     ("K" "Store an API key" chinwag-set-key)
     ("D" "Delete an API key" chinwag-delete-key)

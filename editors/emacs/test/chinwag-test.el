@@ -112,7 +112,7 @@ is preceded by `font-lock-ensure', as redisplay would do.")
   (with-current-buffer buffer
     (save-excursion
       (goto-char (point-max))
-      (let* ((start (progn (re-search-backward "^## Assistant\n\n") (match-end 0)))
+      (let* ((start (progn (re-search-backward "^## Assistant.*\n\n") (match-end 0)))
              (end (if (re-search-forward "^## You$" nil t)
                       (match-beginning 0)
                     (point-max))))
@@ -319,7 +319,11 @@ is preceded by `font-lock-ensure', as redisplay would do.")
                              chinwag-unlock chinwag-lock chinwag-set-password
                              chinwag-doctor chinwag-restart
                              chinwag-copy-code-block chinwag-apply-code-block
-                             chinwag-next-code-block chinwag-previous-code-block))
+                             chinwag-next-code-block chinwag-previous-code-block
+                             chinwag-regenerate chinwag-regenerate-by-another-model
+                             chinwag-retry chinwag-edit chinwag-abandon-edit
+                             chinwag-previous-sibling chinwag-next-sibling
+                             chinwag-toggle-reasoning))
     (should (commandp command))
     ;; Every suffix of the menu is one of these commands.
     (should (transient-get-suffix 'chinwag-menu command)))
@@ -848,7 +852,11 @@ character, whatever font-lock did to the text properties."
                      chinwag-delete-key chinwag-unlock chinwag-lock
                      chinwag-set-password chinwag-doctor chinwag-restart chinwag-menu
                      chinwag-copy-code-block chinwag-apply-code-block
-                     chinwag-next-code-block chinwag-previous-code-block))
+                     chinwag-next-code-block chinwag-previous-code-block
+                     chinwag-regenerate chinwag-regenerate-by-another-model
+                     chinwag-retry chinwag-edit chinwag-abandon-edit
+                     chinwag-previous-sibling chinwag-next-sibling
+                     chinwag-toggle-reasoning))
     (unless (and (commandp command) (autoloadp (symbol-function command)))
       (princ (format \"NOT AUTOLOADED %s\\n\" command))
       (kill-emacs 3)))
@@ -913,7 +921,7 @@ character, whatever font-lock did to the text properties."
           ;; The message went to the transcript, the answer comes below it and
           ;; the new draft, empty, below that, with point.
           (should (equal (buffer-string)
-                         "## You\n\nSay hello\n\n## Assistant\n\n\n\n## You\n\n"))
+                         "## You\n\nSay hello\n\n## Assistant (mock/mock-large)\n\n\n\n## You\n\n"))
           (should (= (point) (point-max)))
           ;; While it streams: point and window point stay in the draft, below
           ;; the answer; the transcript refuses input.
@@ -1238,7 +1246,7 @@ character, whatever font-lock did to the text properties."
         (let ((reopened (call-interactively (key-binding (kbd "RET")))))
           (should (equal (buffer-local-value 'chinwag-chat--id reopened) first-id))
           (with-current-buffer reopened
-            (should (string-match-p "\\`## You\n\nFirst topic: lifetimes\n\n## Assistant\n\n\
+            (should (string-match-p "\\`## You\n\nFirst topic: lifetimes\n\n## Assistant (mock/mock-model)\n\n\
 Lifetimes are scopes\\.\n\n## You\n\n\\'"
                                     (buffer-string))))
           (chinwag-test-say reopened "Go on")
@@ -1368,7 +1376,7 @@ Lifetimes are scopes\\.\n\n## You\n\n\\'"
                                              (copy-sequence password))))
       (chinwag-test-say chat "never mind"))
     (with-current-buffer chat
-      (should (string-match-p "never mind\n\n## Assistant\n\n\\[stopped\\]\n\n## You\n\n\\'"
+      (should (string-match-p "never mind\n\n## Assistant (mock/mock-model)\n\n\\[stopped\\]\n\n## You\n\n\\'"
                               (buffer-string))))
     (should-not (chinwag-vault-locked-p))
     ;; Giving up leaves the message failed, and the vault locked.
@@ -1539,7 +1547,7 @@ an answer streams above it, and its draft stays intact."
     (should (equal (chinwag-test-last-answer buffer) "Third."))
     (with-current-buffer buffer
       (should (equal (chinwag-test-draft buffer) ""))
-      (should (string-search "## You\n\nNext question\n\n## Assistant\n\nThird." (buffer-string))))
+      (should (string-search "## You\n\nNext question\n\n## Assistant (mock/mock-model)\n\nThird." (buffer-string))))
     (kill-buffer buffer)
     (chinwag-rpc-shutdown)))
 
@@ -1561,7 +1569,7 @@ and before a message is sent; the draft is kept."
       (chinwag-chat--on-return (selected-window))
       (chinwag-test-wait "the chat shown again"
                          (lambda ()
-                           (string-search "## You\n\nFrom the other editor\n\n## Assistant\n\n\
+                           (string-search "## You\n\nFrom the other editor\n\n## Assistant (mock/mock-model)\n\n\
 Elsewhere." (with-current-buffer buffer (buffer-string)))))
       (with-current-buffer buffer
         (should (equal (chinwag-test-draft buffer) "my draft"))
@@ -1573,8 +1581,8 @@ Elsewhere." (with-current-buffer buffer (buffer-string)))))
       (with-current-buffer buffer (chinwag-send))
       (chinwag-test-answer buffer)
       (with-current-buffer buffer
-        (should (string-search "## You\n\nAgain elsewhere\n\n## Assistant\n\nOnce more.\n\n\
-## You\n\nmy draft\n\n## Assistant\n\nHere." (buffer-string))))
+        (should (string-search "## You\n\nAgain elsewhere\n\n## Assistant (mock/mock-model)\n\nOnce more.\n\n\
+## You\n\nmy draft\n\n## Assistant (mock/mock-model)\n\nHere." (buffer-string))))
       (should (= 8 (length (plist-get (chinwag-test-history id) :messages))))
       ;; Nothing changed elsewhere: coming back renders nothing again.
       (with-current-buffer buffer
