@@ -839,10 +839,9 @@ The body is what is inserted at point afterwards, up to a call of
       (setq body (make-overlay (point) (point) nil nil nil))
       (dolist (overlay (list label body))
         (overlay-put overlay 'chinwag-reasoning label)
-        (overlay-put overlay 'keymap chinwag-chat-reasoning-map)
-        (overlay-put overlay 'evaporate t))
-      ;; The body starts empty: evaporating now would lose it.
-      (overlay-put body 'evaporate nil)
+        (overlay-put overlay 'keymap chinwag-chat-reasoning-map))
+      ;; The body starts empty: it evaporates only once it is closed.
+      (overlay-put label 'evaporate t)
       (overlay-put label 'chinwag-body body)
       (overlay-put label 'mouse-face 'highlight)
       (overlay-put label 'help-echo "mouse-1 or TAB: show or hide the reasoning")

@@ -15,7 +15,10 @@
 ;;   CHINWAG_TEST_BINARY  the backend program
 ;;   HOME, XDG_CONFIG_HOME, XDG_DATA_HOME  the private home
 ;;
-;; Tests named chinwag-test-unit-* need neither backend nor provider.
+;; Tests named chinwag-test-unit-* need no provider from the Rust test:
+;; most need no backend either, and those of conversation trees
+;; (chinwag-test-unit-tree-*) serve their own scripted provider from
+;; this Emacs and start a backend of their own against it.
 ;; Run one scenario by hand (after `cargo build'):
 ;;
 ;;   CHINWAG_TEST_BINARY=target/debug/chinwag emacs --batch -Q \
@@ -525,6 +528,48 @@ is preceded by `font-lock-ensure', as redisplay would do.")
       (when (buffer-live-p source) (kill-buffer source))
       (kill-buffer chat))))
 
+(ert-deftest chinwag-test-unit-reasoning-while-streaming ()
+  "Streamed reasoning is folded under a label, apart from the answer's text."
+  (let ((buffer (chinwag-test--chat-buffer '((:role "user" :content "Think")))))
+    (unwind-protect
+        (with-current-buffer buffer
+          (chinwag-test-type buffer "draft")
+          (let ((stream (chinwag-test--stream buffer)))
+            ;; As a send leaves it: the user turn is the first message.
+            (setf (chinwag-chat--stream-user stream) 0)
+            (chinwag-chat--insert-delta stream "Let me " t)
+            (chinwag-chat--insert-delta stream "think." t)
+            (let* ((label (car (chinwag-chat--reasoning-labels)))
+                   (body (overlay-get label 'chinwag-body)))
+              (should (equal (buffer-substring-no-properties (overlay-start body)
+                                                             (overlay-end body))
+                             "Let me think."))
+              (should (invisible-p (overlay-start body)))
+              (chinwag-chat--insert-delta stream "The answer." nil)
+              (should-not (invisible-p (1- (chinwag-chat--stream-marker stream))))
+              (chinwag-chat--on-answer stream '(:content "The answer." :messageId "a1"
+                                                         :userMessageId "u1"
+                                                         :provider "p" :model "m"))
+              (should (equal (chinwag-test-last-answer buffer)
+                             "Reasoning\nLet me think.\n\nThe answer."))
+              (should (equal (chinwag-test-draft buffer) "draft"))
+              ;; The conversation has the answer, its reasoning and the ids.
+              (should (equal (mapcar (lambda (m) (list (plist-get m :id) (plist-get m :parentId)
+                                                       (plist-get m :reasoning)
+                                                       (plist-get m :model)))
+                                     chinwag-chat--messages)
+                             '(("u1" nil nil nil) ("a1" "u1" "Let me think." "m"))))
+              ;; Shown again: folded again, the heading names the model.
+              (chinwag-chat--render chinwag-chat--messages)
+              (should (equal (chinwag-test-headings buffer)
+                             '("## You" "## Assistant (p/m)" "## You")))
+              (let ((label (car (chinwag-chat--reasoning-labels))))
+                (should (invisible-p (overlay-start (overlay-get label 'chinwag-body))))
+                (chinwag-toggle-reasoning)
+                (should-not (invisible-p (overlay-start (overlay-get label 'chinwag-body))))
+                (should (string-search "TAB hides" (overlay-get label 'after-string)))))))
+      (kill-buffer buffer))))
+
 (ert-deftest chinwag-test-unit-lean-display ()
   "Reordering and composition are off until the chat's text needs them."
   (let ((buffer (chinwag-test--chat-buffer
@@ -871,6 +916,342 @@ character, whatever font-lock did to the text properties."
                                           "-l" file "--eval" check)))
                 (should (equal (list status (buffer-string)) (list 0 (buffer-string))))))))
       (delete-directory tmp t))))
+
+;;;; Conversation trees (the real backend, a provider served from here)
+
+;; The Rust test that runs the unit tests queues nothing for them, so
+;; these tests serve their own scripted OpenAI-compatible provider from
+;; this Emacs, on 127.0.0.1, and point a backend of their own at it.
+
+(defvar chinwag-test-provider--replies nil
+  "Replies of the scripted provider, in order: each a plist.
+:tokens, a list of strings streamed as content; :reasoning, strings
+streamed as reasoning first; or :status and :body, a plain answer.")
+
+(defvar chinwag-test-provider--seen nil
+  "The requests the scripted provider received, newest first.
+Each is a plist: :method, :path and :json (the parsed body).")
+
+(defvar chinwag-test-provider--server nil
+  "The scripted provider's server process.")
+
+(defun chinwag-test-provider--sse (reply)
+  "Return the SSE body of REPLY."
+  (let ((event (lambda (delta)
+                 (concat "data: " (json-encode `((choices . [((delta . ,delta))]))) "\n\n"))))
+    (concat
+     (mapconcat (lambda (text) (funcall event `((reasoning_content . ,text))))
+                (plist-get reply :reasoning) "")
+     (mapconcat (lambda (text) (funcall event `((content . ,text))))
+                (plist-get reply :tokens) "")
+     "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+     "data: [DONE]\n\n")))
+
+(defun chinwag-test-provider--answer (process method path body)
+  "Answer the request METHOD PATH with BODY on PROCESS, then close it."
+  (let* ((json (and (> (length body) 0)
+                    (json-parse-string (decode-coding-string body 'utf-8)
+                                       :object-type 'plist :array-type 'list)))
+         (models (equal path "/v1/models"))
+         (reply (unless models (pop chinwag-test-provider--replies)))
+         (status (if models 200 (or (plist-get reply :status) 200)))
+         (payload (encode-coding-string
+                   (cond
+                    (models "{\"object\":\"list\",\"data\":[{\"id\":\"other-model\"},{\"id\":\"other-large\"}]}")
+                    ((null reply) "{\"error\":{\"message\":\"no reply queued\"}}")
+                    ((plist-get reply :body))
+                    (t (chinwag-test-provider--sse reply)))
+                   'utf-8)))
+    (push (list :method method :path path :json json) chinwag-test-provider--seen)
+    (process-send-string
+     process
+     (format "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+             (if (or models reply) status 500) (if (= status 200) "OK" "Error")
+             (if (or models (plist-get reply :body) (null reply))
+                 "application/json" "text/event-stream")
+             (length payload)))
+    (process-send-string process payload)
+    (process-send-eof process)))
+
+(defun chinwag-test-provider--filter (process string)
+  "Collect STRING from PROCESS; answer once a whole request came."
+  (let ((data (concat (or (process-get process 'data) "") string)))
+    (process-put process 'data data)
+    (let ((end (string-search "\r\n\r\n" data)))
+      (when end
+        (let* ((head (substring data 0 end))
+               (length (if (string-match "^content-length: *\\([0-9]+\\)" (downcase head))
+                           (string-to-number (match-string 1 (downcase head)))
+                         0))
+               (body (substring data (+ end 4))))
+          (when (and (>= (length body) length) (not (process-get process 'answered)))
+            (process-put process 'answered t)
+            (string-match "\\`\\([A-Z]+\\) \\([^ ]+\\)" head)
+            (chinwag-test-provider--answer process (match-string 1 head) (match-string 2 head)
+                                           (substring body 0 length))))))))
+
+(defun chinwag-test-provider-start (&rest replies)
+  "Serve REPLIES (see `chinwag-test-provider--replies'); write the backend's config.
+The config names two providers on it: `mock' (default model mock-model,
+the default provider) and `other' (other-model).  Any backend running
+is stopped, so that the next request starts one with this config."
+  (chinwag-rpc-shutdown)
+  (setq chinwag-test-provider--replies replies
+        chinwag-test-provider--seen nil
+        chinwag-test-provider--server
+        (make-network-process :name "chinwag-test-provider" :server t :host 'local
+                              :service t :family 'ipv4 :coding 'binary :noquery t
+                              :filter #'chinwag-test-provider--filter))
+  (let* ((port (process-contact chinwag-test-provider--server :service))
+         (url (format "http://127.0.0.1:%d/v1" port))
+         (file (expand-file-name "chinwag/config.toml"
+                                 (or (getenv "XDG_CONFIG_HOME") "~/.config"))))
+    (make-directory (file-name-directory file) t)
+    (with-temp-file file
+      (insert "default_provider = \"mock\"\n"
+              "[vault]\nkdf_memory_mib = 19\nkdf_iterations = 2\nkdf_parallelism = 1\n"
+              "[chat]\nidle_timeout_secs = 5\n"
+              "[providers.mock]\nkind = \"openai-compatible\"\n"
+              (format "base_url = \"%s\"\ndefault_model = \"mock-model\"\n" url)
+              "[providers.other]\nkind = \"openai-compatible\"\n"
+              (format "base_url = \"%s\"\ndefault_model = \"other-model\"\n" url)))
+    file))
+
+(defun chinwag-test-provider-stop (config)
+  "Stop the backend and the scripted provider; remove CONFIG, its config file."
+  (chinwag-rpc-shutdown)
+  (when (process-live-p chinwag-test-provider--server)
+    (delete-process chinwag-test-provider--server))
+  (setq chinwag-chat--providers nil)
+  (when (file-exists-p config)
+    (delete-file config)))
+
+(defun chinwag-test-provider-chats ()
+  "Return the bodies of the chat requests the provider saw, oldest first."
+  (mapcar (lambda (seen) (plist-get seen :json))
+          (reverse (cl-remove-if-not (lambda (seen)
+                                       (equal (plist-get seen :path) "/v1/chat/completions"))
+                                     chinwag-test-provider--seen))))
+
+(defun chinwag-test-provider-messages (body)
+  "Return the (ROLE CONTENT) pairs of the chat request BODY."
+  (mapcar (lambda (m) (list (plist-get m :role) (plist-get m :content)))
+          (plist-get body :messages)))
+
+(defun chinwag-test-headings (buffer)
+  "Return the heading lines of BUFFER's transcript, in order."
+  (with-current-buffer buffer
+    (mapcar (lambda (span)
+              (save-excursion
+                (goto-char (plist-get span :heading))
+                (buffer-substring-no-properties (point) (line-end-position))))
+            (chinwag-chat--message-spans))))
+
+(defun chinwag-test-reloaded (buffer label)
+  "Wait until BUFFER's transcript, shown again as saved, has a heading with LABEL."
+  (chinwag-test-wait (format "a heading with %s" label)
+                     (lambda () (cl-some (lambda (heading) (string-search label heading))
+                                         (chinwag-test-headings buffer)))))
+
+(defun chinwag-test-goto-message (buffer regexp)
+  "Put point in BUFFER on the first message matching REGEXP."
+  (with-current-buffer buffer
+    (goto-char (point-min))
+    (re-search-forward regexp)
+    (goto-char (match-beginning 0))))
+
+(ert-deftest chinwag-test-unit-tree-regenerate-and-switch ()
+  "Regenerate, with another model too; switch versions; send from the branch shown."
+  (skip-unless chinwag-test-binary)
+  (let ((config (chinwag-test-provider-start
+                 '(:tokens ("First " "answer."))
+                 '(:tokens ("Second " "answer."))
+                 '(:tokens ("Third " "answer."))
+                 '(:tokens ("Follow-up answer.")))))
+    (unwind-protect
+        (let ((buffer (chinwag-test-chat t)))
+          (chinwag-test-say buffer "Question")
+          (should (equal (chinwag-test-last-answer buffer) "First answer."))
+          (should (equal (chinwag-test-headings buffer)
+                         '("## You" "## Assistant (mock/mock-model)" "## You")))
+          ;; The ids of the turn come from the result.
+          (with-current-buffer buffer
+            (should (cl-every (lambda (m) (plist-get m :id)) chinwag-chat--messages)))
+          (chinwag-test-type buffer "my draft")
+          (with-current-buffer buffer
+            (buffer-enable-undo)
+            (should (eq (key-binding (kbd "C-c C-r")) #'chinwag-regenerate))
+            (call-interactively #'chinwag-regenerate))
+          (chinwag-test-answer buffer)
+          (chinwag-test-reloaded buffer "[2/2]")
+          (should (equal (chinwag-test-last-answer buffer) "Second answer."))
+          (should (equal (chinwag-test-headings buffer)
+                         '("## You" "## Assistant (mock/mock-model) [2/2]" "## You")))
+          (should (equal (chinwag-test-draft buffer) "my draft"))
+          (should (equal (chinwag-test-provider-messages (nth 1 (chinwag-test-provider-chats)))
+                         '(("user" "Question"))))
+          ;; Previous version, from the draft: the last message's.  The
+          ;; window keeps its start, the draft its text, undo the draft only.
+          (let ((window (get-buffer-window buffer)))
+            (with-current-buffer buffer
+              (set-window-start window 4)
+              (call-interactively (key-binding (kbd "C-c [")))
+              (should (equal (chinwag-test-last-answer buffer) "First answer."))
+              (should (equal (chinwag-test-headings buffer)
+                             '("## You" "## Assistant (mock/mock-model) [1/2]" "## You")))
+              (should (= (window-start window) 4))
+              (should (equal (chinwag-test-draft buffer) "my draft"))
+              (let ((transcript (chinwag-test-transcript buffer)))
+                (undo-boundary)
+                (setq last-command nil)
+                (condition-case nil (undo) (user-error nil))
+                (should (equal (chinwag-test-transcript buffer) transcript)))
+              (chinwag-test-type buffer "my draft")
+              (should-error (chinwag-previous-sibling) :type 'user-error)
+              ;; On the answer itself: point stays on it.
+              (chinwag-test-goto-message buffer "^First answer")
+              (call-interactively (key-binding (kbd "C-c ]")))
+              (should (equal (chinwag-test-last-answer buffer) "Second answer."))
+              (should (looking-at "## Assistant (mock/mock-model) \\[2/2\\]"))
+              (should-error (chinwag-next-sibling) :type 'user-error)))
+          ;; Answer again by another provider and model, chosen first.
+          (chinwag-test-with-stubs
+              ((completing-read (lambda (prompt collection &rest _)
+                                  (if (string-prefix-p "Provider" prompt)
+                                      (progn (should (member "other" collection)) "other")
+                                    (should (member "other-large" collection))
+                                    "other-large"))))
+            (with-current-buffer buffer
+              (goto-char (point-max))
+              (chinwag-regenerate '(4))))
+          (with-current-buffer buffer
+            (should (string-search "## Assistant (other/other-large)" (buffer-string))))
+          (chinwag-test-answer buffer)
+          (chinwag-test-reloaded buffer "[3/3]")
+          (should (equal (chinwag-test-headings buffer)
+                         '("## You" "## Assistant (other/other-large) [3/3]" "## You")))
+          (should (equal (chinwag-test-last-answer buffer) "Third answer."))
+          (should (equal (plist-get (nth 2 (chinwag-test-provider-chats)) :model) "other-large"))
+          (with-current-buffer buffer
+            ;; The chat's own provider and model did not change.
+            (should (string-match-p "mock / mock-model" header-line-format)))
+          ;; Back to the first answer, then send: the model sees that branch.
+          (with-current-buffer buffer
+            (chinwag-previous-sibling)
+            (chinwag-previous-sibling))
+          (should (equal (chinwag-test-last-answer buffer) "First answer."))
+          (with-current-buffer buffer
+            (chinwag-chat--set-draft "Go on"))
+          (chinwag-test-say buffer "")
+          (should (equal (chinwag-test-provider-messages (nth 3 (chinwag-test-provider-chats)))
+                         '(("user" "Question") ("assistant" "First answer.")
+                           ("user" "Go on"))))
+          (kill-buffer buffer))
+      (chinwag-test-provider-stop config))))
+
+(ert-deftest chinwag-test-unit-tree-edit ()
+  "An edited turn is sent with chat/edit and makes a branch; the draft comes back."
+  (skip-unless chinwag-test-binary)
+  (let ((config (chinwag-test-provider-start
+                 '(:tokens ("Answer one."))
+                 '(:tokens ("Answer two.")))))
+    (unwind-protect
+        (let ((buffer (chinwag-test-chat t))
+              (methods nil))
+          (chinwag-test-say buffer "Original question")
+          (chinwag-test-type buffer "keep me")
+          ;; Edit the turn at point; then abandon: the draft comes back.
+          (chinwag-test-goto-message buffer "^Original question")
+          (with-current-buffer buffer
+            (should (eq (key-binding (kbd "C-c C-e")) #'chinwag-edit))
+            (call-interactively #'chinwag-edit)
+            (should (equal (chinwag-test-draft buffer) "Original question"))
+            (should (string-search "editing a message" header-line-format))
+            (call-interactively (key-binding (kbd "C-c C-q")))
+            (should (equal (chinwag-test-draft buffer) "keep me"))
+            (should-not (string-search "editing" header-line-format))
+            (should-error (chinwag-abandon-edit) :type 'user-error))
+          ;; Edit again and send it.
+          (chinwag-test-goto-message buffer "^Answer one")
+          (with-current-buffer buffer
+            (chinwag-edit)
+            (chinwag-chat--set-draft "Edited question"))
+          (let ((record (lambda (_conn method &rest _) (push method methods))))
+            (advice-add 'jsonrpc-async-request :before record)
+            (unwind-protect
+                (with-current-buffer buffer (chinwag-send))
+              (advice-remove 'jsonrpc-async-request record)))
+          (should (memq 'chat/edit methods))
+          (should-not (memq 'chat/send methods))
+          (chinwag-test-answer buffer)
+          (chinwag-test-reloaded buffer "## You [2/2]")
+          (should (equal (chinwag-test-headings buffer)
+                         '("## You [2/2]" "## Assistant (mock/mock-model)" "## You")))
+          (should (equal (chinwag-test-last-answer buffer) "Answer two."))
+          (should (string-search "Edited question" (chinwag-test-transcript buffer)))
+          (should-not (string-search "Original question" (chinwag-test-transcript buffer)))
+          (should (equal (chinwag-test-draft buffer) "keep me"))
+          (should (equal (chinwag-test-provider-messages (nth 1 (chinwag-test-provider-chats)))
+                         '(("user" "Edited question"))))
+          ;; The original is a sibling: the branch it starts is still there.
+          (chinwag-test-goto-message buffer "^Edited question")
+          (with-current-buffer buffer (chinwag-previous-sibling))
+          (should (equal (chinwag-test-headings buffer)
+                         '("## You [1/2]" "## Assistant (mock/mock-model)" "## You")))
+          (should (equal (chinwag-test-last-answer buffer) "Answer one."))
+          (should (equal (chinwag-test-draft buffer) "keep me"))
+          (kill-buffer buffer))
+      (chinwag-test-provider-stop config))))
+
+(ert-deftest chinwag-test-unit-tree-retry-and-reasoning ()
+  "A failed turn is retried; reasoning is shown folded and opens."
+  (skip-unless chinwag-test-binary)
+  (let ((config (chinwag-test-provider-start
+                 '(:status 500 :body "{\"error\":{\"message\":\"overloaded\"}}")
+                 '(:reasoning ("Think " "hard.") :tokens ("Worked."))
+                 '(:tokens ("Next."))))
+        (chinwag-request-timeout 60))
+    (unwind-protect
+        (let ((buffer (chinwag-test-chat t)))
+          (chinwag-test-say buffer "Will it work?")
+          (with-current-buffer buffer
+            (should (string-search "[error:" (buffer-string)))
+            (should (eq (key-binding (kbd "C-c C-v")) #'chinwag-retry))
+            (goto-char (point-max))
+            (call-interactively #'chinwag-retry))
+          (chinwag-test-answer buffer)
+          (chinwag-test-reloaded buffer "[2/2]")
+          (should (equal (chinwag-test-headings buffer)
+                         '("## You" "## Assistant (mock/mock-model) [2/2]" "## You")))
+          (should (equal (chinwag-test-provider-messages (nth 1 (chinwag-test-provider-chats)))
+                         '(("user" "Will it work?"))))
+          (with-current-buffer buffer
+            (should-not (string-search "[error:" (buffer-string)))
+            (should-error (chinwag-retry) :type 'user-error)
+            ;; The reasoning is there, folded; TAB on it, or C-c C-z, opens it.
+            (let* ((label (car (chinwag-chat--reasoning-labels)))
+                   (body (overlay-get label 'chinwag-body)))
+              (should (equal (buffer-substring-no-properties (overlay-start body)
+                                                             (overlay-end body))
+                             "Think hard.\n"))
+              (should (invisible-p (overlay-start body)))
+              (should-not (invisible-p (overlay-start label)))
+              (goto-char (overlay-start label))
+              (should (eq (key-binding (kbd "TAB")) #'chinwag-toggle-reasoning))
+              (call-interactively (key-binding (kbd "TAB")))
+              (should-not (invisible-p (overlay-start body)))
+              (goto-char (point-max))
+              (call-interactively (key-binding (kbd "C-c C-z")))
+              (should (invisible-p (overlay-start body))))
+            (should (equal (chinwag-test-last-answer buffer)
+                           (concat "Reasoning\nThink hard.\n\nWorked."))))
+          ;; The failed turn is not sent again, the retried one is.
+          (chinwag-test-say buffer "And now?")
+          (should (equal (chinwag-test-provider-messages (nth 2 (chinwag-test-provider-chats)))
+                         '(("user" "Will it work?") ("assistant" "Worked.")
+                           ("user" "And now?"))))
+          (kill-buffer buffer))
+      (chinwag-test-provider-stop config))))
 
 ;;;; Scenario: a chat round trip
 
