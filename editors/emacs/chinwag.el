@@ -60,6 +60,9 @@
 ;;   M-x chinwag-rewrite-region  rewrite the region; accept or reject
 ;;   C-c C-w / C-c C-y (chat)    copy / apply the code block at point
 ;;   M-n / M-p (in the chat)     next / previous code block
+;;   C-c C-r / C-c C-e (chat)    answer again (C-u: another model) / edit
+;;   C-c [ / C-c ] (in the chat) previous / next version of a message
+;;   C-c C-v / C-c C-z (chat)    retry a failed turn / show the reasoning
 ;;   M-x chinwag-select-model    choose the model (C-u: the provider too)
 ;;   M-x chinwag-history         saved chats: RET R d x e s
 ;;   M-x chinwag-set-key         store an API key (or use auth-source)
