@@ -1077,6 +1077,11 @@ stays as it is."
                                  :provider (chinwag-chat--stream-provider stream)
                                  :model (chinwag-chat--stream-model stream)))))
             (chinwag-chat--record-ids stream ids)
+            ;; Stopped while it reasoned: the reasoning ends where it stopped.
+            (let ((body (chinwag-chat--stream-reasoning stream)))
+              (when (and body (overlay-buffer body)
+                         (not (chinwag-chat--stream-text-start stream)))
+                (overlay-put body 'evaporate t)))
             (chinwag-chat--fontify-deferred stream)
             (chinwag-chat--editing
               ;; The heading of the draft is written again after the note.
