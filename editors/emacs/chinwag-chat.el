@@ -97,6 +97,15 @@ means always highlight at once."
   :type '(choice (const :tag "Always highlight at once" nil) integer)
   :group 'chinwag)
 
+(defcustom chinwag-long-line-interval 0.1
+  "Seconds between insertions into a long line an answer is writing.
+Each insertion into a line longer than `chinwag-long-line-threshold'
+costs a redisplay that lays the whole line out again; text arriving
+meanwhile is gathered and inserted at once.  Nil inserts each piece as
+it arrives."
+  :type '(choice (const :tag "As it arrives" nil) number)
+  :group 'chinwag)
+
 (defcustom chinwag-mode-line-interval 0.5
   "Seconds between updates of the mode line while an answer streams."
   :type 'number
@@ -149,9 +158,11 @@ t once such a line ended, nil if there was none.  USER is the index in
 the conversation of the user turn it answers, when this buffer added
 it, ANSWER that of the answer once it ended.  AFTER, if non-nil, is called in the buffer with the result (or
 the error) once the answer ended.  PROVIDER and MODEL are those its
-heading names."
+heading names.  PENDING is the text gathered for a long line, newest
+first, and FLUSH-TIMER the timer that inserts it."
   buffer chat-id marker start (chars 0) (deltas 0) text-start reasoning
-  (state 'streaming) timer deferred user answer after provider model)
+  (state 'streaming) timer deferred user answer after provider model
+  pending flush-timer)
 
 (defvar chinwag-chat--streams (make-hash-table :test #'equal)
   "Answers being received, by chat id.")
@@ -940,13 +951,42 @@ near as the new transcript allows."
   (let ((stream (gethash (plist-get params :chatId) chinwag-chat--streams)))
     (if stream
         (when (eq (chinwag-chat--stream-state stream) 'streaming)
-          (chinwag-chat--insert-delta stream (plist-get params :delta)
-                                      (equal (plist-get params :kind) "reasoning")))
+          (chinwag-chat--take-delta stream (plist-get params :delta)
+                                    (equal (plist-get params :kind) "reasoning")))
       (run-hook-with-args-until-success 'chinwag-chat-unclaimed-delta-functions
                                         params))))
 
 (setf (alist-get 'chat/delta chinwag-rpc-notification-functions)
       #'chinwag-chat--on-delta)
+
+(defun chinwag-chat--take-delta (stream delta reasoning)
+  "Insert DELTA into STREAM's answer (REASONING if it is), now or a bit later.
+On a long line left unhighlighted (see `chinwag-long-line-threshold'),
+text is gathered and inserted every `chinwag-long-line-interval'
+seconds: each insertion there costs a redisplay of the whole line."
+  (setf (chinwag-chat--stream-deltas stream) (1+ (chinwag-chat--stream-deltas stream)))
+  (if (and chinwag-long-line-interval
+           (not reasoning)
+           (integerp (chinwag-chat--stream-deferred stream))
+           (not (string-search "\n" delta)))
+      (progn
+        (push delta (chinwag-chat--stream-pending stream))
+        (unless (chinwag-chat--stream-flush-timer stream)
+          (setf (chinwag-chat--stream-flush-timer stream)
+                (run-with-timer chinwag-long-line-interval nil
+                                #'chinwag-chat--flush stream))))
+    (chinwag-chat--flush stream)
+    (chinwag-chat--insert-delta stream delta reasoning)))
+
+(defun chinwag-chat--flush (stream)
+  "Insert the text STREAM gathered for its long line, if any."
+  (when (chinwag-chat--stream-flush-timer stream)
+    (cancel-timer (chinwag-chat--stream-flush-timer stream))
+    (setf (chinwag-chat--stream-flush-timer stream) nil))
+  (let ((pending (chinwag-chat--stream-pending stream)))
+    (when pending
+      (setf (chinwag-chat--stream-pending stream) nil)
+      (chinwag-chat--insert-delta stream (apply #'concat (nreverse pending)) nil))))
 
 (defun chinwag-chat--open-answer (&optional provider model)
   "Insert an empty answer and the next user heading above the draft.
@@ -1024,9 +1064,7 @@ Nothing is recorded for undo."
             (set-marker beg nil)
             (set-marker end nil))
           (setf (chinwag-chat--stream-chars stream)
-                (+ (chinwag-chat--stream-chars stream) (length delta)))
-          (setf (chinwag-chat--stream-deltas stream)
-                (1+ (chinwag-chat--stream-deltas stream))))))))
+                (+ (chinwag-chat--stream-chars stream) (length delta))))))))
 
 (defun chinwag-chat--end-stream (stream)
   "Stop tracking STREAM: its timer, its registration and its marker."
@@ -1060,6 +1098,7 @@ The answer is recorded in the buffer's conversation with STATUS (default
 error, gives the ids of the answer and of the user turn it answers, and
 the provider and model that answered.  Whatever the user is writing
 stays as it is."
+  (chinwag-chat--flush stream)
   (let ((buffer (chinwag-chat--stream-buffer stream)))
     (when (buffer-live-p buffer)
       (with-current-buffer buffer
@@ -1142,6 +1181,7 @@ With BEFORE, an index, of the last one before it."
 (defun chinwag-chat--repair-answer (stream content)
   "Make STREAM's answer text equal CONTENT, the whole answer as saved.
 Deltas are not lost in normal operation; this covers a handler error."
+  (chinwag-chat--flush stream)
   (let ((text-start (chinwag-chat--stream-text-start stream))
         (marker (chinwag-chat--stream-marker stream)))
     (when (and (stringp content) (not (string-empty-p content))

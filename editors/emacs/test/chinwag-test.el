@@ -645,8 +645,20 @@ is preceded by `font-lock-ensure', as redisplay would do.")
               (should (equal (chinwag-test-draft buffer) "my draft"))
               (goto-char (chinwag-chat--stream-marker stream))
               (should-error (insert "x") :type 'text-read-only)
-              ;; A new line after it is highlighted as usual.
-              (chinwag-chat--insert-delta stream "end.\n\nNext `after` line" nil)
+              ;; Deltas for it are gathered, and inserted together a moment later.
+              (let ((before (buffer-size)))
+                (chinwag-chat--take-delta stream "gathered " nil)
+                (chinwag-chat--take-delta stream "together " nil)
+                (should (= (buffer-size) before))
+                (should (chinwag-chat--stream-flush-timer stream))
+                (chinwag-test-wait "the gathered text"
+                                   (lambda () (= (buffer-size) (+ before 18))))
+                (should (string-search "and gathered together " (buffer-string))))
+              ;; A new line after it is highlighted as usual; what was gathered
+              ;; goes first.
+              (chinwag-chat--take-delta stream "pending " nil)
+              (chinwag-chat--take-delta stream "end.\n\nNext `after` line" nil)
+              (should (string-search "together pending end.\n" (buffer-string)))
               (font-lock-fontify-region (point-min) (point-max))
               (should (eq (chinwag-chat--stream-deferred stream) t))
               (should (funcall face-at "`afte"))
