@@ -457,14 +457,25 @@ insertion is done here (`syntax-ppss' caches, fences, lean display)."
     (chinwag-chat--watch-text start (point) 0)))
 
 (defun chinwag-chat--fontify-deferred (stream)
-  "Have what STREAM's answer left unhighlighted fontified again."
+  "Have what STREAM's answer left unhighlighted fontified again, shortly.
+The answer's last text is shown first, as it was streamed; the long
+line is highlighted a moment later (that redisplay costs more)."
   (when (chinwag-chat--stream-deferred stream)
     (setf (chinwag-chat--stream-deferred stream) nil)
-    (let ((start (or (chinwag-chat--stream-text-start stream)
-                     (chinwag-chat--stream-marker stream))))
-      (when (marker-buffer start)
-        (font-lock-flush (marker-position start)
-                         (marker-position (chinwag-chat--stream-marker stream)))))))
+    (let* ((start (or (chinwag-chat--stream-text-start stream)
+                      (chinwag-chat--stream-marker stream)))
+           (buffer (marker-buffer start)))
+      (when buffer
+        (let ((beg (copy-marker start))
+              (end (copy-marker (chinwag-chat--stream-marker stream))))
+          (run-with-timer
+           0.2 nil
+           (lambda ()
+             (when (buffer-live-p buffer)
+               (with-current-buffer buffer
+                 (font-lock-flush (marker-position beg) (marker-position end))))
+             (set-marker beg nil)
+             (set-marker end nil))))))))
 
 ;;;; Lean display
 

@@ -664,7 +664,10 @@ is preceded by `font-lock-ensure', as redisplay would do.")
               (should (funcall face-at "`afte"))
               (let ((answer-end (marker-position (chinwag-chat--stream-marker stream))))
                 (chinwag-chat--on-answer stream '(:content nil))
-                ;; The answer's text is fontified again, as redisplay would.
+                ;; The answer's text is fontified again, as redisplay would,
+                ;; a moment after the last text is shown.
+                (should-not flushed)
+                (chinwag-test-wait "the highlighting of the long line" (lambda () flushed))
                 (should (cl-find-if (lambda (region) (and (< (car region) (point-max))
                                                           (>= (cdr region) (1- answer-end))))
                                     flushed)))
