@@ -97,7 +97,7 @@ means always highlight at once."
   :type '(choice (const :tag "Always highlight at once" nil) integer)
   :group 'chinwag)
 
-(defcustom chinwag-long-line-interval 0.1
+(defcustom chinwag-long-line-interval 0.05
   "Seconds between insertions into a long line an answer is writing.
 Each insertion into a line longer than `chinwag-long-line-threshold'
 costs a redisplay that lays the whole line out again; text arriving
