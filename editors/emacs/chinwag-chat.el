@@ -1388,7 +1388,12 @@ back."
                               (get-buffer-window-list nil nil t))))
     (when (and edit-id (not edited))
       (chinwag-chat--end-edit)
-      (user-error "The message being edited is no longer shown; the edit is abandoned"))
+      (when (and saved (not (string-empty-p saved)))
+        (kill-new saved))
+      (user-error "The message being edited is no longer shown, so the edit is abandoned%s"
+                  (if (and saved (not (string-empty-p saved)))
+                      " (the draft from before it is in the kill ring)"
+                    "")))
     (when edited
       ;; The branch as it will be: up to the edited turn, which this replaces.
       (chinwag-chat--render (seq-take chinwag-chat--messages edited))
