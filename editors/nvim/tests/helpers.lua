@@ -138,6 +138,33 @@ function H.virt_lines(buf)
   return out
 end
 
+--- The screen as Neovim would draw it now (after a redraw): one string per screen row.
+---@return string[]
+function H.screen()
+  vim.cmd("redraw")
+  local rows = {}
+  for row = 1, vim.o.lines do
+    local cells = {}
+    for col = 1, vim.o.columns do
+      cells[#cells + 1] = vim.fn.screenstring(row, col)
+    end
+    rows[#rows + 1] = table.concat(cells)
+  end
+  return rows
+end
+
+--- Whether `needle` is on one screen row.
+---@param needle string
+---@return boolean
+function H.on_screen(needle)
+  for _, row in ipairs(H.screen()) do
+    if row:find(needle, 1, true) then
+      return true
+    end
+  end
+  return false
+end
+
 --- Notifications whose text contains `needle`.
 function H.notes_with(needle)
   return vim.tbl_filter(function(n)

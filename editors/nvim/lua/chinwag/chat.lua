@@ -509,10 +509,53 @@ function Chat:append(text)
   if #parts > 64 then
     content_of(stream.message)
   end
+  local lines = util.lines(text)
   self:_write(function()
-    api.nvim_buf_set_text(self.buf, row, col, row, col, util.lines(text))
+    api.nvim_buf_set_text(self.buf, row, col, row, col, lines)
   end)
   stream.chars = stream.chars + #text
+  self:_follow(row + #lines - 1)
+end
+
+--- Windows following the chat: those whose cursor is in the draft (below the input heading).
+---@return integer[]
+function Chat:followers()
+  local prompt = self:prompt_row()
+  return vim.tbl_filter(function(win)
+    return api.nvim_win_get_cursor(win)[1] - 1 > prompt
+  end, vim.fn.win_findbuf(self.buf))
+end
+
+--- Keep the newest text of line `row` (0-based; the line the answer streams into) in view in
+--- the windows following the chat. Neovim shows whole lines above the cursor, so a paragraph
+--- taller than the window would leave only the draft on screen: then the window starts inside
+--- that line ('smoothscroll' with `skipcol`), so its end sits right above the draft.
+---@param row integer
+function Chat:_follow(row)
+  for _, win in ipairs(self:followers()) do
+    local height = vim.fn.winheight(win)
+    local total = api.nvim_win_text_height(win, { start_row = row }).all
+    if total > height then
+      local below = total - api.nvim_win_text_height(win, { start_row = row, end_row = row }).all
+      local skip = total - height -- screen rows of line `row` above the window
+      if below < height and skip > 0 then
+        local info = vim.fn.getwininfo(win)[1]
+        local width1 = info.width - info.textoff
+        local showbreak = vim.wo[win].showbreak
+        local width2 = width1 - ((showbreak ~= "" and showbreak ~= "NONE") and vim.fn.strdisplaywidth(showbreak) or 0)
+        local skipcol = width1 + (skip - 1) * math.max(1, width2)
+        if not vim.wo[win].smoothscroll then
+          vim.wo[win][0].smoothscroll = true
+        end
+        api.nvim_win_call(win, function()
+          local view = vim.fn.winsaveview()
+          if view.topline ~= row + 1 or view.skipcol ~= skipcol then
+            vim.fn.winrestview({ topline = row + 1, skipcol = skipcol })
+          end
+        end)
+      end
+    end
+  end
 end
 
 ---@param params table chat/delta params
