@@ -7,6 +7,8 @@
 //! same run, the same editor with the same chat open and no stream is the baseline. We report
 //! the timer's lag (p50/p99/max) while the stream runs, how long after the provider wrote the
 //! last token it is on screen (polled with `tmux capture-pane`), and for Emacs the GC time.
+//! Neovim's probe also queues a `vim.schedule()` callback from its timer (one at a time) and
+//! records how long it waits to run: the lag of scheduled work, reported in a second table.
 //! Each scenario runs `ROUNDS` times; lag percentiles pool the rounds.
 
 use std::io::{BufReader, Write};
@@ -43,6 +45,9 @@ enum Load {
     Stream,
     /// A stream with `delta_window_ms = 0`: one notification per provider token.
     Unmerged,
+    /// A stream (default merge) that is one line of about 28,000 characters, followed to its
+    /// end: long-line redisplay.
+    LongLine,
 }
 
 impl Editor {
@@ -60,6 +65,7 @@ impl Load {
             Load::Idle => "no stream (baseline)",
             Load::Stream => "stream, default merge (20 ms)",
             Load::Unmerged => "stream, one notification per token",
+            Load::LongLine => "stream, one 28,000-character line",
         }
     }
 }
@@ -70,6 +76,8 @@ struct Probe {
     mark: u64,
     lags: Vec<(u64, u64)>,
     gcs: Vec<(u64, u64, u64)>,
+    /// Neovim only: how long a `vim.schedule()` callback waited to run.
+    schedule_lags: Vec<(u64, u64)>,
 }
 
 /// The provider's view of one stream.
@@ -81,6 +89,8 @@ struct Stream {
 #[derive(Default)]
 struct Outcome {
     lags: Vec<u64>,
+    /// Neovim only: the `vim.schedule()` probe's lags.
+    schedule_lags: Vec<u64>,
     /// Delay from the last token written to it being on screen, per round.
     on_screen: Vec<Option<Duration>>,
     gc_seconds_per_5s: Vec<f64>,
@@ -116,6 +126,8 @@ fn main() {
         .flat_map(|editor| {
             [Load::Idle, Load::Stream, Load::Unmerged].map(move |load| (editor, load))
         })
+        .chain(neovim_extra_scenarios())
+        .filter(|&(editor, load)| selected(editor, load))
         .collect();
     let mut outcomes: Vec<Outcome> = scenarios.iter().map(|_| Outcome::default()).collect();
     for round in 0..ROUNDS {
@@ -130,6 +142,7 @@ fn main() {
         }
     }
     report(&scenarios, &mut outcomes);
+    report_neovim_schedule_lag(&scenarios, &mut outcomes);
 }
 
 /// What every run shares: the sources, the compiled Emacs package, the backend and the provider.
@@ -186,7 +199,11 @@ impl Bench<'_> {
             ),
         };
         let home_dir = home.path().display();
-        let mode = if load == Load::Idle { "idle" } else { "stream" };
+        let mode = match load {
+            Load::Idle => "idle",
+            Load::LongLine => "longline",
+            Load::Stream | Load::Unmerged => "stream",
+        };
         let command = format!(
             "env HOME={home_dir} XDG_CONFIG_HOME={home_dir}/.config XDG_DATA_HOME={home_dir}/.local/share \
          XDG_STATE_HOME={home_dir}/.local/state XDG_CACHE_HOME={home_dir}/.cache TERM=tmux-256color \
@@ -239,13 +256,41 @@ impl Bench<'_> {
                 .push((stream.last - stream.first) as f64 / 1e6);
             let probe = wait_for_probe(&out);
             window(&probe, stream.first, stream.last, outcome);
+            neovim_schedule_window(&probe, stream.first, stream.last, outcome);
         } else {
             let probe = wait_for_probe(&out);
             let start = probe.mark;
             window(&probe, start, start + (IDLE_WINDOW * 1e6) as u64, outcome);
+            neovim_schedule_window(&probe, start, start + (IDLE_WINDOW * 1e6) as u64, outcome);
         }
         tmux(&["kill-server"]);
     }
+}
+
+/// The scenarios that only Neovim runs.
+fn neovim_extra_scenarios() -> Vec<(Editor, Load)> {
+    vec![(Editor::Neovim, Load::LongLine)]
+}
+
+/// Whether a scenario is selected by the command line: `cargo bench --bench editors -- emacs`
+/// runs the scenarios whose "editor — load" label contains every word given (any case).
+fn selected(editor: Editor, load: Load) -> bool {
+    let label = format!("{} — {}", editor.name(), load.name()).to_lowercase();
+    std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with("--"))
+        .all(|word| label.contains(&word.to_lowercase()))
+}
+
+/// Neovim's `vim.schedule()` probe: keep the samples between `start` and `end`.
+fn neovim_schedule_window(probe: &Probe, start: u64, end: u64, outcome: &mut Outcome) {
+    outcome.schedule_lags.extend(
+        probe
+            .schedule_lags
+            .iter()
+            .filter(|(at, _)| (start..=end).contains(at))
+            .map(|&(_, lag)| lag),
+    );
 }
 
 /// The Emacs package byte-compiled into a temporary folder, as package.el would install it,
@@ -322,6 +367,7 @@ fn parse(text: &str) -> Probe {
             "mark" => probe.mark = number(1),
             "lag" => probe.lags.push((number(1), number(2))),
             "gc" => probe.gcs.push((number(1), number(2), number(3))),
+            "sched" => probe.schedule_lags.push((number(1), number(2))),
             _ => {}
         }
     }
@@ -398,6 +444,50 @@ fn report(scenarios: &[(Editor, Load)], outcomes: &mut [Outcome]) {
     );
 }
 
+/// Neovim's second probe beside its timer's: the lag of work queued with `vim.schedule()`
+/// (what plugins' callbacks, LSP and our own RPC handlers wait on), which a libuv timer cannot
+/// see: Neovim polls libuv inside long redraws, but runs scheduled work only between them.
+fn report_neovim_schedule_lag(scenarios: &[(Editor, Load)], outcomes: &mut [Outcome]) {
+    let rows: Vec<usize> = (0..scenarios.len())
+        .filter(|&i| scenarios[i].0 == Editor::Neovim)
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    println!();
+    println!(
+        "Neovim: 1 ms timer lag beside the lag of a `vim.schedule()` callback queued from it (one at a time), pooled over the rounds"
+    );
+    println!();
+    println!(
+        "| load | timer p99 | timer max | schedule samples | schedule p50 | schedule p99 | schedule max |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for index in rows {
+        let outcome = &mut outcomes[index];
+        outcome.schedule_lags.sort_unstable();
+        outcome.lags.sort_unstable();
+        let percentile = |values: &[u64], p: f64| {
+            if values.is_empty() {
+                f64::NAN
+            } else {
+                values[((values.len() - 1) as f64 * p).round() as usize] as f64 / 1e3
+            }
+        };
+        let (timer, schedule) = (&outcome.lags, &outcome.schedule_lags);
+        println!(
+            "| {} | {:.2} ms | {:.2} ms | {} | {:.2} ms | {:.2} ms | {:.2} ms |",
+            scenarios[index].1.name(),
+            percentile(timer, 0.99),
+            percentile(timer, 1.0),
+            schedule.len(),
+            percentile(schedule, 0.50),
+            percentile(schedule, 0.99),
+            percentile(schedule, 1.0),
+        );
+    }
+}
+
 fn now_us() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -451,6 +541,24 @@ fn tokens() -> Vec<String> {
     tokens
 }
 
+/// The long-line answer: the same words with no newline and no fence, about 28,000 characters
+/// on one line; the last token is `END_MARKER`.
+fn long_line_tokens() -> Vec<String> {
+    const WORDS: [&str; 12] = [
+        "the", "stream", "keeps", "`pace`", "while", "an", "editor", "redraws", "every", "line",
+        "of", "text",
+    ];
+    let mut tokens: Vec<String> = (0..TOKENS - 1)
+        .map(|i| format!("{} ", WORDS[(i * 7) % WORDS.len()]))
+        .collect();
+    tokens.push(END_MARKER.to_string());
+    tokens
+}
+
+/// The prompt that asks the server for [`long_line_tokens`] (the probes send it in
+/// "longline" mode).
+const LONG_LINE_PROMPT: &str = "Write one long line.";
+
 fn handle(stream: TcpStream, streams: &Sender<Stream>) {
     stream.set_nodelay(true).unwrap();
     let mut reader = BufReader::new(stream.try_clone().unwrap());
@@ -464,7 +572,8 @@ fn handle(stream: TcpStream, streams: &Sender<Stream>) {
             let _ = writer.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
             continue;
         }
-        match stream_tokens(&mut writer) {
+        let long_line = String::from_utf8_lossy(&request.body).contains(LONG_LINE_PROMPT);
+        match stream_tokens(&mut writer, long_line) {
             Ok(times) => {
                 let _ = streams.send(times);
             }
@@ -473,12 +582,16 @@ fn handle(stream: TcpStream, streams: &Sender<Stream>) {
     }
 }
 
-fn stream_tokens(writer: &mut TcpStream) -> std::io::Result<Stream> {
+fn stream_tokens(writer: &mut TcpStream, long_line: bool) -> std::io::Result<Stream> {
     let chunk = |data: &str| format!("{:x}\r\n{data}\r\n", data.len());
     writer.write_all(
         b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n",
     )?;
-    let tokens = tokens();
+    let tokens = if long_line {
+        long_line_tokens()
+    } else {
+        tokens()
+    };
     let start = Instant::now();
     let mut first = 0;
     let mut last = 0;
