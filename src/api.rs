@@ -127,6 +127,13 @@ pub trait ChatApi {
     #[method(name = "edit")]
     async fn edit(&self, params: Params<EditParams>) -> RpcResult<SendResult>;
 
+    /// What a message would send, context and redactions included; sends nothing.
+    #[method(name = "previewContext")]
+    async fn preview_context(
+        &self,
+        params: Params<MessageParams>,
+    ) -> RpcResult<PreviewContextResult>;
+
     /// Make the branch through a message current.
     #[method(name = "switch")]
     async fn switch(&self, params: Params<SwitchParams>) -> RpcResult<ChatDetail>;

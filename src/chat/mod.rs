@@ -22,9 +22,10 @@ use crate::clock::now_millis;
 use crate::config::{
     ChatConfig, Config, ConfigError, ProviderConfig, ProviderKind, check_model_name,
 };
+use crate::context::{self, Assembled, ContextError, Guard};
 use crate::history::{
-    ChatRecord, ChatSummary, History, HistoryError, MakeCurrent, MessageRecord, MessageStatus,
-    Role, Tree, Usage, no_such_message,
+    ChatRecord, ChatSummary, History, HistoryError, MakeCurrent, Manifest, MessageRecord,
+    MessageStatus, Role, Tree, Usage, no_such_message,
 };
 use crate::http_client::Clients;
 use crate::provider::stream::{self, StreamLimits};
@@ -60,13 +61,19 @@ pub use crate::history::Timings;
 /// What a turn does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Turn {
-    /// `chat/send`: a new user message after `parent` (`None`: the current leaf).
+    /// `chat/send`: a new user message after `parent` (`None`: the current leaf), with the
+    /// manifest of its context.
     Send {
         content: String,
         parent: Option<String>,
+        manifest: Option<Manifest>,
     },
     /// `chat/edit`: a new version of a user message, as its sibling, then its answer.
-    Edit { message_id: String, content: String },
+    Edit {
+        message_id: String,
+        content: String,
+        manifest: Option<Manifest>,
+    },
     /// `chat/regenerate`: a new answer to a user turn (named by itself or by one of its
     /// answers; `None`: the last of the current branch), from another provider or model if
     /// given.
@@ -150,6 +157,9 @@ pub enum ChatError {
     /// The part of the config this call depends on is broken.
     #[error("{0}")]
     Config(ConfigError),
+    /// The context could not be gathered.
+    #[error(transparent)]
+    Context(ContextError),
 }
 
 impl From<VaultError> for ChatError {
@@ -388,6 +398,7 @@ impl ChatService {
         let turn = Turn::Send {
             content,
             parent: None,
+            manifest: None,
         };
         self.turn(chat_id, turn, options, deltas).await
     }
@@ -528,6 +539,31 @@ impl ChatService {
         }
     }
 
+    /// The user's message as it will be sent: its context gathered, and the secret guard run
+    /// over all of it with the keys the vault and the environment hold.
+    pub async fn assemble(&self, request: context::Request) -> Result<Assembled, ChatError> {
+        let vault = self.vault.clone();
+        let names: Vec<String> = self
+            .config
+            .providers
+            .iter()
+            .map(|p| p.name.clone())
+            .collect();
+        // A locked vault hides its keys; their shapes are still caught.
+        let mut known = blocking(move || {
+            Ok(names
+                .iter()
+                .filter_map(|name| vault.key_for(name).ok().flatten())
+                .collect::<Vec<_>>())
+        })
+        .await?;
+        known.extend(self.config.providers.iter().filter_map(env_key));
+        let guard = Guard::new(known);
+        context::assemble(request, &self.config.context, &self.clients, &guard)
+            .await
+            .map_err(ChatError::Context)
+    }
+
     /// What a turn sends and saves, from the chat as it is now (blocking).
     fn plan(
         &self,
@@ -537,18 +573,26 @@ impl ChatService {
     ) -> Result<Plan, ChatError> {
         let tree = Tree::new(messages);
         let find = |id: &str| tree.find(id).ok_or_else(|| no_such_message(id));
+        let mut sent_manifest = None;
         let (parent, content, question, provider, model) = match turn {
-            Turn::Send { content, parent } => {
+            Turn::Send {
+                content,
+                parent,
+                manifest,
+            } => {
                 let parent = match parent {
                     Some(id) => Some(find(&id)?),
                     None => tree.leaf(chat.leaf_id.as_deref()),
                 };
+                sent_manifest = manifest;
                 (parent, content, None, None, None)
             }
             Turn::Edit {
                 message_id,
                 content,
+                manifest,
             } => {
+                sent_manifest = manifest;
                 let edited = find(&message_id)?;
                 if tree.message(edited).role != Role::User {
                     return Err(ChatError::InvalidInput(
@@ -623,6 +667,7 @@ impl ChatService {
                 user.id = new_id().map_err(|e| ChatError::from(VaultError::from(e)))?;
                 user.root = parent_id.is_none();
                 user.parent_id = parent_id;
+                user.context = sent_manifest;
                 Plan {
                     provider,
                     model,

@@ -11,6 +11,7 @@ use crate::api::{ChatApiServer, ProvidersApiServer};
 use crate::app::App;
 use crate::chat::{ChatError, ChatService, Delta, NewChat, SendOptions, SendResult, Turn, prompt};
 use crate::config::ConfigError;
+use crate::context::ContextError;
 use crate::history::ChatDetail;
 use crate::history::ChatSummary;
 use crate::protocol::types::*;
@@ -106,6 +107,27 @@ impl From<ProviderError> for AppError {
     }
 }
 
+impl From<ContextError> for AppError {
+    fn from(error: ContextError) -> Self {
+        let message = error.to_string();
+        match error {
+            ContextError::Path(refused) => AppError::new(ErrorCode::PathRefused, message)
+                .with_data(
+                    json!({"path": refused.path, "kind": refused.kind, "reason": refused.reason}),
+                ),
+            ContextError::Refused { path, reason, .. } => {
+                let mut data = json!({"path": path, "reason": reason});
+                if matches!(reason, "sensitive" | "gitIgnored") {
+                    data["action"] = json!("confirmFile");
+                }
+                AppError::new(ErrorCode::ContextRefused, message).with_data(data)
+            }
+            ContextError::Unavailable(_) => AppError::new(ErrorCode::ContextUnavailable, message),
+            ContextError::Invalid(_) => AppError::new(ErrorCode::InvalidParams, message),
+        }
+    }
+}
+
 impl From<&ConfigError> for AppError {
     fn from(error: &ConfigError) -> Self {
         AppError::new(
@@ -142,6 +164,7 @@ impl From<ChatError> for AppError {
             ChatError::Busy(_) => AppError::new(ErrorCode::InvalidRequest, message),
             ChatError::InvalidInput(_) => AppError::new(ErrorCode::InvalidParams, message),
             ChatError::Config(error) => AppError::from(&error),
+            ChatError::Context(error) => error.into(),
         }
     }
 }
@@ -179,9 +202,16 @@ impl ChatApiServer for ChatMethods {
 
     async fn send(&self, params: Params<SendParams>) -> RpcResult<SendResult> {
         let p = params.0;
+        let assembled = self
+            .chat()?
+            .assemble(p.message.request())
+            .await
+            .map_err(AppError::from)?;
+        let manifest = assembled.saved_manifest();
         let turn = Turn::Send {
-            content: prompt::user_message(&p.content, &p.context),
+            content: assembled.text,
             parent: p.parent_id,
+            manifest,
         };
         Ok(self.stream_turn(&p.chat_id, turn, p.options).await?)
     }
@@ -198,11 +228,33 @@ impl ChatApiServer for ChatMethods {
 
     async fn edit(&self, params: Params<EditParams>) -> RpcResult<SendResult> {
         let p = params.0;
+        let assembled = self
+            .chat()?
+            .assemble(p.message.request())
+            .await
+            .map_err(AppError::from)?;
+        let manifest = assembled.saved_manifest();
         let turn = Turn::Edit {
             message_id: p.message_id,
-            content: prompt::user_message(&p.content, &p.context),
+            content: assembled.text,
+            manifest,
         };
         Ok(self.stream_turn(&p.chat_id, turn, p.options).await?)
+    }
+
+    async fn preview_context(
+        &self,
+        params: Params<MessageParams>,
+    ) -> RpcResult<PreviewContextResult> {
+        let assembled = self
+            .chat()?
+            .assemble(params.0.request())
+            .await
+            .map_err(AppError::from)?;
+        Ok(PreviewContextResult {
+            text: assembled.text,
+            manifest: assembled.manifest,
+        })
     }
 
     async fn switch(&self, params: Params<SwitchParams>) -> RpcResult<ChatDetail> {
@@ -240,6 +292,7 @@ impl ChatApiServer for ChatMethods {
         let turn = Turn::Send {
             content: prompt::rewrite_request(&p.instruction, &p.region),
             parent: None,
+            manifest: None,
         };
         let answer = self
             .stream_turn(&new.chat_id, turn, SendOptions::default())

@@ -11,6 +11,7 @@
 pub const CANCELLABLE: &[&str] = &[
     "$/test/sleep",
     "chat/edit",
+    "chat/previewContext",
     "chat/regenerate",
     "chat/rewrite",
     "chat/send",
