@@ -38,7 +38,7 @@ fn patterns() -> &'static [(&'static str, Regex)] {
             // (so `api_key = config.get("x")` is code, not a secret).
             (
                 "assignment",
-                r#"(?m)(?:^|[\s{,;(])(?:export\s+)?["']?(?:[A-Za-z0-9_.\-]*[_\-.](?i:key|token|secret|password|passwd|pwd)|[a-z][A-Za-z0-9]*(?:Key|Token|Secret|Password)|PASSWORD|PASSWD|SECRET|TOKEN|password)["']?\s*[:=]\s*(?:(?P<value>"[^"\n]{4,}"|'[^'\n]{4,}')|(?P<bare>[A-Za-z0-9_\-+/=.~:@!$%^&*]{4,})(?:[\s,;#}]|$))"#,
+                r#"(?m)(?:^|[\s{,;(])(?:export\s+)?["']?(?:[A-Za-z0-9_.\-]*[_\-.](?i:key|token|secret|password|passwd|pwd)|[a-z][A-Za-z0-9]*(?:Key|Token|Secret|Password)|PASSWORD|PASSWD|SECRET|TOKEN|password)["']?(?:\s*:\s*[&A-Za-z0-9_<>'\[\]]{1,40}\s*=|\s*[:=])\s*(?:(?P<value>"[^"\n]{4,}"|'[^'\n]{4,}')|(?P<bare>[A-Za-z0-9_\-+/=.~:@!$%^&*]{4,})(?:[\s,;#}]|$))"#,
             ),
             // Credentials in URLs: `https://user:password@host`.
             ("assignment", r"(?i)\b[a-z][a-z0-9+.\-]*://[^\s:/@]+:(?P<value>[^\s@/]{4,})@"),
@@ -188,6 +188,14 @@ mod tests {
             (
                 r#"{"client_secret": "abcd1234efgh"}"#,
                 r#"{"client_secret": [redacted: assignment]}"#,
+            ),
+            (
+                "const DB_PASSWORD: &str = \"hunter2hunter2\";",
+                "const DB_PASSWORD: &str = [redacted: assignment];",
+            ),
+            (
+                "api_token: Option<String> = Some(x)",
+                "api_token: Option<String> = Some(x)",
             ),
             (
                 "postgres://app:pa55word@db.local/x",
