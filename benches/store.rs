@@ -97,18 +97,12 @@ fn main() {
             .history
             .append(
                 &chat_id,
-                chinwag::history::MessageRecord {
-                    id: String::new(),
-                    seq: 0,
-                    role: chinwag::history::Role::User,
-                    content: "one more question".into(),
-                    reasoning: None,
-                    created_at: chinwag::clock::now_millis(),
-                    status: chinwag::history::MessageStatus::Complete,
-                    usage: None,
-                    error: None,
-                    finish_reason: None,
-                },
+                chinwag::history::MessageRecord::new(
+                    chinwag::history::Role::User,
+                    "one more question".into(),
+                    chinwag::clock::now_millis(),
+                ),
+                chinwag::history::MakeCurrent::Always,
             )
             .unwrap();
     });

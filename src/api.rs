@@ -119,6 +119,25 @@ pub trait ChatApi {
     #[method(name = "send")]
     async fn send(&self, params: Params<SendParams>) -> RpcResult<SendResult>;
 
+    /// A new answer to a user turn, beside the earlier ones; streams like `send`.
+    #[method(name = "regenerate")]
+    async fn regenerate(&self, params: Params<RegenerateParams>) -> RpcResult<SendResult>;
+
+    /// A new version of a user turn, beside it, then its answer; streams like `send`.
+    #[method(name = "edit")]
+    async fn edit(&self, params: Params<EditParams>) -> RpcResult<SendResult>;
+
+    /// What a message would send, context and redactions included; sends nothing.
+    #[method(name = "previewContext")]
+    async fn preview_context(
+        &self,
+        params: Params<MessageParams>,
+    ) -> RpcResult<PreviewContextResult>;
+
+    /// Make the branch through a message current.
+    #[method(name = "switch")]
+    async fn switch(&self, params: Params<SwitchParams>) -> RpcResult<ChatDetail>;
+
     #[method(name = "cancel")]
     async fn cancel(&self, params: Params<ChatIdParams>) -> RpcResult<CancelResult>;
 

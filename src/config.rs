@@ -28,6 +28,14 @@
 //! idle_timeout_secs = 120                  # give up on a stream silent this long
 //! connect_timeout_secs = 10
 //! extra_ca_file = "/etc/ssl/corp-ca.pem"   # trusted beside the system's certificates
+//!
+//! [context]
+//! guard = true                             # hold back key-shaped text before it leaves
+//! max_file_bytes = 262144                  # per file (and per git diff)
+//! max_files = 200                          # per glob
+//! max_turn_bytes = 4194304                 # all the context of one message
+//! max_url_bytes = 1048576                  # read of one web page
+//! git_timeout_secs = 10
 //! ```
 
 use std::collections::BTreeMap;
@@ -107,6 +115,7 @@ pub struct Config {
     pub vault: VaultConfig,
     pub storage: StorageConfig,
     pub chat: ChatConfig,
+    pub context: ContextConfig,
     /// Every part of the file that could not be used, each naming its key and line, in file
     /// order. Everything else in the file is in force.
     pub problems: Vec<ConfigError>,
@@ -138,6 +147,31 @@ pub struct ChatConfig {
     pub connect_timeout: std::time::Duration,
     /// A PEM file of extra trusted certificate authorities.
     pub extra_ca_file: Option<std::path::PathBuf>,
+}
+
+/// `[context]`: what a message may carry beyond the selection, and the secret guard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContextConfig {
+    /// Hold back key-shaped text from every message and context item.
+    pub guard: bool,
+    pub max_file_bytes: u64,
+    pub max_files: usize,
+    pub max_turn_bytes: u64,
+    pub max_url_bytes: u64,
+    pub git_timeout: std::time::Duration,
+}
+
+impl Default for ContextConfig {
+    fn default() -> Self {
+        ContextConfig {
+            guard: true,
+            max_file_bytes: 256 * 1024,
+            max_files: 200,
+            max_turn_bytes: 4 * 1024 * 1024,
+            max_url_bytes: 1024 * 1024,
+            git_timeout: std::time::Duration::from_secs(10),
+        }
+    }
 }
 
 /// `[vault]`: how the vault gets its password and how expensive unlocking is.
@@ -216,6 +250,17 @@ struct RawChat {
     idle_timeout_secs: Option<Spanned<u64>>,
     connect_timeout_secs: Option<Spanned<u64>>,
     extra_ca_file: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawContext {
+    guard: Option<bool>,
+    max_file_bytes: Option<Spanned<u64>>,
+    max_files: Option<Spanned<u64>>,
+    max_turn_bytes: Option<Spanned<u64>>,
+    max_url_bytes: Option<Spanned<u64>>,
+    git_timeout_secs: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -321,6 +366,7 @@ impl Default for Config {
                 connect_timeout: std::time::Duration::from_secs(10),
                 extra_ca_file: None,
             },
+            context: ContextConfig::default(),
             problems: Vec::new(),
             broken: Broken::default(),
         }
@@ -436,11 +482,16 @@ impl Config {
                         apply_chat(&mut config.chat, chat, &mut reader);
                     }
                 }
+                "context" => {
+                    if let Some(context) = reader.section::<RawContext>(value, "context") {
+                        apply_context(&mut config.context, context, &mut reader);
+                    }
+                }
                 _ => reader.invalid(
                     &name,
                     key.span(),
                     "unknown key (ignored); known: log_level, default_provider, \
-                     default_model, [providers.NAME], [vault], [storage], [chat]"
+                     default_model, [providers.NAME], [vault], [storage], [chat], [context]"
                         .into(),
                 ),
             }
@@ -664,6 +715,52 @@ fn apply_chat(chat: &mut ChatConfig, raw: RawChat, reader: &mut Reader) {
                 format!("{} is not a readable file", path.display()),
             );
         }
+    }
+}
+
+/// `[context]`: each bad value is reported and its default kept.
+fn apply_context(context: &mut ContextConfig, raw: RawContext, reader: &mut Reader) {
+    let mut bounded =
+        |value: &Spanned<u64>, key: &str, range: std::ops::RangeInclusive<u64>| -> Option<u64> {
+            if range.contains(value.get_ref()) {
+                Some(*value.get_ref())
+            } else {
+                reader.invalid(
+                    &format!("context.{key}"),
+                    value.span(),
+                    format!("between {} and {}", range.start(), range.end()),
+                );
+                None
+            }
+        };
+    if let Some(guard) = raw.guard {
+        context.guard = guard;
+    }
+    const MIB: u64 = 1024 * 1024;
+    if let Some(v) = raw.max_file_bytes.as_ref()
+        && let Some(n) = bounded(v, "max_file_bytes", 1..=64 * MIB)
+    {
+        context.max_file_bytes = n;
+    }
+    if let Some(v) = raw.max_files.as_ref()
+        && let Some(n) = bounded(v, "max_files", 1..=10_000)
+    {
+        context.max_files = n as usize;
+    }
+    if let Some(v) = raw.max_turn_bytes.as_ref()
+        && let Some(n) = bounded(v, "max_turn_bytes", 1..=15 * MIB)
+    {
+        context.max_turn_bytes = n;
+    }
+    if let Some(v) = raw.max_url_bytes.as_ref()
+        && let Some(n) = bounded(v, "max_url_bytes", 1..=64 * MIB)
+    {
+        context.max_url_bytes = n;
+    }
+    if let Some(v) = raw.git_timeout_secs.as_ref()
+        && let Some(n) = bounded(v, "git_timeout_secs", 1..=300)
+    {
+        context.git_timeout = std::time::Duration::from_secs(n);
     }
 }
 

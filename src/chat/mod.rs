@@ -22,8 +22,10 @@ use crate::clock::now_millis;
 use crate::config::{
     ChatConfig, Config, ConfigError, ProviderConfig, ProviderKind, check_model_name,
 };
+use crate::context::{self, Assembled, ContextError, Guard};
 use crate::history::{
-    ChatRecord, ChatSummary, History, HistoryError, MessageRecord, MessageStatus, Role, Usage,
+    ChatRecord, ChatSummary, History, HistoryError, MakeCurrent, Manifest, MessageRecord,
+    MessageStatus, Role, Tree, Usage, no_such_message,
 };
 use crate::http_client::Clients;
 use crate::provider::stream::{self, StreamLimits};
@@ -54,15 +56,53 @@ pub struct SendOptions {
     pub max_tokens: Option<u32>,
 }
 
-/// How long the answer took.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Timings {
-    /// From the request to the first token (null if none came).
-    pub first_token_ms: Option<u64>,
-    pub total_ms: u64,
-    /// Completion tokens per second after the first token (null for one token or none).
-    pub tokens_per_second: Option<f64>,
+pub use crate::history::Timings;
+
+/// What a turn does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Turn {
+    /// `chat/send`: a new user message after `parent` (`None`: the current leaf), with the
+    /// manifest of its context.
+    Send {
+        content: String,
+        parent: Option<String>,
+        manifest: Option<Manifest>,
+    },
+    /// `chat/edit`: a new version of a user message, as its sibling, then its answer.
+    Edit {
+        message_id: String,
+        content: String,
+        manifest: Option<Manifest>,
+    },
+    /// `chat/regenerate`: a new answer to a user turn (named by itself or by one of its
+    /// answers; `None`: the last of the current branch), from another provider or model if
+    /// given.
+    Regenerate {
+        message_id: Option<String>,
+        provider: Option<String>,
+        model: Option<String>,
+    },
+}
+
+/// What a turn sends and saves, worked out before anything goes out.
+struct Plan {
+    provider: String,
+    model: String,
+    messages: Vec<WireMessage>,
+    /// The user message to save first (none when regenerating).
+    user: Option<MessageRecord>,
+    /// The user turn the answer follows.
+    question: String,
+    /// Whether the answer becomes the current leaf.
+    current: MakeCurrent,
+}
+
+/// Where a turn's answer is, for the error data of a turn that began.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TurnIds {
+    pub chat_id: String,
+    pub message_id: String,
+    pub user_message_id: String,
 }
 
 /// `chat/send` result.
@@ -71,6 +111,11 @@ pub struct Timings {
 pub struct SendResult {
     pub chat_id: String,
     pub message_id: String,
+    /// The user turn this answers (the answer's parent).
+    pub user_message_id: String,
+    /// Who answered.
+    pub provider: String,
+    pub model: String,
     pub content: String,
     pub reasoning: Option<String>,
     pub finish_reason: Option<String>,
@@ -99,11 +144,10 @@ pub enum ChatError {
     Failed {
         /// Boxed: it is the largest variant by far.
         error: Box<ProviderError>,
-        chat_id: String,
-        message_id: String,
+        ids: TurnIds,
     },
     #[error("the answer was cancelled")]
-    Cancelled { chat_id: String, message_id: String },
+    Cancelled(TurnIds),
     #[error("no provider named {0:?}")]
     NoSuchProvider(String),
     #[error("chat {0} is already streaming an answer; cancel it first")]
@@ -113,6 +157,9 @@ pub enum ChatError {
     /// The part of the config this call depends on is broken.
     #[error("{0}")]
     Config(ConfigError),
+    /// The context could not be gathered.
+    #[error(transparent)]
+    Context(ContextError),
 }
 
 impl From<VaultError> for ChatError {
@@ -340,7 +387,7 @@ impl ChatService {
         Ok(None)
     }
 
-    /// One turn: save the user's message, stream the answer as deltas, save the answer.
+    /// One turn of `chat/send`: a user message after the current leaf.
     pub async fn send(
         self: &Arc<Self>,
         chat_id: &str,
@@ -348,8 +395,27 @@ impl ChatService {
         options: SendOptions,
         deltas: mpsc::Sender<Delta>,
     ) -> Result<SendResult, ChatError> {
+        let turn = Turn::Send {
+            content,
+            parent: None,
+            manifest: None,
+        };
+        self.turn(chat_id, turn, options, deltas).await
+    }
+
+    /// One turn: save the user's message (if the turn has one), stream the answer as deltas,
+    /// save the answer beside the earlier ones.
+    pub async fn turn(
+        self: &Arc<Self>,
+        chat_id: &str,
+        turn: Turn,
+        options: SendOptions,
+        deltas: mpsc::Sender<Delta>,
+    ) -> Result<SendResult, ChatError> {
         let started = Instant::now();
-        if content.trim().is_empty() {
+        if let Turn::Send { content, .. } | Turn::Edit { content, .. } = &turn
+            && content.trim().is_empty()
+        {
             return Err(ChatError::InvalidInput("the message is empty".into()));
         }
         let token = CancellationToken::new();
@@ -365,46 +431,57 @@ impl ChatService {
             chat_id: chat_id.to_string(),
         };
 
-        // Everything that can fail before a byte goes out: vault, chat, provider, key, model.
+        // Everything that can fail before a byte goes out: vault, chat, message, provider,
+        // key, model.
         let history = self.history.clone();
         let id = chat_id.to_string();
-        let (chat, earlier) = blocking(move || -> Result<_, ChatError> {
-            let chat = history.chat(&id)?;
-            let messages = history.messages(&id)?;
-            Ok((chat, messages))
+        let service = self.clone();
+        let plan = blocking(move || {
+            let (chat, messages) = history.chat_with_messages(&id)?;
+            service.plan(&chat, &messages, turn)
         })
         .await?;
-        let provider = self.provider(&chat.provider)?.clone();
-        check_model_name(&chat.model)
+        let provider = self.provider(&plan.provider)?.clone();
+        check_model_name(&plan.model)
             .map_err(|m| ChatError::Provider(ProviderError::BadModel(m)))?;
         let key = self.key_lookup(&provider).await?;
 
         let request = ChatRequest {
-            model: chat.model.clone(),
-            messages: conversation(&chat, &earlier, &content),
+            model: plan.model.clone(),
+            messages: plan.messages,
             temperature: options.temperature,
             max_tokens: options.max_tokens,
         };
-        let user = MessageRecord {
-            id: String::new(),
-            seq: 0,
-            role: Role::User,
-            content,
-            reasoning: None,
-            created_at: now_millis(),
-            status: MessageStatus::Complete,
-            usage: None,
-            error: None,
-            finish_reason: None,
-        };
         // Saved while the request goes out: the first token must not wait for a disk flush.
-        let history = self.history.clone();
-        let id = chat_id.to_string();
-        let user_saved = blocking(move || history.append(&id, user).map_err(ChatError::from));
-        let user_saved = tokio::spawn(user_saved);
+        let user_saved = plan.user.map(|user| {
+            let history = self.history.clone();
+            let id = chat_id.to_string();
+            tokio::spawn(blocking(move || {
+                history
+                    .append(&id, user, MakeCurrent::Always)
+                    .map_err(ChatError::from)
+            }))
+        });
 
         let message_id = new_id().map_err(|e| ChatError::from(VaultError::from(e)))?;
-        let mut answer = PartialAnswer::new(self.history.clone(), chat_id, &message_id);
+        let mut answer = PartialAnswer {
+            history: self.history.clone(),
+            chat_id: chat_id.to_string(),
+            message_id: message_id.clone(),
+            parent_id: plan.question.clone(),
+            provider: provider.name.clone(),
+            model: plan.model.clone(),
+            current: plan.current,
+            content: String::new(),
+            reasoning: String::new(),
+            usage: None,
+            finish: None,
+            started,
+            first_token: None,
+            pieces: 0,
+            created_at: now_millis(),
+            saved: false,
+        };
         let outcome = self
             .stream_answer(
                 &provider,
@@ -413,38 +490,42 @@ impl ChatService {
                 &token,
                 &deltas,
                 &mut answer,
-                started,
             )
             .await;
         // The user's turn is on disk before the answer is.
-        match user_saved.await {
-            Ok(Ok(_)) => {}
-            Ok(Err(error)) => return Err(error),
-            Err(error) => return Err(ChatError::InvalidInput(format!("internal error: {error}"))),
+        if let Some(user_saved) = user_saved {
+            match user_saved.await {
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) => return Err(error),
+                Err(error) => {
+                    return Err(ChatError::InvalidInput(format!("internal error: {error}")));
+                }
+            }
         }
-        let finish = answer.finish.clone();
-        let usage = answer.usage;
-        let first_token = answer.first_token;
+        let ids = TurnIds {
+            chat_id: chat_id.to_string(),
+            message_id,
+            user_message_id: plan.question,
+        };
         match outcome {
             Ok(()) => {
                 let record = answer.save(MessageStatus::Complete, None).await?;
-                let total = started.elapsed();
                 Ok(SendResult {
-                    chat_id: chat_id.to_string(),
+                    chat_id: ids.chat_id,
                     message_id: record.id,
+                    user_message_id: ids.user_message_id,
+                    provider: answer.provider.clone(),
+                    model: answer.model.clone(),
                     content: record.content,
                     reasoning: record.reasoning,
-                    finish_reason: finish,
-                    usage,
-                    timings: timings(first_token, total, usage, answer.pieces),
+                    finish_reason: record.finish_reason,
+                    usage: record.usage,
+                    timings: record.timings.unwrap_or_else(|| answer.timings()),
                 })
             }
             Err(StreamEnd::Cancelled) => {
                 answer.save(MessageStatus::Cancelled, None).await?;
-                Err(ChatError::Cancelled {
-                    chat_id: chat_id.to_string(),
-                    message_id,
-                })
+                Err(ChatError::Cancelled(ids))
             }
             Err(StreamEnd::Failed(error)) => {
                 answer
@@ -452,14 +533,153 @@ impl ChatService {
                     .await?;
                 Err(ChatError::Failed {
                     error: Box::new(error),
-                    chat_id: chat_id.to_string(),
-                    message_id,
+                    ids,
                 })
             }
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// The user's message as it will be sent: its context gathered, and the secret guard run
+    /// over all of it with the keys the vault and the environment hold.
+    pub async fn assemble(&self, request: context::Request) -> Result<Assembled, ChatError> {
+        let vault = self.vault.clone();
+        let names: Vec<String> = self
+            .config
+            .providers
+            .iter()
+            .map(|p| p.name.clone())
+            .collect();
+        // A locked vault hides its keys; their shapes are still caught.
+        let mut known = blocking(move || {
+            Ok(names
+                .iter()
+                .filter_map(|name| vault.key_for(name).ok().flatten())
+                .collect::<Vec<_>>())
+        })
+        .await?;
+        known.extend(self.config.providers.iter().filter_map(env_key));
+        let guard = Guard::new(known);
+        context::assemble(request, &self.config.context, &self.clients, &guard)
+            .await
+            .map_err(ChatError::Context)
+    }
+
+    /// What a turn sends and saves, from the chat as it is now (blocking).
+    fn plan(
+        &self,
+        chat: &ChatRecord,
+        messages: &[MessageRecord],
+        turn: Turn,
+    ) -> Result<Plan, ChatError> {
+        let tree = Tree::new(messages);
+        let find = |id: &str| tree.find(id).ok_or_else(|| no_such_message(id));
+        let mut sent_manifest = None;
+        let (parent, content, question, provider, model) = match turn {
+            Turn::Send {
+                content,
+                parent,
+                manifest,
+            } => {
+                let parent = match parent {
+                    Some(id) => Some(find(&id)?),
+                    None => tree.leaf(chat.leaf_id.as_deref()),
+                };
+                sent_manifest = manifest;
+                (parent, content, None, None, None)
+            }
+            Turn::Edit {
+                message_id,
+                content,
+                manifest,
+            } => {
+                sent_manifest = manifest;
+                let edited = find(&message_id)?;
+                if tree.message(edited).role != Role::User {
+                    return Err(ChatError::InvalidInput(
+                        "only a user turn can be edited".into(),
+                    ));
+                }
+                (tree.parent(edited), content, None, None, None)
+            }
+            Turn::Regenerate {
+                message_id,
+                provider,
+                model,
+            } => {
+                let question = match message_id {
+                    Some(id) => {
+                        let at = find(&id)?;
+                        match tree.message(at).role {
+                            Role::User => Some(at),
+                            Role::Assistant => tree
+                                .parent(at)
+                                .filter(|&p| tree.message(p).role == Role::User),
+                            Role::System => None,
+                        }
+                        .ok_or_else(|| {
+                            ChatError::InvalidInput(
+                                "this message has no user turn to answer".into(),
+                            )
+                        })?
+                    }
+                    None => tree
+                        .last_user_turn(&tree.branch(chat.leaf_id.as_deref()))
+                        .ok_or_else(|| {
+                            ChatError::InvalidInput("the chat has no question to answer".into())
+                        })?,
+                };
+                let asked = tree.message(question);
+                (
+                    tree.parent(question),
+                    asked.content.clone(),
+                    Some(asked.id.clone()),
+                    provider,
+                    model,
+                )
+            }
+        };
+        let (provider, model) = match (provider, model) {
+            (None, None) => (chat.provider.clone(), chat.model.clone()),
+            (None, Some(model)) => (chat.provider.clone(), model),
+            (Some(name), model) => {
+                let provider = self.provider(&name)?;
+                let model = self.model_for(provider, model.as_deref())?;
+                (provider.name.clone(), model)
+            }
+        };
+        check_model_name(&model).map_err(ChatError::InvalidInput)?;
+        let path = parent.map(|at| tree.path_to(at)).unwrap_or_default();
+        let messages = conversation(chat, &tree.context(&path), &content);
+        let parent_id = parent.map(|at| tree.message(at).id.clone());
+        Ok(match question {
+            // A new answer to an earlier question: it becomes current unless the user moved
+            // to another branch while it streamed.
+            Some(question) => Plan {
+                provider,
+                model,
+                messages,
+                current: MakeCurrent::IfLeafIn(vec![chat.leaf_id.clone(), Some(question.clone())]),
+                question,
+                user: None,
+            },
+            None => {
+                let mut user = MessageRecord::new(Role::User, content, now_millis());
+                user.id = new_id().map_err(|e| ChatError::from(VaultError::from(e)))?;
+                user.root = parent_id.is_none();
+                user.parent_id = parent_id;
+                user.context = sent_manifest;
+                Plan {
+                    provider,
+                    model,
+                    messages,
+                    current: MakeCurrent::IfLeafIn(vec![Some(user.id.clone())]),
+                    question: user.id.clone(),
+                    user: Some(user),
+                }
+            }
+        })
+    }
+
     async fn stream_answer(
         &self,
         provider: &ProviderConfig,
@@ -468,8 +688,8 @@ impl ChatService {
         token: &CancellationToken,
         deltas: &mpsc::Sender<Delta>,
         answer: &mut PartialAnswer,
-        started: Instant,
     ) -> Result<(), StreamEnd> {
+        let started = answer.started;
         let limits = StreamLimits {
             idle_timeout: self.chat_config().idle_timeout,
             ..StreamLimits::default()
@@ -606,10 +826,16 @@ struct PartialAnswer {
     history: Arc<History>,
     chat_id: String,
     message_id: String,
+    /// The user turn it answers.
+    parent_id: String,
+    provider: String,
+    model: String,
+    current: MakeCurrent,
     content: String,
     reasoning: String,
     usage: Option<Usage>,
     finish: Option<String>,
+    started: Instant,
     first_token: Option<Duration>,
     pieces: u64,
     created_at: i64,
@@ -617,34 +843,28 @@ struct PartialAnswer {
 }
 
 impl PartialAnswer {
-    fn new(history: Arc<History>, chat_id: &str, message_id: &str) -> Self {
-        Self {
-            history,
-            chat_id: chat_id.to_string(),
-            message_id: message_id.to_string(),
-            content: String::new(),
-            reasoning: String::new(),
-            usage: None,
-            finish: None,
-            first_token: None,
-            pieces: 0,
-            created_at: now_millis(),
-            saved: false,
-        }
+    fn timings(&self) -> Timings {
+        timings(
+            self.first_token,
+            self.started.elapsed(),
+            self.usage,
+            self.pieces,
+        )
     }
 
     fn record(&self, status: MessageStatus, error: Option<String>) -> MessageRecord {
         MessageRecord {
             id: self.message_id.clone(),
-            seq: 0,
-            role: Role::Assistant,
-            content: self.content.clone(),
+            parent_id: Some(self.parent_id.clone()),
             reasoning: (!self.reasoning.is_empty()).then(|| self.reasoning.clone()),
-            created_at: self.created_at,
             status,
             usage: self.usage,
             error,
             finish_reason: self.finish.clone(),
+            provider: Some(self.provider.clone()),
+            model: Some(self.model.clone()),
+            timings: Some(self.timings()),
+            ..MessageRecord::new(Role::Assistant, self.content.clone(), self.created_at)
         }
     }
 
@@ -657,7 +877,13 @@ impl PartialAnswer {
         let record = self.record(status, error);
         let history = self.history.clone();
         let chat_id = self.chat_id.clone();
-        blocking(move || history.append(&chat_id, record).map_err(ChatError::from)).await
+        let current = self.current.clone();
+        blocking(move || {
+            history
+                .append(&chat_id, record, current)
+                .map_err(ChatError::from)
+        })
+        .await
     }
 }
 
@@ -669,7 +895,10 @@ impl Drop for PartialAnswer {
         // Dropped mid-stream: save synchronously, a few milliseconds, so nothing is lost even
         // when the process is winding down.
         let record = self.record(MessageStatus::Cancelled, None);
-        if let Err(error) = self.history.append(&self.chat_id, record) {
+        if let Err(error) = self
+            .history
+            .append(&self.chat_id, record, self.current.clone())
+        {
             tracing::warn!(%error, "could not save a cancelled answer");
         }
     }
@@ -694,7 +923,7 @@ fn env_key(provider: &ProviderConfig) -> Option<Zeroizing<String>> {
 }
 
 /// The conversation as the provider sees it: system prompt, earlier turns, the new message.
-fn conversation(chat: &ChatRecord, earlier: &[MessageRecord], content: &str) -> Vec<WireMessage> {
+fn conversation(chat: &ChatRecord, earlier: &[&MessageRecord], content: &str) -> Vec<WireMessage> {
     let mut messages = Vec::with_capacity(earlier.len() + 2);
     if let Some(system) = chat.system.as_deref().filter(|s| !s.trim().is_empty()) {
         messages.push(WireMessage {
@@ -703,10 +932,6 @@ fn conversation(chat: &ChatRecord, earlier: &[MessageRecord], content: &str) -> 
         });
     }
     for message in earlier {
-        // Failed turns with nothing in them would only confuse the model.
-        if message.content.is_empty() {
-            continue;
-        }
         let role = match message.role {
             Role::System => WireRole::System,
             Role::User => WireRole::User,

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::path_guard;
 use super::records::{ChatRecord, DamagedChat, MessageRecord, Role};
+use super::tree::Tree;
 use super::{History, HistoryError, MAX_TITLE_CHARS, encode};
 use crate::clock::{self, rfc3339};
 use crate::config::check_model_name;
@@ -42,21 +43,57 @@ pub struct ImportSummary {
 }
 
 const EXPORT_FORMAT: &str = "chinwag-export";
-const EXPORT_VERSION: u32 = 1;
+/// Version 2 keeps the whole tree (`parentId` on every message, `leafId` on the chat);
+/// version 1 files (one line of messages) are still read.
+const EXPORT_VERSION: u32 = 2;
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct ExportFile {
-    format: String,
+    format: &'static str,
     version: u32,
-    chats: Vec<ExportedChat>,
+    chats: Vec<serde_json::Value>,
 }
 
-#[derive(Serialize, Deserialize)]
 struct ExportedChat {
-    #[serde(flatten)]
     chat: ChatRecord,
     messages: Vec<MessageRecord>,
+}
+
+impl ExportedChat {
+    /// The chat with its tree spelled out: every message's parent, and the current leaf, even
+    /// for chats saved before trees (whose messages name none).
+    fn new(mut chat: ChatRecord, mut messages: Vec<MessageRecord>) -> Self {
+        let tree = Tree::new(&messages);
+        let parents: Vec<Option<String>> = (0..tree.len())
+            .map(|at| tree.parent(at).map(|p| tree.message(p).id.clone()))
+            .collect();
+        chat.leaf_id = tree
+            .leaf(chat.leaf_id.as_deref())
+            .map(|at| tree.message(at).id.clone());
+        for (message, parent) in messages.iter_mut().zip(parents) {
+            message.root = parent.is_none();
+            message.parent_id = parent;
+        }
+        ExportedChat { chat, messages }
+    }
+
+    /// As written in a JSON export: `parentId` on every message, null at the top.
+    fn to_json(&self) -> Result<serde_json::Value, HistoryError> {
+        let shape = |e: serde_json::Error| HistoryError::Io(e.to_string());
+        let mut chat = serde_json::to_value(&self.chat).map_err(shape)?;
+        let mut messages = Vec::with_capacity(self.messages.len());
+        for message in &self.messages {
+            let mut value = serde_json::to_value(message).map_err(shape)?;
+            if let Some(fields) = value.as_object_mut() {
+                fields.remove("root");
+                fields.insert("parentId".into(), serde_json::json!(message.parent_id));
+            }
+            messages.push(value);
+        }
+        chat["messages"] = serde_json::Value::Array(messages);
+        Ok(chat)
+    }
 }
 
 impl History {
@@ -71,15 +108,14 @@ impl History {
         let target = path_guard::for_writing(path, self.home(), overwrite)?;
         let (exported, damaged) = match chat_id {
             Some(id) => {
-                let chat = self.chat(id)?;
-                let messages = self.messages(id)?;
-                (vec![ExportedChat { chat, messages }], Vec::new())
+                let (chat, messages) = self.chat_with_messages(id)?;
+                (vec![ExportedChat::new(chat, messages)], Vec::new())
             }
             None => {
                 let (chats, damaged) = self.everything()?;
                 let exported = chats
                     .into_iter()
-                    .map(|(chat, messages)| ExportedChat { chat, messages })
+                    .map(|(chat, messages)| ExportedChat::new(chat, messages))
                     .collect::<Vec<_>>();
                 (exported, damaged)
             }
@@ -97,9 +133,12 @@ impl History {
         let bytes = match format {
             ExportFormat::Json => {
                 let file = ExportFile {
-                    format: EXPORT_FORMAT.into(),
+                    format: EXPORT_FORMAT,
                     version: EXPORT_VERSION,
-                    chats: exported,
+                    chats: exported
+                        .iter()
+                        .map(ExportedChat::to_json)
+                        .collect::<Result<_, _>>()?,
                 };
                 serde_json::to_vec_pretty(&file).map_err(|e| HistoryError::Io(e.to_string()))?
             }
@@ -166,12 +205,25 @@ impl History {
                     continue;
                 }
                 chat.message_count = messages.len() as u64;
+                // Message ids that are not ours get new ones, and the links follow them.
+                let mut renamed = std::collections::HashMap::new();
+                let mut messages = messages;
+                for message in &mut messages {
+                    if !is_record_id(&message.id) {
+                        let id = new_id()?;
+                        renamed.insert(std::mem::replace(&mut message.id, id.clone()), id);
+                    }
+                }
+                let follow = |id: &mut Option<String>| {
+                    if let Some(new) = id.as_ref().and_then(|old| renamed.get(old)) {
+                        *id = Some(new.clone());
+                    }
+                };
+                follow(&mut chat.leaf_id);
                 tx.create_chat(&chat.id, encode(&chat)?, chat.updated_at)?;
                 tx.set_tag(&chat.id, chat.kind.tag());
                 for (seq, mut message) in messages.into_iter().enumerate() {
-                    if !is_record_id(&message.id) {
-                        message.id = new_id()?;
-                    }
+                    follow(&mut message.parent_id);
                     message.seq = seq as u64;
                     tx.put_message(&chat.id, &message.id, &encode(&message)?)?;
                 }
@@ -198,11 +250,12 @@ fn read_import(bytes: &[u8]) -> Result<Vec<ExportedChat>, HistoryError> {
     let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|error| HistoryError::BadImport(format!("not JSON: {error}")))?;
     let envelope: Envelope = from_value(value).map_err(bad_value)?;
-    if envelope.format != EXPORT_FORMAT || envelope.version != EXPORT_VERSION {
+    if envelope.format != EXPORT_FORMAT || !(1..=EXPORT_VERSION).contains(&envelope.version) {
         return Err(HistoryError::BadImport(format!(
-            "expected format {EXPORT_FORMAT:?} version {EXPORT_VERSION}"
+            "expected format {EXPORT_FORMAT:?} version 1 to {EXPORT_VERSION}"
         )));
     }
+    let tree = envelope.version >= 2;
     let mut chats = Vec::with_capacity(envelope.chats.len());
     for (index, mut value) in envelope.chats.into_iter().enumerate() {
         let at = format!("chats[{index}]");
@@ -217,9 +270,35 @@ fn read_import(bytes: &[u8]) -> Result<Vec<ExportedChat>, HistoryError> {
                 problem: "missing field `messages`".into(),
             });
         };
-        let messages: Vec<MessageRecord> =
+        let mut messages = messages;
+        let mut roots = Vec::new();
+        if let Some(list) = messages.as_array_mut() {
+            for message in list {
+                let Some(fields) = message.as_object_mut() else {
+                    continue;
+                };
+                // `root` is how records say "no parent"; exports say it with a null parentId.
+                fields.remove("root");
+                roots.push(tree && fields.get("parentId").is_none_or(|p| p.is_null()));
+            }
+        }
+        let mut messages: Vec<MessageRecord> =
             from_value_at(messages, &format!("{at}.messages")).map_err(bad_value)?;
+        for (message, root) in messages.iter_mut().zip(roots) {
+            message.root = root;
+        }
+        let mut chat = chat;
+        if !tree {
+            // Version 1 had no tree: one line of messages, ending at the newest.
+            chat.leaf_id = None;
+            for message in &mut messages {
+                message.parent_id = None;
+            }
+        }
         check_imported(&at, &chat, &messages)?;
+        if tree {
+            check_tree(&at, &chat, &messages)?;
+        }
         chats.push(ExportedChat { chat, messages });
     }
     Ok(chats)
@@ -322,6 +401,54 @@ fn check_imported(
     Ok(())
 }
 
+/// Refuse links that name no message of the chat, a message id used twice, and parents that
+/// loop: a tree that would not read back as it was written.
+fn check_tree(at: &str, chat: &ChatRecord, messages: &[MessageRecord]) -> Result<(), HistoryError> {
+    let refuse = |field: String, problem: &str| HistoryError::BadImportValue {
+        field,
+        chat_id: is_record_id(&chat.id).then(|| chat.id.clone()),
+        problem: problem.into(),
+    };
+    let mut index = std::collections::HashMap::new();
+    for (i, message) in messages.iter().enumerate() {
+        if index.insert(message.id.as_str(), i).is_some() {
+            return Err(refuse(
+                format!("{at}.messages[{i}].id"),
+                "another message of the chat has the same id",
+            ));
+        }
+    }
+    if let Some(leaf) = &chat.leaf_id
+        && !index.contains_key(leaf.as_str())
+    {
+        return Err(refuse(
+            format!("{at}.leafId"),
+            "names no message of the chat",
+        ));
+    }
+    let mut parent = vec![None; messages.len()];
+    for (i, message) in messages.iter().enumerate() {
+        if let Some(id) = &message.parent_id {
+            match index.get(id.as_str()) {
+                Some(&p) => parent[i] = Some(p),
+                None => {
+                    return Err(refuse(
+                        format!("{at}.messages[{i}].parentId"),
+                        "names no message of the chat",
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(&looped) = super::tree::break_loops(&mut parent).first() {
+        return Err(refuse(
+            format!("{at}.messages[{looped}].parentId"),
+            "the parents loop back to this message",
+        ));
+    }
+    Ok(())
+}
+
 /// Whether `id` looks like one of our random ids (32 lowercase hex digits).
 fn is_record_id(id: &str) -> bool {
     id.len() == 32
@@ -347,17 +474,32 @@ fn markdown(exported: &ExportedChat) -> String {
     if let Some(system) = &chat.system {
         out.push_str(&format!("**System:** {system}\n\n"));
     }
-    for message in &exported.messages {
+    // The current branch; where others leave it, a line says so.
+    let tree = Tree::new(&exported.messages);
+    for at in tree.branch(chat.leaf_id.as_deref()) {
+        let message = tree.message(at);
         let who = match message.role {
-            Role::System => "System",
-            Role::User => "User",
-            Role::Assistant => "Assistant",
+            Role::System => "System".to_string(),
+            Role::User => "User".to_string(),
+            Role::Assistant => match (&message.provider, &message.model) {
+                (Some(provider), Some(model)) => format!("Assistant ({provider}/{model})"),
+                _ => "Assistant".to_string(),
+            },
         };
-        out.push_str(&format!(
-            "## {who} ({})\n\n{}\n\n",
-            rfc3339(message.created_at),
-            message.content.trim_end()
-        ));
+        out.push_str(&format!("## {who} ({})\n\n", rfc3339(message.created_at)));
+        let siblings = tree.siblings(at);
+        if siblings.len() > 1 {
+            let position = siblings.iter().position(|&s| s == at).unwrap_or(0) + 1;
+            let what = match message.role {
+                Role::Assistant => "answer",
+                _ => "version",
+            };
+            out.push_str(&format!(
+                "*{what} {position} of {}; the others are in chinwag and in the JSON export*\n\n",
+                siblings.len()
+            ));
+        }
+        out.push_str(&format!("{}\n\n", message.content.trim_end()));
         if message.status != super::MessageStatus::Complete {
             out.push_str(&format!("_({:?})_\n\n", message.status).to_lowercase());
         }

@@ -10,6 +10,7 @@ mod backup;
 mod export;
 pub mod path_guard;
 pub mod records;
+pub mod tree;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,9 +20,11 @@ use zeroize::Zeroizing;
 pub use backup::{BackupSummary, RestoreSummary};
 pub use export::{ExportFormat, ExportSummary, ImportSummary};
 pub use records::{
-    ChatDetail, ChatKind, ChatRecord, ChatSummary, DamagedChat, MessageRecord, MessageStatus,
-    MessageView, Role, SearchHit, Usage,
+    ChatDetail, ChatKind, ChatRecord, ChatSummary, DamagedChat, Manifest, ManifestItem,
+    ManifestPart, MessageRecord, MessageStatus, MessageView, Redaction, RefusedItem, Role,
+    SearchHit, Timings, Usage,
 };
+pub use tree::Tree;
 
 use crate::clock::now_millis;
 use crate::store::StoreError;
@@ -39,6 +42,8 @@ pub enum HistoryError {
     Vault(#[from] VaultError),
     #[error("no chat with id {0}")]
     NoSuchChat(String),
+    #[error("no message with id {0} in this chat")]
+    NoSuchMessage(String),
     #[error(transparent)]
     Path(#[from] PathRefused),
     #[error("{0}")]
@@ -84,6 +89,17 @@ pub struct History {
 /// A chat record with its messages in order.
 pub type ChatWithMessages = (ChatRecord, Vec<MessageRecord>);
 
+/// Whether a message saved by [`History::append`] becomes the chat's current leaf.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MakeCurrent {
+    /// Always: the user's own new turn.
+    Always,
+    /// Only while the chat's leaf (as stored, `None` for a chat saved before trees) is one of
+    /// these: an answer does not pull the chat away from a branch the user switched to while
+    /// it streamed.
+    IfLeafIn(Vec<Option<String>>),
+}
+
 /// One page of `history/list`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Listing {
@@ -114,6 +130,11 @@ pub fn title_from(text: &str) -> String {
 /// Quoted only if the id cannot be a secret sent in the wrong field.
 fn no_such_chat(chat_id: &str) -> HistoryError {
     HistoryError::NoSuchChat(crate::redact::name_for_message(chat_id).to_string())
+}
+
+/// Quoted only if the id cannot be a secret sent in the wrong field.
+pub fn no_such_message(message_id: &str) -> HistoryError {
+    HistoryError::NoSuchMessage(crate::redact::name_for_message(message_id).to_string())
 }
 
 fn clean_title(title: &str) -> Result<String, HistoryError> {
@@ -192,6 +213,7 @@ impl History {
             updated_at: now,
             message_count: 0,
             kind: ChatKind::Chat,
+            leaf_id: None,
         };
         let record = encode(&chat)?;
         self.vault.write(|tx| {
@@ -233,12 +255,14 @@ impl History {
         })
     }
 
-    /// Save a message and bump the chat, in one durable write. The first user message names
-    /// an untitled chat. Returns the stored message.
+    /// Save a message and bump the chat, in one durable write; the message becomes the
+    /// current leaf as `current` says. The first user message names an untitled chat.
+    /// Returns the stored message.
     pub fn append(
         &self,
         chat_id: &str,
         mut message: MessageRecord,
+        current: MakeCurrent,
     ) -> Result<MessageRecord, HistoryError> {
         if message.id.is_empty() {
             message.id = new_id()?;
@@ -248,6 +272,13 @@ impl History {
             let mut chat: ChatRecord = decode(chat_id, &bytes)?;
             message.seq = chat.message_count;
             chat.message_count += 1;
+            let becomes_current = match &current {
+                MakeCurrent::Always => true,
+                MakeCurrent::IfLeafIn(leaves) => leaves.contains(&chat.leaf_id),
+            };
+            if becomes_current {
+                chat.leaf_id = Some(message.id.clone());
+            }
             chat.updated_at = now_millis().max(chat.updated_at);
             if chat.title.is_empty() && message.role == Role::User {
                 chat.title = title_from(&message.content);
@@ -334,20 +365,47 @@ impl History {
         })
     }
 
-    /// A chat with its messages.
-    pub fn get(&self, chat_id: &str) -> Result<ChatDetail, HistoryError> {
+    /// A chat record with all its messages, read at one moment.
+    pub fn chat_with_messages(&self, chat_id: &str) -> Result<ChatWithMessages, HistoryError> {
         self.vault.read(|view| {
             let bytes = view.chat(chat_id)?.ok_or_else(|| no_such_chat(chat_id))?;
             let chat: ChatRecord = decode(chat_id, &bytes)?;
             let stored = view
                 .messages(chat_id)?
                 .ok_or_else(|| no_such_chat(chat_id))?;
+            Ok((chat, sorted_messages(chat_id, stored)?))
+        })
+    }
+
+    /// A chat with its current branch.
+    pub fn get(&self, chat_id: &str) -> Result<ChatDetail, HistoryError> {
+        let (chat, messages) = self.chat_with_messages(chat_id)?;
+        Ok(detail(&chat, &messages))
+    }
+
+    /// Make the branch through `message_id` current: its leaf becomes the newest message at or
+    /// below it, where that branch was last continued. Returns the chat as `get` does.
+    pub fn switch(&self, chat_id: &str, message_id: &str) -> Result<ChatDetail, HistoryError> {
+        self.vault.write(|tx| {
+            let bytes = tx.chat(chat_id)?.ok_or_else(|| no_such_chat(chat_id))?;
+            let mut chat: ChatRecord = decode(chat_id, &bytes)?;
+            let stored = tx
+                .view()
+                .messages(chat_id)?
+                .ok_or_else(|| no_such_chat(chat_id))?;
             let messages = sorted_messages(chat_id, stored)?;
-            Ok(ChatDetail {
-                summary: ChatSummary::from(&chat),
-                system: chat.system.clone(),
-                messages: messages.iter().map(MessageView::from).collect(),
-            })
+            let tree = Tree::new(&messages);
+            let at = tree
+                .find(message_id)
+                .ok_or_else(|| no_such_message(message_id))?;
+            let leaf = tree.message(tree.newest_below(at)).id.clone();
+            if chat.leaf_id.as_deref() != Some(leaf.as_str()) {
+                chat.leaf_id = Some(leaf);
+                // Other editors showing the chat notice the change by its time.
+                chat.updated_at = now_millis().max(chat.updated_at + 1);
+                tx.put_chat(chat_id, encode(&chat)?, chat.updated_at)?;
+            }
+            Ok(detail(&chat, &messages))
         })
     }
 
@@ -453,6 +511,18 @@ impl History {
     /// The vault this history is sealed with.
     pub fn vault(&self) -> &Arc<Vault> {
         &self.vault
+    }
+}
+
+/// A chat as `history/get` shows it: its current branch, each message with its siblings.
+fn detail(chat: &ChatRecord, messages: &[MessageRecord]) -> ChatDetail {
+    let tree = Tree::new(messages);
+    let branch = tree.branch(chat.leaf_id.as_deref());
+    ChatDetail {
+        summary: ChatSummary::from(chat),
+        system: chat.system.clone(),
+        leaf_id: branch.last().map(|&at| tree.message(at).id.clone()),
+        messages: branch.iter().map(|&at| tree.view(at)).collect(),
     }
 }
 

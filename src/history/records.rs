@@ -30,6 +30,75 @@ pub struct Usage {
     pub completion_tokens: u64,
 }
 
+/// How long an answer took, as `chat/send` reported it and as saved with the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Timings {
+    /// From the request to the first token (null if none came).
+    pub first_token_ms: Option<u64>,
+    pub total_ms: u64,
+    /// Completion tokens per second after the first token (null for one token or none).
+    pub tokens_per_second: Option<f64>,
+}
+
+/// One thing the secret guard held back from a message or a context item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Redaction {
+    /// `vault-key`, `openai-key`, `anthropic-key`, `groq-key`, `openrouter-key`,
+    /// `gemini-key`, `aws-access-key`, `github-token`, `private-key` or `assignment`.
+    pub kind: String,
+    /// The line it starts on, counting from 1 within the text scanned.
+    pub line: usize,
+}
+
+/// Size and redactions of one part of a turn.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManifestPart {
+    pub bytes: u64,
+    /// An estimate: a quarter of the bytes, rounded up.
+    pub tokens: u64,
+    pub redactions: Vec<Redaction>,
+}
+
+/// One context item as it was sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManifestItem {
+    pub kind: String,
+    /// What it was: a file's path, `git diff`, a URL.
+    pub label: String,
+    #[serde(flatten)]
+    pub part: ManifestPart,
+}
+
+/// Something asked for and left out (a glob's sensitive, ignored, binary or large files).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefusedItem {
+    pub kind: String,
+    pub path: String,
+    /// `sensitive`, `gitIgnored`, `binary` or `tooLarge`.
+    pub reason: String,
+}
+
+/// What a turn sent beyond the user's words, saved with the user's message.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Manifest {
+    pub items: Vec<ManifestItem>,
+    pub refused: Vec<RefusedItem>,
+    /// The user's own words.
+    pub message: ManifestPart,
+    pub total_bytes: u64,
+    pub total_tokens: u64,
+    /// The user sent secrets as they were, this once.
+    pub allow_secrets: bool,
+    /// Sensitive files the user confirmed for this send.
+    pub allow_files: Vec<String>,
+}
+
 /// What a chat is for: a conversation, or a `chat/rewrite` request kept for the record but
 /// listed apart so it does not crowd the user's conversations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -71,6 +140,10 @@ pub struct ChatRecord {
     /// Absent in records written before rewrites were listed apart: those are chats.
     #[serde(default, skip_serializing_if = "ChatKind::is_chat")]
     pub kind: ChatKind,
+    /// The current branch ends here. Absent in chats saved before conversations were trees,
+    /// and until a chat's first message: the newest message is the leaf then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaf_id: Option<String>,
 }
 
 /// A message as stored (sealed, under `chat id/message id` in the `messages` tree).
@@ -78,7 +151,14 @@ pub struct ChatRecord {
 #[serde(rename_all = "camelCase")]
 pub struct MessageRecord {
     pub id: String,
-    /// Position in the chat; ties broken by time.
+    /// The message this one follows, if any (see [`super::tree`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<String>,
+    /// A message without a parent that starts a branch at the top of the chat. Messages saved
+    /// before conversations were trees have neither: each follows the one written before it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub root: bool,
+    /// Position in the chat (the order messages were written); ties broken by time.
     pub seq: u64,
     pub role: Role,
     pub content: String,
@@ -92,6 +172,41 @@ pub struct MessageRecord {
     pub error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finish_reason: Option<String>,
+    /// Who wrote an answer; absent for user turns and answers saved before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timings: Option<Timings>,
+    /// What a user turn sent beyond its words (context items, redactions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<Manifest>,
+}
+
+impl MessageRecord {
+    /// A message with nothing but its role, text and time; the rest is filled in by whoever
+    /// writes it.
+    pub fn new(role: Role, content: String, created_at: i64) -> Self {
+        MessageRecord {
+            id: String::new(),
+            parent_id: None,
+            root: false,
+            seq: 0,
+            role,
+            content,
+            reasoning: None,
+            created_at,
+            status: MessageStatus::Complete,
+            usage: None,
+            error: None,
+            finish_reason: None,
+            provider: None,
+            model: None,
+            timings: None,
+            context: None,
+        }
+    }
 }
 
 /// A chat that failed its integrity checks, listed apart (`history/list`, `history/search`,
@@ -137,6 +252,10 @@ impl From<&ChatRecord> for ChatSummary {
 #[serde(rename_all = "camelCase")]
 pub struct MessageView {
     pub id: String,
+    /// Null at the top of the chat.
+    pub parent_id: Option<String>,
+    /// The messages with the same parent, this one included, in the order they were written.
+    pub siblings: Vec<String>,
     pub role: Role,
     pub content: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -147,12 +266,25 @@ pub struct MessageView {
     pub usage: Option<Usage>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finish_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timings: Option<Timings>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<Manifest>,
 }
 
-impl From<&MessageRecord> for MessageView {
-    fn from(message: &MessageRecord) -> Self {
+impl MessageView {
+    /// The message as shown, with its place in the tree.
+    pub fn new(message: &MessageRecord, parent_id: Option<String>, siblings: Vec<String>) -> Self {
         MessageView {
             id: message.id.clone(),
+            parent_id,
+            siblings,
             role: message.role,
             content: message.content.clone(),
             reasoning: message.reasoning.clone(),
@@ -165,17 +297,25 @@ impl From<&MessageRecord> for MessageView {
                 .error
                 .as_deref()
                 .map(|e| crate::redact::scrub(e, &[])),
+            provider: message.provider.clone(),
+            model: message.model.clone(),
+            finish_reason: message.finish_reason.clone(),
+            timings: message.timings,
+            context: message.context.clone(),
         }
     }
 }
 
-/// `history/get`: a chat with its messages.
+/// `history/get`: a chat with its current branch.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatDetail {
     #[serde(flatten)]
     pub summary: ChatSummary,
     pub system: Option<String>,
+    /// The current leaf; null for a chat with no message.
+    pub leaf_id: Option<String>,
+    /// The current branch, from the top to the leaf.
     pub messages: Vec<MessageView>,
 }
 
@@ -198,17 +338,11 @@ mod tests {
     fn a_saved_error_holding_a_key_is_shown_scrubbed() {
         let message = MessageRecord {
             id: "m".into(),
-            seq: 0,
-            role: Role::Assistant,
-            content: String::new(),
-            reasoning: None,
-            created_at: 0,
             status: MessageStatus::Error,
-            usage: None,
             error: Some("refused: gsk_0123456789abcdefghijklmnop".into()),
-            finish_reason: None,
+            ..MessageRecord::new(Role::Assistant, String::new(), 0)
         };
-        let view = MessageView::from(&message);
+        let view = MessageView::new(&message, None, vec!["m".into()]);
         assert_eq!(view.error.as_deref(), Some("refused: [redacted]"));
     }
 }

@@ -9,8 +9,10 @@ use tokio::sync::mpsc;
 use super::blocking;
 use crate::api::{ChatApiServer, ProvidersApiServer};
 use crate::app::App;
-use crate::chat::{ChatError, ChatService, Delta, NewChat, SendOptions, SendResult, prompt};
+use crate::chat::{ChatError, ChatService, Delta, NewChat, SendOptions, SendResult, Turn, prompt};
 use crate::config::ConfigError;
+use crate::context::ContextError;
+use crate::history::ChatDetail;
 use crate::history::ChatSummary;
 use crate::protocol::types::*;
 use crate::protocol::{AppError, ErrorCode, Params};
@@ -36,7 +38,7 @@ impl ChatMethods {
     async fn stream_turn(
         &self,
         chat_id: &str,
-        content: String,
+        turn: Turn,
         options: SendOptions,
     ) -> Result<SendResult, AppError> {
         let chat = self.chat()?;
@@ -47,7 +49,7 @@ impl ChatMethods {
                 outgoing.notify("chat/delta", &delta).await;
             }
         };
-        let (result, ()) = tokio::join!(chat.send(chat_id, content, options, tx), forward);
+        let (result, ()) = tokio::join!(chat.turn(chat_id, turn, options, tx), forward);
         result.map_err(AppError::from)
     }
 }
@@ -105,6 +107,27 @@ impl From<ProviderError> for AppError {
     }
 }
 
+impl From<ContextError> for AppError {
+    fn from(error: ContextError) -> Self {
+        let message = error.to_string();
+        match error {
+            ContextError::Path(refused) => AppError::new(ErrorCode::PathRefused, message)
+                .with_data(
+                    json!({"path": refused.path, "kind": refused.kind, "reason": refused.reason}),
+                ),
+            ContextError::Refused { path, reason, .. } => {
+                let mut data = json!({"path": path, "reason": reason});
+                if matches!(reason, "sensitive" | "gitIgnored") {
+                    data["action"] = json!("confirmFile");
+                }
+                AppError::new(ErrorCode::ContextRefused, message).with_data(data)
+            }
+            ContextError::Unavailable(_) => AppError::new(ErrorCode::ContextUnavailable, message),
+            ContextError::Invalid(_) => AppError::new(ErrorCode::InvalidParams, message),
+        }
+    }
+}
+
 impl From<&ConfigError> for AppError {
     fn from(error: &ConfigError) -> Self {
         AppError::new(
@@ -121,28 +144,27 @@ impl From<ChatError> for AppError {
         match error {
             ChatError::History(error) => error.into(),
             ChatError::Provider(error) => error.into(),
-            ChatError::Failed {
-                error,
-                chat_id,
-                message_id,
-            } => {
+            ChatError::Failed { error, ids } => {
                 let mut app_error = AppError::from(*error);
                 if let Some(serde_json::Value::Object(data)) = &mut app_error.data {
-                    data.insert("chatId".into(), json!(chat_id));
-                    data.insert("messageId".into(), json!(message_id));
+                    data.insert("chatId".into(), json!(ids.chat_id));
+                    data.insert("messageId".into(), json!(ids.message_id));
+                    data.insert("userMessageId".into(), json!(ids.user_message_id));
                 }
                 app_error
             }
-            ChatError::Cancelled {
-                chat_id,
-                message_id,
-            } => AppError::new(ErrorCode::RequestCancelled, message)
-                .with_data(json!({"chatId": chat_id, "messageId": message_id})),
+            ChatError::Cancelled(ids) => AppError::new(ErrorCode::RequestCancelled, message)
+                .with_data(json!({
+                    "chatId": ids.chat_id,
+                    "messageId": ids.message_id,
+                    "userMessageId": ids.user_message_id,
+                })),
             ChatError::NoSuchProvider(name) => AppError::new(ErrorCode::NotFound, message)
                 .with_data(json!({"what": "provider", "id": name})),
             ChatError::Busy(_) => AppError::new(ErrorCode::InvalidRequest, message),
             ChatError::InvalidInput(_) => AppError::new(ErrorCode::InvalidParams, message),
             ChatError::Config(error) => AppError::from(&error),
+            ChatError::Context(error) => error.into(),
         }
     }
 }
@@ -180,8 +202,65 @@ impl ChatApiServer for ChatMethods {
 
     async fn send(&self, params: Params<SendParams>) -> RpcResult<SendResult> {
         let p = params.0;
-        let content = prompt::user_message(&p.content, &p.context);
-        Ok(self.stream_turn(&p.chat_id, content, p.options).await?)
+        let assembled = self
+            .chat()?
+            .assemble(p.message.request())
+            .await
+            .map_err(AppError::from)?;
+        let manifest = assembled.saved_manifest();
+        let turn = Turn::Send {
+            content: assembled.text,
+            parent: p.parent_id,
+            manifest,
+        };
+        Ok(self.stream_turn(&p.chat_id, turn, p.options).await?)
+    }
+
+    async fn regenerate(&self, params: Params<RegenerateParams>) -> RpcResult<SendResult> {
+        let p = params.0;
+        let turn = Turn::Regenerate {
+            message_id: p.message_id,
+            provider: p.provider,
+            model: p.model,
+        };
+        Ok(self.stream_turn(&p.chat_id, turn, p.options).await?)
+    }
+
+    async fn edit(&self, params: Params<EditParams>) -> RpcResult<SendResult> {
+        let p = params.0;
+        let assembled = self
+            .chat()?
+            .assemble(p.message.request())
+            .await
+            .map_err(AppError::from)?;
+        let manifest = assembled.saved_manifest();
+        let turn = Turn::Edit {
+            message_id: p.message_id,
+            content: assembled.text,
+            manifest,
+        };
+        Ok(self.stream_turn(&p.chat_id, turn, p.options).await?)
+    }
+
+    async fn preview_context(
+        &self,
+        params: Params<MessageParams>,
+    ) -> RpcResult<PreviewContextResult> {
+        let assembled = self
+            .chat()?
+            .assemble(params.0.request())
+            .await
+            .map_err(AppError::from)?;
+        Ok(PreviewContextResult {
+            text: assembled.text,
+            manifest: assembled.manifest,
+        })
+    }
+
+    async fn switch(&self, params: Params<SwitchParams>) -> RpcResult<ChatDetail> {
+        let p = params.0;
+        let history = self.app.storage()?.history.clone();
+        blocking::run(move || history.switch(&p.chat_id, &p.message_id)).await
     }
 
     async fn cancel(&self, params: Params<ChatIdParams>) -> RpcResult<CancelResult> {
@@ -210,9 +289,13 @@ impl ChatApiServer for ChatMethods {
             Ok::<_, ChatError>(new)
         })
         .await?;
-        let request = prompt::rewrite_request(&p.instruction, &p.region);
+        let turn = Turn::Send {
+            content: prompt::rewrite_request(&p.instruction, &p.region),
+            parent: None,
+            manifest: None,
+        };
         let answer = self
-            .stream_turn(&new.chat_id, request, SendOptions::default())
+            .stream_turn(&new.chat_id, turn, SendOptions::default())
             .await?;
         Ok(RewriteResult {
             chat_id: answer.chat_id,

@@ -40,6 +40,8 @@ impl From<HistoryError> for AppError {
             HistoryError::Vault(error) => error.into(),
             HistoryError::NoSuchChat(id) => AppError::new(ErrorCode::NotFound, message)
                 .with_data(json!({"what": "chat", "id": id})),
+            HistoryError::NoSuchMessage(id) => AppError::new(ErrorCode::NotFound, message)
+                .with_data(json!({"what": "message", "id": id})),
             HistoryError::Path(refused) => AppError::new(ErrorCode::PathRefused, message)
                 .with_data(
                     json!({"path": refused.path, "kind": refused.kind, "reason": refused.reason}),

@@ -10,6 +10,9 @@
 /// The methods that can be cancelled, sorted.
 pub const CANCELLABLE: &[&str] = &[
     "$/test/sleep",
+    "chat/edit",
+    "chat/previewContext",
+    "chat/regenerate",
     "chat/rewrite",
     "chat/send",
     "history/get",
@@ -51,10 +54,13 @@ mod tests {
             "history/export",
             "history/backup",
             "settings/set",
+            "chat/switch",
             "no/such",
         ] {
             assert!(!is_cancellable(method), "{method}");
         }
         assert!(is_cancellable("chat/send"));
+        assert!(is_cancellable("chat/regenerate"));
+        assert!(is_cancellable("chat/edit"));
     }
 }

@@ -349,11 +349,88 @@ fn present<'de, D: serde::Deserializer<'de>>(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SendParams {
     pub chat_id: String,
-    pub content: String,
+    /// The message the turn follows; absent or null: the current leaf.
     #[serde(default)]
-    pub context: Vec<crate::chat::prompt::CodeRegion>,
+    pub parent_id: Option<String>,
+    #[serde(flatten)]
+    pub message: MessageParams,
     #[serde(default)]
     pub options: crate::chat::SendOptions,
+}
+
+/// A user message with its context (`chat/send`, `chat/edit`, `chat/previewContext`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageParams {
+    pub content: String,
+    #[serde(default)]
+    pub context: crate::context::Items,
+    /// The project root files and git are read in.
+    #[serde(default)]
+    pub root: Option<String>,
+    /// Send secrets as they are, this once.
+    #[serde(default)]
+    pub allow_secrets: bool,
+    /// Sensitive files confirmed for this send.
+    #[serde(default)]
+    pub allow_files: Vec<String>,
+}
+
+impl MessageParams {
+    pub fn request(self) -> crate::context::Request {
+        crate::context::Request {
+            content: self.content,
+            items: self.context.0,
+            root: self.root,
+            allow_secrets: self.allow_secrets,
+            allow_files: self.allow_files,
+        }
+    }
+}
+
+/// `chat/previewContext` result.
+#[derive(Debug, Clone, Serialize)]
+pub struct PreviewContextResult {
+    /// Exactly the user message the model would be sent.
+    pub text: String,
+    pub manifest: crate::history::Manifest,
+}
+
+/// `chat/regenerate` params.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegenerateParams {
+    pub chat_id: String,
+    /// A user turn or one of its answers; absent: the last user turn of the current branch.
+    #[serde(default)]
+    pub message_id: Option<String>,
+    #[serde(default)]
+    pub provider: Option<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub options: crate::chat::SendOptions,
+}
+
+/// `chat/edit` params.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EditParams {
+    pub chat_id: String,
+    /// The user turn edited.
+    pub message_id: String,
+    #[serde(flatten)]
+    pub message: MessageParams,
+    #[serde(default)]
+    pub options: crate::chat::SendOptions,
+}
+
+/// `chat/switch` params.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SwitchParams {
+    pub chat_id: String,
+    pub message_id: String,
 }
 
 /// `chat/cancel` result.

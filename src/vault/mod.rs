@@ -614,19 +614,32 @@ impl Vault {
             body.purge = vec!["*".to_string()];
             // The new file first: from this moment no old key exists anywhere.
             let version = self.write_body(&open, &body)?;
+            // Clearing several trees is not one atomic step: the database id is never taken
+            // out, so a crash in the middle still leaves a database that belongs to the new
+            // vault file (whose purge finishes the job).
+            let records: Vec<Tree> = Tree::ALL
+                .into_iter()
+                .filter(|tree| *tree != Tree::Meta)
+                .collect();
             store
-                .clear(&Tree::ALL)
+                .clear(&records)
                 .map_err(|error| self.stop(error.into()))?;
-            store
-                .apply(vec![
-                    Op::Insert {
-                        tree: Tree::Meta,
-                        key: STORE_ID_KEY.to_vec(),
-                        value: store_id.into_bytes(),
-                    },
-                    epoch_op(body.epoch),
-                ])
-                .map_err(|error| self.stop(error.into()))?;
+            let mut meta: Vec<Op> = store
+                .scan(Tree::Meta, b"")?
+                .into_iter()
+                .filter(|(key, _)| key.as_slice() != STORE_ID_KEY)
+                .map(|(key, _)| Op::Remove {
+                    tree: Tree::Meta,
+                    key,
+                })
+                .collect();
+            meta.push(Op::Insert {
+                tree: Tree::Meta,
+                key: STORE_ID_KEY.to_vec(),
+                value: store_id.into_bytes(),
+            });
+            meta.push(epoch_op(body.epoch));
+            store.apply(meta).map_err(|error| self.stop(error.into()))?;
             body.purge.clear();
             body.epoch = next_epoch(body.epoch);
             let version = self.write_body(&open, &body).unwrap_or(version);
