@@ -75,6 +75,14 @@ command("ChinwagRewrite", function(args)
   require("chinwag.rewrite").rewrite(args)
 end, { range = true, nargs = "+", desc = "chinwag: rewrite the selection (shown as a diff)" })
 
+command("ChinwagApply", function()
+  require("chinwag.blocks").apply()
+end, { desc = "chinwag: apply the chat's code block at the cursor (else the last) to the code sent" })
+
+command("ChinwagYank", function()
+  require("chinwag.blocks").yank()
+end, { desc = "chinwag: yank the chat's code block at the cursor (else the last)" })
+
 command("ChinwagModel", function(args)
   require("chinwag.model").command(args.fargs)
 end, {

@@ -83,6 +83,7 @@ local ASSISTANT_HEADING = "## Assistant"
 ---@field synced chinwag.Synced|nil
 ---@field writing boolean|nil chinwag is writing to the buffer (not the user).
 ---@field check_pending boolean|nil A check of the transcript is scheduled.
+---@field target chinwag.Target|nil The lines last sent from a file (what a block applies to).
 local Chat = {}
 Chat.__index = Chat
 
@@ -794,6 +795,7 @@ function Chat:_send_now(message, context)
   if from_draft then
     self:_clear_input()
   end
+  self:_track_target(context)
   self:_render_turn(message, context)
   self.busy = true
   self.stop_requested = false
@@ -837,6 +839,21 @@ function Chat:_send_now(message, context)
     end)
   end
   return true
+end
+
+--- Remember the last region of `context` taken from a buffer: what a code block of the
+--- answer applies to (`chinwag.blocks`).
+---@private
+---@param context chinwag.Region[]
+function Chat:_track_target(context)
+  local sources = package.loaded["chinwag.selection"] and require("chinwag.selection").source or {}
+  for i = #context, 1, -1 do
+    local buf = sources[context[i]]
+    if buf then
+      require("chinwag.blocks").track(self, buf, context[i])
+      return
+    end
+  end
 end
 
 --- Stop the answer now (`chat/cancel`); the partial answer stays, marked stopped.
@@ -905,6 +922,19 @@ function Chat:_keymaps()
       util.notify("nothing to stop")
     end
   end, "chinwag: stop the answer (insert mode: else leave insert mode)")
+  local blocks = require("chinwag.blocks")
+  util.map(self.buf, keys.yank_block, function()
+    blocks.yank(self)
+  end, "chinwag: yank the code block at the cursor (else the last one)")
+  util.map(self.buf, keys.next_block, function()
+    blocks.jump(1, vim.v.count1)
+  end, "chinwag: next code block")
+  util.map(self.buf, keys.prev_block, function()
+    blocks.jump(-1, vim.v.count1)
+  end, "chinwag: previous code block")
+  util.map(self.buf, keys.apply_block, function()
+    blocks.apply(self)
+  end, "chinwag: apply the code block at the cursor (else the last one) to the code sent")
   util.map(self.buf, keys.close, function()
     local win = api.nvim_get_current_win()
     if #api.nvim_tabpage_list_wins(0) > 1 or api.nvim_win_get_config(win).relative ~= "" then

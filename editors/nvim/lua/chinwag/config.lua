@@ -14,6 +14,10 @@
 ---@field send table<string, chinwag.Modes|false> Send the message under the last `## You`.
 ---@field stop table<string, chinwag.Modes|false> Stop the answer.
 ---@field close table<string, chinwag.Modes|false> Close the chat window.
+---@field yank_block table<string, chinwag.Modes|false> Yank the code block at the cursor (else the last).
+---@field next_block table<string, chinwag.Modes|false> Jump to the next code block.
+---@field prev_block table<string, chinwag.Modes|false> Jump to the previous code block.
+---@field apply_block table<string, chinwag.Modes|false> Apply the block at the cursor (else the last) to the code sent.
 ---@field accept table<string, chinwag.Modes|false> Rewrite diff: apply the proposal.
 ---@field reject table<string, chinwag.Modes|false> Rewrite diff: discard the proposal.
 
@@ -49,6 +53,10 @@ M.defaults = {
     send = { ["<C-s>"] = { "n", "i" }, ["<CR>"] = { "n" } },
     stop = { ["<C-c>"] = { "n", "i" } },
     close = { ["q"] = { "n" } },
+    yank_block = { ["gy"] = { "n" } },
+    next_block = { ["]C"] = { "n" } },
+    prev_block = { ["[C"] = { "n" } },
+    apply_block = { ["gA"] = { "n" } },
     accept = { ["ga"] = { "n" } },
     reject = { ["gr"] = { "n" }, ["q"] = { "n" } },
   },
