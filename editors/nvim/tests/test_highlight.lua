@@ -21,7 +21,7 @@ end
 
 local function row_of(buf, text)
   for i, line in ipairs(H.lines(buf)) do
-    if line == text then
+    if line == text or line:find(text .. " ", 1, true) == 1 then
       return i - 1
     end
   end
