@@ -101,6 +101,7 @@ M.USER_HEADING, M.ASSISTANT_HEADING, M.REASONING_HEADER = USER_HEADING, ASSISTAN
 ---@field editing_mark integer|nil
 ---@field heading_marks table<integer, chinwag.Message> Extmark id of each message's heading.
 ---@field folds { first: integer, last: integer, message: chinwag.Message }[]|nil Reasoning blocks of the last render.
+---@field reasoning_open table<string, boolean> Ids of the answers whose reasoning the user opened.
 local Chat = {}
 Chat.__index = Chat
 
@@ -440,7 +441,7 @@ function Chat:_fold(wins)
       vim.cmd("silent! normal! zE")
       for _, fold in ipairs(folds) do
         vim.cmd(("silent! %d,%dfold"):format(fold.first + 1, fold.last + 1))
-        if fold.message.reasoning_open then
+        if fold.message.reasoning_open or (fold.message.id and self.reasoning_open[fold.message.id]) then
           vim.cmd(("silent! %dfoldopen"):format(fold.first + 1))
         end
       end
@@ -457,11 +458,14 @@ function Chat:_note_open_folds()
       local row = fold.first + 1
       local line = api.nvim_buf_get_lines(self.buf, fold.first, fold.first + 1, false)[1]
       if line == REASONING_HEADER and row <= api.nvim_buf_line_count(self.buf) then
-        local level, closed = api.nvim_win_call(win, function()
-          return vim.fn.foldlevel(row), vim.fn.foldclosed(row)
-        end)
+        local level, closed = unpack(api.nvim_win_call(win, function()
+          return { vim.fn.foldlevel(row), vim.fn.foldclosed(row) }
+        end))
         if level > 0 then
           fold.message.reasoning_open = closed == -1
+          if fold.message.id then
+            self.reasoning_open[fold.message.id] = closed == -1 or nil
+          end
         end
       end
     end
@@ -1423,6 +1427,7 @@ function M.create(opts)
     busy = false,
     context = {},
     messages = {},
+    reasoning_open = {},
     stop_requested = false,
     provider = provider,
     model = model,
