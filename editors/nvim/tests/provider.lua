@@ -230,7 +230,8 @@ function P.start()
 end
 
 --- Write the chinwag config (in `$XDG_CONFIG_HOME/chinwag/config.toml`) with two providers
---- answered by `server`: `mock` (the default; model `mock-model`) and `other` (`other-model`).
+--- answered by `server`: `mock` (the default; model `mock-model`) and `other` (`other-model`),
+--- and `faraway`, a remote one that has no key.
 ---@param server chinwag.test.Server
 ---@param chat_extra string|nil Lines for the `[chat]` table.
 function P.write_config(server, chat_extra)
@@ -253,6 +254,10 @@ function P.write_config(server, chat_extra)
     'kind = "openai-compatible"',
     ('base_url = "%s"'):format(server:url("/v1")),
     'default_model = "other-model"',
+    "[providers.faraway]",
+    'kind = "openai-compatible"',
+    'base_url = "https://llm.example.invalid/v1"',
+    'default_model = "far-model"',
     "",
   }, "\n")
   local file = assert(io.open(dir .. "/config.toml", "w"))

@@ -64,6 +64,7 @@ H.run("test_tree", function()
   server:push(P.sse({ "Hi!" }))
   server:push(P.json(500, '{"error":{"message":"the model is overloaded"}}'))
   server:push(P.sse({ "Recovered." }))
+  server:push(P.sse({ "Back." }))
   H.setup()
   local backend = require("chinwag.backend")
   local request = backend.request
@@ -210,5 +211,36 @@ H.run("test_tree", function()
   H.eq(#H.notes_with("no failed answer to retry"), 0, "nothing else to say")
   vim.cmd("ChinwagRetry")
   H.eq(#H.notes_with("no failed answer to retry"), 1, "nothing left to retry")
+
+  -- 7. A turn refused before anything was sent (no key for faraway), retried on another model.
+  vim.cmd("ChinwagNew")
+  local far = require("chinwag.chat").current()
+  H.ok(far ~= chat, "a new chat")
+  far:configure("faraway", "far-model")
+  far:send("are you there?")
+  H.wait(function()
+    return not far.busy
+  end, "the refusal")
+  H.contains(H.answer(far.buf, 1), "[!error]", "the refusal is shown")
+  H.eq(far.messages[1].id, nil, "refused before anything was saved: no id")
+  local configured = false
+  far:configure("mock", "mock-model", function(ok)
+    configured = ok
+  end)
+  H.wait(function()
+    return configured
+  end, "the chat on the mock model")
+  local before = #requests
+  vim.cmd("ChinwagRetry")
+  H.wait(function()
+    return not far.busy and H.answer(far.buf, 1) == "Back."
+  end, "the retried turn's answer")
+  local sent = vim.tbl_filter(function(r)
+    return r.method == "chat/send"
+  end, vim.list_slice(requests, before + 1))
+  H.eq(#sent, 1, "a turn never saved is sent again")
+  H.eq({ sent[1].params.content, sent[1].params.parentId }, { "are you there?", nil }, "the same text, from the top")
+  H.eq(#H.sections(far.buf), 3, "one turn shown, the refused one replaced")
+  H.eq(H.sections(far.buf)[1], { role = "user", text = "are you there?" }, "the same message")
   server:stop()
 end)
