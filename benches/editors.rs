@@ -48,6 +48,9 @@ enum Load {
     /// A stream (default merge) that is one line of about 28,000 characters, followed to its
     /// end: long-line redisplay.
     LongLine,
+    /// Neovim only: a stream (default merge) into a chat of 200 turns with 20 branches,
+    /// imported from a JSON export (version 2) before the editor starts.
+    Tree,
 }
 
 impl Editor {
@@ -66,6 +69,7 @@ impl Load {
             Load::Stream => "stream, default merge (20 ms)",
             Load::Unmerged => "stream, one notification per token",
             Load::LongLine => "stream, one 28,000-character line",
+            Load::Tree => "stream into a 200-turn chat with 20 branches",
         }
     }
 }
@@ -78,6 +82,8 @@ struct Probe {
     gcs: Vec<(u64, u64, u64)>,
     /// Neovim only: how long a `vim.schedule()` callback waited to run.
     schedule_lags: Vec<(u64, u64)>,
+    /// Neovim only: how long the client took over each `chat/delta` (µs; redraw not included).
+    delta_costs: Vec<u64>,
 }
 
 /// The provider's view of one stream.
@@ -91,6 +97,8 @@ struct Outcome {
     lags: Vec<u64>,
     /// Neovim only: the `vim.schedule()` probe's lags.
     schedule_lags: Vec<u64>,
+    /// Neovim only: the client's time per `chat/delta`.
+    delta_costs: Vec<u64>,
     /// Delay from the last token written to it being on screen, per round.
     on_screen: Vec<Option<Duration>>,
     gc_seconds_per_5s: Vec<f64>,
@@ -166,6 +174,7 @@ impl Bench<'_> {
             streams,
         } = self;
         let home = tempfile::tempdir().unwrap();
+        neovim_prepare(load, home.path());
         let config = home.path().join(".config/chinwag");
         std::fs::create_dir_all(&config).unwrap();
         let merge = if load == Load::Unmerged {
@@ -202,6 +211,7 @@ impl Bench<'_> {
         let mode = match load {
             Load::Idle => "idle",
             Load::LongLine => "longline",
+            Load::Tree => "tree",
             Load::Stream | Load::Unmerged => "stream",
         };
         let command = format!(
@@ -269,7 +279,10 @@ impl Bench<'_> {
 
 /// The scenarios that only Neovim runs.
 fn neovim_extra_scenarios() -> Vec<(Editor, Load)> {
-    vec![(Editor::Neovim, Load::LongLine)]
+    vec![
+        (Editor::Neovim, Load::LongLine),
+        (Editor::Neovim, Load::Tree),
+    ]
 }
 
 /// Whether a scenario is selected by the command line: `cargo bench --bench editors -- emacs`
@@ -282,6 +295,122 @@ fn selected(editor: Editor, load: Load) -> bool {
         .all(|word| label.contains(&word.to_lowercase()))
 }
 
+/// What a Neovim scenario needs in its HOME before the editor starts: for [`Load::Tree`], the
+/// export the probe imports (`tree.json`).
+fn neovim_prepare(load: Load, home: &Path) {
+    if load == Load::Tree {
+        std::fs::write(home.join("tree.json"), tree_export().to_string()).unwrap();
+    }
+}
+
+/// A JSON export (version 2) of one chat: 200 turns on the current branch, and 20 branches
+/// leaving it (every 10th answer has a sibling, followed by one more turn), about 100 KiB of
+/// prose, lists and code blocks.
+fn tree_export() -> serde_json::Value {
+    use serde_json::json;
+    let paragraph = |turn: usize, who: &str| {
+        let mut text = format!(
+            "{who} {turn}: the stream keeps `pace` while an editor redraws every line of text, \
+             and the **history** of this chat grows with every turn.\n\n- a list item\n- another"
+        );
+        if turn.is_multiple_of(3) {
+            text.push_str("\n\n```rust\nfn main() {\n    println!(\"turn\");\n}\n```");
+        }
+        text
+    };
+    let base = 1_796_000_000_000_u64;
+    let mut messages = Vec::new();
+    let mut seq = 0;
+    let id = |n: usize| format!("{:032x}", 0xb7ee_0000_0000_u64 + n as u64);
+    let mut push = |messages: &mut Vec<serde_json::Value>,
+                    id: String,
+                    parent: Option<String>,
+                    role: &str,
+                    content: String| {
+        let mut message = json!({
+            "id": id, "parentId": parent, "role": role, "content": content,
+            "createdAt": base + seq as u64 * 1000, "seq": seq, "status": "complete",
+        });
+        if role == "assistant" {
+            message["provider"] = json!("bench");
+            message["model"] = json!("m");
+            message["finishReason"] = json!("stop");
+            message["usage"] = json!({"promptTokens": 100, "completionTokens": 60});
+        }
+        seq += 1;
+        messages.push(message);
+    };
+    let mut next = 0;
+    let mut parent: Option<String> = None;
+    let mut leaf = String::new();
+    for turn in 0..200 {
+        let user = id(next);
+        next += 1;
+        push(
+            &mut messages,
+            user.clone(),
+            parent.clone(),
+            "user",
+            paragraph(turn, "Question"),
+        );
+        let answer = id(next);
+        next += 1;
+        push(
+            &mut messages,
+            answer.clone(),
+            Some(user.clone()),
+            "assistant",
+            paragraph(turn, "Answer"),
+        );
+        if turn % 10 == 9 {
+            // A branch: another answer to this turn, and one more turn after it.
+            let other = id(next);
+            let (follow, reply) = (id(next + 1), id(next + 2));
+            next += 3;
+            push(
+                &mut messages,
+                other.clone(),
+                Some(user.clone()),
+                "assistant",
+                paragraph(turn, "Other answer"),
+            );
+            push(
+                &mut messages,
+                follow.clone(),
+                Some(other),
+                "user",
+                paragraph(turn, "Follow-up"),
+            );
+            push(
+                &mut messages,
+                reply,
+                Some(follow),
+                "assistant",
+                paragraph(turn, "Branch answer"),
+            );
+        }
+        parent = Some(answer.clone());
+        leaf = answer;
+    }
+    let count = messages.len();
+    json!({
+        "format": "chinwag-export",
+        "version": 2,
+        "chats": [{
+            "id": "b7ee00000000000000000000000c4a71",
+            "title": "A long chat with branches",
+            "provider": "bench",
+            "model": "m",
+            "kind": "chat",
+            "createdAt": base,
+            "updatedAt": base + seq as u64 * 1000,
+            "messageCount": count,
+            "leafId": leaf,
+            "messages": messages,
+        }],
+    })
+}
+
 /// Neovim's `vim.schedule()` probe: keep the samples between `start` and `end`.
 fn neovim_schedule_window(probe: &Probe, start: u64, end: u64, outcome: &mut Outcome) {
     outcome.schedule_lags.extend(
@@ -291,6 +420,7 @@ fn neovim_schedule_window(probe: &Probe, start: u64, end: u64, outcome: &mut Out
             .filter(|(at, _)| (start..=end).contains(at))
             .map(|&(_, lag)| lag),
     );
+    outcome.delta_costs.extend(&probe.delta_costs);
 }
 
 /// The Emacs package byte-compiled into a temporary folder, as package.el would install it,
@@ -368,6 +498,7 @@ fn parse(text: &str) -> Probe {
             "lag" => probe.lags.push((number(1), number(2))),
             "gc" => probe.gcs.push((number(1), number(2), number(3))),
             "sched" => probe.schedule_lags.push((number(1), number(2))),
+            "delta" => probe.delta_costs.push(number(1)),
             _ => {}
         }
     }
@@ -460,13 +591,14 @@ fn report_neovim_schedule_lag(scenarios: &[(Editor, Load)], outcomes: &mut [Outc
     );
     println!();
     println!(
-        "| load | timer p99 | timer max | schedule samples | schedule p50 | schedule p99 | schedule max |"
+        "| load | timer p99 | timer max | schedule samples | schedule p50 | schedule p99 | schedule max | chat/delta handled in (p50, p99) |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     for index in rows {
         let outcome = &mut outcomes[index];
         outcome.schedule_lags.sort_unstable();
         outcome.lags.sort_unstable();
+        outcome.delta_costs.sort_unstable();
         let percentile = |values: &[u64], p: f64| {
             if values.is_empty() {
                 f64::NAN
@@ -475,8 +607,18 @@ fn report_neovim_schedule_lag(scenarios: &[(Editor, Load)], outcomes: &mut [Outc
             }
         };
         let (timer, schedule) = (&outcome.lags, &outcome.schedule_lags);
+        let deltas = if outcome.delta_costs.is_empty() {
+            "—".to_string()
+        } else {
+            format!(
+                "{:.3} ms, {:.3} ms ({} deltas)",
+                percentile(&outcome.delta_costs, 0.50),
+                percentile(&outcome.delta_costs, 0.99),
+                outcome.delta_costs.len()
+            )
+        };
         println!(
-            "| {} | {:.2} ms | {:.2} ms | {} | {:.2} ms | {:.2} ms | {:.2} ms |",
+            "| {} | {:.2} ms | {:.2} ms | {} | {:.2} ms | {:.2} ms | {:.2} ms | {deltas} |",
             scenarios[index].1.name(),
             percentile(timer, 0.99),
             percentile(timer, 1.0),

@@ -750,34 +750,17 @@ function Chat:followers()
   end, vim.fn.win_findbuf(self.buf))
 end
 
---- Keep the newest text of line `row` (0-based; the line the answer streams into) in view in
---- the windows following the chat. Neovim shows whole lines above the cursor, so a paragraph
---- taller than the window would leave only the draft on screen: then the window starts inside
---- that line ('smoothscroll' with `skipcol`), so its end sits right above the draft.
----@param row integer
+--- Keep the newest text in view in the windows following the chat. Neovim shows whole lines
+--- above the cursor, so a paragraph taller than the window would leave only the draft on
+--- screen; with 'smoothscroll' it starts the window inside that line instead and keeps its end
+--- above the draft as it grows. Set for the chat buffer in each window showing it (when it is
+--- shown, see `create()`); this puts it back if the user turned it off meanwhile.
+---@param row integer 0-based row the answer streams into (unused: Neovim does the rest)
 function Chat:_follow(row)
+  local _ = row
   for _, win in ipairs(self:followers()) do
-    local height = vim.fn.winheight(win)
-    local total = api.nvim_win_text_height(win, { start_row = row }).all
-    if total > height then
-      local below = total - api.nvim_win_text_height(win, { start_row = row, end_row = row }).all
-      local skip = total - height -- screen rows of line `row` above the window
-      if below < height and skip > 0 then
-        local info = vim.fn.getwininfo(win)[1]
-        local width1 = info.width - info.textoff
-        local showbreak = vim.wo[win].showbreak
-        local width2 = width1 - ((showbreak ~= "" and showbreak ~= "NONE") and vim.fn.strdisplaywidth(showbreak) or 0)
-        local skipcol = width1 + (skip - 1) * math.max(1, width2)
-        if not vim.wo[win].smoothscroll then
-          vim.wo[win][0].smoothscroll = true
-        end
-        api.nvim_win_call(win, function()
-          local view = vim.fn.winsaveview()
-          if view.topline ~= row + 1 or view.skipcol ~= skipcol then
-            vim.fn.winrestview({ topline = row + 1, skipcol = skipcol })
-          end
-        end)
-      end
+    if not vim.wo[win].smoothscroll then
+      vim.wo[win][0].smoothscroll = true
     end
   end
 end
@@ -1466,6 +1449,14 @@ function M.create(opts)
         M.last = nil
       end
       pcall(api.nvim_del_augroup_by_id, group)
+    end,
+  })
+  api.nvim_create_autocmd("BufWinEnter", {
+    group = group,
+    buffer = buf,
+    callback = function()
+      -- A paragraph taller than the window stays in view while it streams (see `_follow()`).
+      vim.wo[0][0].smoothscroll = true
     end,
   })
   api.nvim_create_autocmd("BufEnter", {
