@@ -193,7 +193,7 @@ impl Bench<'_> {
         let out = home.path().join("probe.out");
         let (plugin, command) = match editor {
             Editor::Neovim => (
-                root.join("editors/nvim"),
+                neovim_plugin_dir(root),
                 format!(
                     "nvim -n -i NONE -u {}",
                     root.join("benches/editors/probe.lua").display()
@@ -293,6 +293,14 @@ fn selected(editor: Editor, load: Load) -> bool {
         .skip(1)
         .filter(|arg| !arg.starts_with("--"))
         .all(|word| label.contains(&word.to_lowercase()))
+}
+
+/// The Neovim plugin the probe loads: `editors/nvim`, or `CHINWAG_BENCH_NVIM_PLUGIN` (another
+/// copy of it, e.g. an older version's `git archive`, to compare two versions in one session).
+fn neovim_plugin_dir(root: &Path) -> std::path::PathBuf {
+    std::env::var_os("CHINWAG_BENCH_NVIM_PLUGIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("editors/nvim"))
 }
 
 /// What a Neovim scenario needs in its HOME before the editor starts: for [`Load::Tree`], the

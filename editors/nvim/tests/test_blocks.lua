@@ -174,5 +174,18 @@ H.run("test_blocks", function()
   vim.cmd("new")
   vim.cmd("ChinwagYank")
   H.eq(vim.fn.getreg('"', 1, true), code, ":ChinwagYank")
+
+  -- Editing the turn sent with code stages its lines again for the new version; abandoning
+  -- the edit unstages them.
+  require("chinwag.chat").show(chat, { focus = true })
+  api.nvim_win_set_cursor(0, { 3, 0 })
+  H.eq(api.nvim_get_current_line(), "## You", "on the turn sent with code")
+  H.keys("gC")
+  H.eq(api.nvim_buf_get_lines(chat.buf, chat:prompt_row() + 1, -1, false), { "use i32" }, "its text in the draft")
+  H.eq(#chat.context, 1, "its lines staged again")
+  H.contains(H.virt_lines(chat.buf)[1], "`src/lib.rs` lines 2-3", "and shown")
+  H.keys("<C-c>")
+  H.eq(#chat.context, 0, "abandoned: nothing staged")
+  H.eq(#H.virt_lines(chat.buf), 0, "nor shown")
   server:stop()
 end)

@@ -97,7 +97,8 @@ M.USER_HEADING, M.ASSISTANT_HEADING, M.REASONING_HEADER = USER_HEADING, ASSISTAN
 ---@field writing boolean|nil chinwag is writing to the buffer (not the user).
 ---@field check_pending boolean|nil A check of the transcript is scheduled.
 ---@field target chinwag.Target|nil The lines last sent from a file (what a block applies to).
----@field editing { message: chinwag.Message, index: integer, draft: string[] }|nil A user turn being edited in the draft (sending makes a sibling with `chat/edit`).
+---@field editing { message: chinwag.Message, index: integer, draft: string[], context: chinwag.Region[] }|nil A user turn being edited in the draft (sending makes a sibling with `chat/edit`); the draft and staged regions from before.
+---@field folded boolean|nil Reasoning folds were made in this chat's windows.
 ---@field editing_mark integer|nil
 ---@field heading_marks table<integer, chinwag.Message> Extmark id of each message's heading.
 ---@field folds { first: integer, last: integer, message: chinwag.Message }[]|nil Reasoning blocks of the last render.
@@ -431,6 +432,11 @@ end
 ---@param wins integer[]|nil Default: all of them.
 function Chat:_fold(wins)
   local folds = self.folds or {}
+  if #folds == 0 and not self.folded then
+    -- No reasoning shown, ever: the user's folding is left alone.
+    return
+  end
+  self.folded = true
   for _, win in ipairs(wins or vim.fn.win_findbuf(self.buf)) do
     api.nvim_win_call(win, function()
       -- What the user opened stays open.
@@ -614,14 +620,13 @@ function Chat:edit(message, index)
     return false
   end
   local row = self:prompt_row()
-  local draft = self.editing and self.editing.draft or api.nvim_buf_get_lines(self.buf, row + 1, -1, false)
-  self.editing = { message = message, index = index, draft = draft }
+  local before = self.editing
+    or { draft = api.nvim_buf_get_lines(self.buf, row + 1, -1, false), context = vim.deepcopy(self.context) }
+  self.editing = { message = message, index = index, draft = before.draft, context = before.context }
   local text = message.content
-  if message.context and #message.context > 0 then
-    -- The regions go again with the new version; the draft holds the text only.
-    self.context = vim.list_extend(vim.deepcopy(message.context), self.context)
-    self:_show_context()
-  end
+  -- The regions sent with the turn go again with its new version (the draft holds its text).
+  self.context = vim.list_extend(vim.deepcopy(message.context or {}), vim.deepcopy(before.context))
+  self:_show_context()
   self:_write(function()
     api.nvim_buf_set_lines(self.buf, row + 1, -1, false, util.lines(text))
   end)
@@ -637,10 +642,8 @@ function Chat:abandon_edit()
     return false
   end
   self.editing = nil
-  if editing.message.context then
-    self.context = {}
-    self:_show_context()
-  end
+  self.context = editing.context
+  self:_show_context()
   local row = self:prompt_row()
   self:_write(function()
     api.nvim_buf_set_lines(self.buf, row + 1, -1, false, #editing.draft > 0 and editing.draft or { "" })
