@@ -201,8 +201,7 @@ function P.start()
       local method, path = head:match("^(%S+)%s+(%S+)")
       local ok, decoded = pcall(vim.json.decode, body)
       table.insert(server.seen, { method = method, path = path, body = body, json = ok and decoded or nil })
-      local reply = table.remove(server.replies, 1)
-        or P.json(500, '{"error":{"message":"no scripted reply"}}')
+      local reply = table.remove(server.replies, 1) or P.json(500, '{"error":{"message":"no scripted reply"}}')
       busy = true
       respond(server, client, reply, function()
         busy = false

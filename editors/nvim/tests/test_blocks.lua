@@ -136,7 +136,11 @@ H.run("test_blocks", function()
   H.ok(rewrite, "through the rewrite diff")
   H.eq({ rewrite.line1, rewrite.line2 }, { 4, 5 }, "the lines sent, where they are now")
   H.eq(H.lines(api.nvim_get_current_buf()), code, "the proposal is the block")
-  H.eq(rewrite.original, { "fn add(a: u8, b: u8) -> u8 { a + b }", "fn sub(a: u8, b: u8) -> u8 { a - b }" }, "against the sent lines")
+  H.eq(
+    rewrite.original,
+    { "fn add(a: u8, b: u8) -> u8 { a + b }", "fn sub(a: u8, b: u8) -> u8 { a - b }" },
+    "against the sent lines"
+  )
   H.contains(vim.wo.winbar, "ga accept", "the diff's keys")
   H.keys("ga")
   H.eq(#api.nvim_list_tabpages(), tabs, "the diff closed")
@@ -167,7 +171,10 @@ H.run("test_blocks", function()
   vim.cmd("bwipeout! " .. source)
   H.keys("gA")
   H.eq(#api.nvim_list_tabpages(), tabs, "still no diff")
-  H.ok(#H.notes_with("src/lib.rs, the code this chat was asked about, is no longer open") > 0, "says the buffer is gone")
+  H.ok(
+    #H.notes_with("src/lib.rs, the code this chat was asked about, is no longer open") > 0,
+    "says the buffer is gone"
+  )
 
   -- :ChinwagYank from another window: the block at the cursor of the chat's window.
   vim.fn.setreg('"', "")

@@ -47,9 +47,13 @@ H.run("test_follow", function()
   H.ok(checks > 0, "looked at the screen while the answer streamed")
   local answer = H.answer(chat.buf, 1)
   H.ok(#answer > 5000 and not answer:find("\n"), "one line of about 5,000 characters: " .. #answer)
-  H.ok(api.nvim_win_call(win, function()
-    return vim.fn.winheight(0)
-  end) < api.nvim_win_text_height(win, { start_row = chat:prompt_row() - 2, end_row = chat:prompt_row() - 2 }).all, "the paragraph is taller than the window")
+  H.ok(
+    api.nvim_win_call(win, function()
+      return vim.fn.winheight(0)
+    end)
+      < api.nvim_win_text_height(win, { start_row = chat:prompt_row() - 2, end_row = chat:prompt_row() - 2 }).all,
+    "the paragraph is taller than the window"
+  )
   H.ok(H.on_screen("TAILEND"), "the end of the answer is on screen")
   H.ok(H.on_screen("## You"), "the draft heading is on screen")
   H.eq(api.nvim_win_get_cursor(win)[1], api.nvim_buf_line_count(chat.buf), "the cursor stayed in the draft")

@@ -167,9 +167,12 @@ H.run("test_tree", function()
   api.nvim_win_set_cursor(win, { row_of(buf, "## You") + 1, 0 })
   H.keys("gC")
   H.eq(draft(chat), { "Say hello" }, "the turn's text in the draft")
-  H.ok(vim.iter(H.virt_texts(buf)):any(function(t)
-    return t:find("editing an earlier message", 1, true) ~= nil
-  end), "the draft says it is an edit")
+  H.ok(
+    vim.iter(H.virt_texts(buf)):any(function(t)
+      return t:find("editing an earlier message", 1, true) ~= nil
+    end),
+    "the draft says it is an edit"
+  )
   H.keys("<C-c>")
   H.eq(draft(chat), { "my draft" }, "<C-c> abandons the edit: the draft is back")
   H.keys("gg")

@@ -259,11 +259,12 @@ end
 function M.heading(message)
   local parts = { message.role == "user" and USER_HEADING or ASSISTANT_HEADING }
   if message.role == "assistant" and (message.provider or message.model) then
-    parts[#parts + 1] = ("(%s)"):format(
-      table.concat(vim.tbl_filter(function(x)
+    parts[#parts + 1] = ("(%s)"):format(table.concat(
+      vim.tbl_filter(function(x)
         return x ~= nil
-      end, { message.provider, message.model }), "/")
-    )
+      end, { message.provider, message.model }),
+      "/"
+    ))
   end
   local index, count = M.sibling_position(message)
   if index and count > 1 then
