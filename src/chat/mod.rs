@@ -28,6 +28,7 @@ use crate::history::{
     MessageStatus, Role, Tree, Usage, no_such_message,
 };
 use crate::http_client::Clients;
+use crate::presets::Preset;
 use crate::provider::stream::{self, StreamLimits};
 use crate::provider::{self, ChatRequest, ProviderError, StreamItem, WireMessage, WireRole};
 use crate::redact;
@@ -88,6 +89,9 @@ pub enum Turn {
 struct Plan {
     provider: String,
     model: String,
+    /// The chat's preset's, when the request gives none.
+    temperature: Option<f32>,
+    max_tokens: Option<u32>,
     messages: Vec<WireMessage>,
     /// The user message to save first (none when regenerating).
     user: Option<MessageRecord>,
@@ -150,6 +154,8 @@ pub enum ChatError {
     Cancelled(TurnIds),
     #[error("no provider named {0:?}")]
     NoSuchProvider(String),
+    #[error("no preset named {0:?}")]
+    NoSuchPreset(String),
     #[error("chat {0} is already streaming an answer; cancel it first")]
     Busy(String),
     #[error("{0}")]
@@ -225,14 +231,34 @@ impl ChatService {
         env_key(provider).map(|_| "env")
     }
 
-    /// Start a chat (blocking: call off the async threads).
+    /// The preset named.
+    pub fn preset(&self, name: &str) -> Result<&Preset, ChatError> {
+        self.config
+            .presets
+            .iter()
+            .find(|p| p.name == name)
+            .ok_or_else(|| ChatError::NoSuchPreset(redact::name_for_message(name).to_string()))
+    }
+
+    /// Every preset, built-ins first.
+    pub fn presets(&self) -> &[Preset] {
+        &self.config.presets
+    }
+
+    /// Start a chat (blocking: call off the async threads), with a preset's provider, model
+    /// and system prompt where none is given.
     pub fn new_chat(
         &self,
         provider: Option<&str>,
         model: Option<&str>,
         system: Option<String>,
         title: Option<&str>,
+        preset: Option<&str>,
     ) -> Result<NewChat, ChatError> {
+        let preset = preset.map(|name| self.preset(name)).transpose()?;
+        let provider = provider.or(preset.and_then(|p| p.provider.as_deref()));
+        let model = model.or(preset.and_then(|p| p.model.as_deref()));
+        let system = system.or_else(|| preset.and_then(|p| p.system.clone()));
         let provider = match provider {
             Some(name) => self.provider(name)?,
             // No silent fallback: with `default_provider`/`default_model` broken, the user's
@@ -240,14 +266,44 @@ impl ChatService {
             None => self.provider(self.config.default_choice().map_err(ChatError::Config)?.0)?,
         };
         let model = self.model_for(provider, model)?;
-        let chat = self
+        let mut chat = self
             .history
             .create_chat(&provider.name, &model, system, title)?;
+        if let Some(preset) = preset {
+            chat = self.history.update_chat(&chat.id, |chat| {
+                chat.preset = Some(preset.name.clone());
+                Ok::<_, ChatError>(())
+            })?;
+        }
         Ok(NewChat {
             chat_id: chat.id,
             provider: chat.provider,
             model: chat.model,
         })
+    }
+
+    /// Apply a preset to a chat (blocking): its provider, model and system prompt where it
+    /// sets them, and the chat remembers it.
+    pub fn apply_preset(&self, chat_id: &str, name: &str) -> Result<&Preset, ChatError> {
+        let preset = self.preset(name)?;
+        self.history.update_chat(chat_id, |chat| {
+            if let Some(name) = &preset.provider {
+                let provider = self.provider(name)?;
+                chat.provider = provider.name.clone();
+                if preset.model.is_none() {
+                    chat.model = self.model_for(provider, None)?;
+                }
+            }
+            if let Some(model) = &preset.model {
+                chat.model = model.clone();
+            }
+            if preset.system.is_some() {
+                chat.system = preset.system.clone();
+            }
+            chat.preset = Some(preset.name.clone());
+            Ok::<_, ChatError>(())
+        })?;
+        Ok(preset)
     }
 
     /// Mark a chat as a rewrite, so `history/list` shows it apart (blocking).
@@ -449,8 +505,8 @@ impl ChatService {
         let request = ChatRequest {
             model: plan.model.clone(),
             messages: plan.messages,
-            temperature: options.temperature,
-            max_tokens: options.max_tokens,
+            temperature: options.temperature.or(plan.temperature),
+            max_tokens: options.max_tokens.or(plan.max_tokens),
         };
         // Saved while the request goes out: the first token must not wait for a disk flush.
         let user_saved = plan.user.map(|user| {
@@ -651,12 +707,20 @@ impl ChatService {
         let path = parent.map(|at| tree.path_to(at)).unwrap_or_default();
         let messages = conversation(chat, &tree.context(&path), &content);
         let parent_id = parent.map(|at| tree.message(at).id.clone());
+        let preset = chat
+            .preset
+            .as_deref()
+            .and_then(|name| self.config.presets.iter().find(|p| p.name == name));
+        let temperature = preset.and_then(|p| p.temperature);
+        let max_tokens = preset.and_then(|p| p.max_tokens);
         Ok(match question {
             // A new answer to an earlier question: it becomes current unless the user moved
             // to another branch while it streamed.
             Some(question) => Plan {
                 provider,
                 model,
+                temperature,
+                max_tokens,
                 messages,
                 current: MakeCurrent::IfLeafIn(vec![chat.leaf_id.clone(), Some(question.clone())]),
                 question,
@@ -671,6 +735,8 @@ impl ChatService {
                 Plan {
                     provider,
                     model,
+                    temperature,
+                    max_tokens,
                     messages,
                     current: MakeCurrent::IfLeafIn(vec![Some(user.id.clone())]),
                     question: user.id.clone(),

@@ -214,6 +214,7 @@ impl History {
             message_count: 0,
             kind: ChatKind::Chat,
             leaf_id: None,
+            preset: None,
         };
         let record = encode(&chat)?;
         self.vault.write(|tx| {

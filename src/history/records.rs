@@ -144,6 +144,9 @@ pub struct ChatRecord {
     /// and until a chat's first message: the newest message is the leaf then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leaf_id: Option<String>,
+    /// The preset the chat last used, restored when it is reopened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<String>,
 }
 
 /// A message as stored (sealed, under `chat id/message id` in the `messages` tree).
@@ -230,6 +233,8 @@ pub struct ChatSummary {
     pub updated_at: String,
     pub message_count: u64,
     pub kind: ChatKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preset: Option<String>,
 }
 
 impl From<&ChatRecord> for ChatSummary {
@@ -243,6 +248,7 @@ impl From<&ChatRecord> for ChatSummary {
             updated_at: rfc3339(chat.updated_at),
             message_count: chat.message_count,
             kind: chat.kind,
+            preset: chat.preset.clone(),
         }
     }
 }

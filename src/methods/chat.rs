@@ -11,7 +11,7 @@ use crate::api::{ChatApiServer, ProvidersApiServer};
 use crate::app::App;
 use crate::chat::{ChatError, ChatService, Delta, NewChat, SendOptions, SendResult, Turn, prompt};
 use crate::config::ConfigError;
-use crate::context::ContextError;
+use crate::context::{ContextError, ContextItem};
 use crate::history::ChatDetail;
 use crate::history::ChatSummary;
 use crate::protocol::types::*;
@@ -161,6 +161,8 @@ impl From<ChatError> for AppError {
                 })),
             ChatError::NoSuchProvider(name) => AppError::new(ErrorCode::NotFound, message)
                 .with_data(json!({"what": "provider", "id": name})),
+            ChatError::NoSuchPreset(name) => AppError::new(ErrorCode::NotFound, message)
+                .with_data(json!({"what": "preset", "id": name})),
             ChatError::Busy(_) => AppError::new(ErrorCode::InvalidRequest, message),
             ChatError::InvalidInput(_) => AppError::new(ErrorCode::InvalidParams, message),
             ChatError::Config(error) => AppError::from(&error),
@@ -180,6 +182,7 @@ impl ChatApiServer for ChatMethods {
                 p.model.as_deref(),
                 p.system,
                 p.title.as_deref(),
+                p.preset.as_deref(),
             )
         })
         .await
@@ -202,11 +205,23 @@ impl ChatApiServer for ChatMethods {
 
     async fn send(&self, params: Params<SendParams>) -> RpcResult<SendResult> {
         let p = params.0;
-        let assembled = self
-            .chat()?
-            .assemble(p.message.request())
-            .await
-            .map_err(AppError::from)?;
+        let chat = self.chat()?;
+        let mut request = p.message.request();
+        if let Some(name) = p.preset {
+            let service = chat.clone();
+            let chat_id = p.chat_id.clone();
+            let preset =
+                blocking::run(move || service.apply_preset(&chat_id, &name).cloned()).await?;
+            request.content = preset.message(&request.content);
+            let has_diff = request
+                .items
+                .iter()
+                .any(|item| matches!(item, ContextItem::GitDiff { .. }));
+            if preset.staged_diff && request.root.is_some() && !has_diff {
+                request.items.push(ContextItem::GitDiff { staged: true });
+            }
+        }
+        let assembled = chat.assemble(request).await.map_err(AppError::from)?;
         let manifest = assembled.saved_manifest();
         let turn = Turn::Send {
             content: assembled.text,
@@ -269,11 +284,17 @@ impl ChatApiServer for ChatMethods {
     }
 
     async fn rewrite(&self, params: Params<RewriteParams>) -> RpcResult<RewriteResult> {
-        let p = params.0;
+        let mut p = params.0;
+        let chat = self.chat()?;
+        if p.instruction.trim().is_empty()
+            && let Some(name) = &p.preset
+        {
+            let preset = chat.preset(name).map_err(AppError::from)?;
+            p.instruction = preset.instruction.clone().unwrap_or_default();
+        }
         if p.instruction.trim().is_empty() {
             return Err(AppError::new(ErrorCode::InvalidParams, "the instruction is empty").into());
         }
-        let chat = self.chat()?;
         let title: String = format!("Rewrite: {}", p.instruction.trim())
             .chars()
             .take(80)
@@ -284,6 +305,7 @@ impl ChatApiServer for ChatMethods {
                 p.model.as_deref(),
                 None,
                 Some(&title),
+                p.preset.as_deref(),
             )?;
             chat.mark_rewrite(&new.chat_id)?;
             Ok::<_, ChatError>(new)
@@ -345,6 +367,12 @@ impl ProvidersApiServer for ProvidersMethods {
             })
         })
         .await
+    }
+
+    async fn presets(&self) -> RpcResult<PresetsResult> {
+        Ok(PresetsResult {
+            presets: self.app.chat()?.presets().to_vec(),
+        })
     }
 
     async fn models(&self, params: Params<ModelsParams>) -> RpcResult<ModelsResult> {
