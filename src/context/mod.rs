@@ -198,6 +198,18 @@ pub async fn assemble(
     };
     let mut text = content.trim_end().to_string();
     let mut context_bytes: u64 = 0;
+    let file_paths: Vec<&str> = request
+        .items
+        .iter()
+        .filter_map(|item| match item {
+            ContextItem::File { path } => Some(path.as_str()),
+            _ => None,
+        })
+        .collect();
+    let ignored = match (&root, file_paths.is_empty()) {
+        (Some(root), false) => files::ignored_among(root, &file_paths, config).await?,
+        _ => Default::default(),
+    };
     for (index, item) in request.items.iter().enumerate() {
         let pieces: Vec<Piece> = match item {
             ContextItem::Region(region) => vec![Piece::region(region)],
@@ -206,7 +218,7 @@ pub async fn assemble(
             ContextItem::File { path } => {
                 let root = root.as_ref().ok_or_else(|| needs_root("file"))?;
                 let (found, refused) =
-                    files::read(root, path, &request.allow_files, config).await?;
+                    files::read(root, path, &request.allow_files, &ignored, config).await?;
                 manifest
                     .refused
                     .extend(refused.into_iter().map(|r| RefusedItem {
