@@ -154,6 +154,10 @@ pub trait ProvidersApi {
     #[method(name = "models/list")]
     async fn models(&self, params: Params<ModelsParams>) -> RpcResult<ModelsResult>;
 
+    /// Trust a project's instructions file (exactly the content the user was shown).
+    #[method(name = "project/trust")]
+    async fn trust(&self, params: Params<TrustParams>) -> RpcResult<TrustResult>;
+
     /// The presets: built-ins and the config's `[presets.NAME]`.
     #[method(name = "presets/list")]
     async fn presets(&self) -> RpcResult<PresetsResult>;

@@ -233,7 +233,7 @@ pub async fn read(
 }
 
 /// Read one file (relative to `root`), refusing escapes, binaries and files over `cap`.
-fn read_one(root: &Path, path: &str, cap: u64) -> Result<FileText, ContextError> {
+pub fn read_one(root: &Path, path: &str, cap: u64) -> Result<FileText, ContextError> {
     let full = root.join(path);
     let real = full
         .canonicalize()

@@ -20,9 +20,9 @@ use zeroize::Zeroizing;
 pub use backup::{BackupSummary, RestoreSummary};
 pub use export::{ExportFormat, ExportSummary, ImportSummary};
 pub use records::{
-    ChatDetail, ChatKind, ChatRecord, ChatSummary, DamagedChat, Manifest, ManifestItem,
-    ManifestPart, MessageRecord, MessageStatus, MessageView, Redaction, RefusedItem, Role,
-    SearchHit, Timings, Usage,
+    ChatDetail, ChatKind, ChatRecord, ChatSummary, DamagedChat, InstructionsEntry, Manifest,
+    ManifestItem, ManifestPart, MessageRecord, MessageStatus, MessageView, Redaction, RefusedItem,
+    Role, SearchHit, Timings, Usage,
 };
 pub use tree::Tree;
 

@@ -83,6 +83,20 @@ pub struct RefusedItem {
     pub reason: String,
 }
 
+/// The project's instructions file, and whether it went with the turn.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstructionsEntry {
+    /// `.chinwag.md` or `AGENTS.md`.
+    pub path: String,
+    /// Joined the system prompt: the user trusted this exact content. When false, the client
+    /// shows the file and asks (`project/trust` with this fingerprint).
+    pub included: bool,
+    pub fingerprint: String,
+    #[serde(flatten)]
+    pub part: ManifestPart,
+}
+
 /// What a turn sent beyond the user's words, saved with the user's message.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -97,6 +111,9 @@ pub struct Manifest {
     pub allow_secrets: bool,
     /// Sensitive files the user confirmed for this send.
     pub allow_files: Vec<String>,
+    /// The project's instructions, when the root has some.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<InstructionsEntry>,
 }
 
 /// What a chat is for: a conversation, or a `chat/rewrite` request kept for the record but

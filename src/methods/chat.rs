@@ -227,16 +227,26 @@ impl ChatApiServer for ChatMethods {
             content: assembled.text,
             parent: p.parent_id,
             manifest,
+            project: assembled.instructions,
         };
         Ok(self.stream_turn(&p.chat_id, turn, p.options).await?)
     }
 
     async fn regenerate(&self, params: Params<RegenerateParams>) -> RpcResult<SendResult> {
         let p = params.0;
+        let project = match &p.root {
+            Some(root) => self
+                .chat()?
+                .trusted_instructions(root)
+                .await
+                .map_err(AppError::from)?,
+            None => None,
+        };
         let turn = Turn::Regenerate {
             message_id: p.message_id,
             provider: p.provider,
             model: p.model,
+            project,
         };
         Ok(self.stream_turn(&p.chat_id, turn, p.options).await?)
     }
@@ -253,6 +263,7 @@ impl ChatApiServer for ChatMethods {
             message_id: p.message_id,
             content: assembled.text,
             manifest,
+            project: assembled.instructions,
         };
         Ok(self.stream_turn(&p.chat_id, turn, p.options).await?)
     }
@@ -315,6 +326,7 @@ impl ChatApiServer for ChatMethods {
             content: prompt::rewrite_request(&p.instruction, &p.region),
             parent: None,
             manifest: None,
+            project: None,
         };
         let answer = self
             .stream_turn(&new.chat_id, turn, SendOptions::default())
@@ -367,6 +379,20 @@ impl ProvidersApiServer for ProvidersMethods {
             })
         })
         .await
+    }
+
+    async fn trust(&self, params: Params<TrustParams>) -> RpcResult<TrustResult> {
+        let p = params.0;
+        let path = self
+            .app
+            .chat()?
+            .trust_instructions(&p.root, &p.fingerprint)
+            .await
+            .map_err(AppError::from)?;
+        Ok(TrustResult {
+            path,
+            trusted: true,
+        })
     }
 
     async fn presets(&self) -> RpcResult<PresetsResult> {

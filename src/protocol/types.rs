@@ -407,6 +407,9 @@ pub struct PreviewContextResult {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RegenerateParams {
     pub chat_id: String,
+    /// The project root, for its trusted instructions.
+    #[serde(default)]
+    pub root: Option<String>,
     /// A user turn or one of its answers; absent: the last user turn of the current branch.
     #[serde(default)]
     pub message_id: Option<String>,
@@ -429,6 +432,22 @@ pub struct EditParams {
     pub message: MessageParams,
     #[serde(default)]
     pub options: crate::chat::SendOptions,
+}
+
+/// `project/trust` params.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TrustParams {
+    pub root: String,
+    /// As the manifest showed it: the file must still be the one the user read.
+    pub fingerprint: String,
+}
+
+/// `project/trust` result.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrustResult {
+    pub path: String,
+    pub trusted: bool,
 }
 
 /// `chat/switch` params.
