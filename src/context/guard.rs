@@ -229,31 +229,3 @@ mod tests {
         assert_eq!(lines, [3, 4, 7]);
     }
 }
-
-#[cfg(test)]
-mod timing {
-    use super::*;
-
-    /// `cargo test --release --lib guard_speed -- --ignored --nocapture`
-    #[test]
-    #[ignore]
-    fn guard_speed() {
-        let mut text = String::new();
-        let mut line = 0;
-        while text.len() < 2_000_000 {
-            line += 1;
-            text.push_str(&format!(
-                "pub fn item_{line}(x: u64) -> u64 {{ x.wrapping_mul({line}) + 7 }} // keeps the data in order\n"
-            ));
-        }
-        let guard = Guard::new(vec![Zeroizing::new("mock-key-0123456789".into())]);
-        for (kind, pattern) in patterns() {
-            let started = std::time::Instant::now();
-            let n = pattern.find_iter(&text).count();
-            println!("{kind}: {n} in {:?}", started.elapsed());
-        }
-        let started = std::time::Instant::now();
-        let (_, found) = guard.redact(&text);
-        println!("all: {} in {:?}", found.len(), started.elapsed());
-    }
-}
