@@ -535,3 +535,39 @@ fn project_instructions_join_the_system_prompt_only_once_trusted() {
     assert_eq!(preview["manifest"]["instructions"]["path"], ".chinwag.md");
     assert_eq!(preview["manifest"]["instructions"]["included"], false);
 }
+
+#[test]
+fn rewrites_are_guarded_and_take_context_too() {
+    let provider = ProviderServer::start();
+    let home = Home::new();
+    let root = project(&home);
+    let mut server = start(&home, &provider, "");
+    let region = json!({"path": "conf.py", "language": "python",
+                        "text": "KEY = \"sk-proj-REWRITEcanary0123456789abcd\"\nx = 1\n"});
+    provider.push(Reply::sse(&openai_stream(&["```python\nx = 2\n```"])));
+    let rewrite = |server: &mut Server, id: i64, extra: Value| {
+        let mut params = json!({"instruction": "use 2", "region": region,
+                                "root": root, "context": [{"kind": "file", "path": "src/lib.rs"}]});
+        for (key, value) in extra.as_object().unwrap() {
+            params[key] = value.clone();
+        }
+        server.request(id, "chat/rewrite", params);
+        loop {
+            let message = server.recv();
+            if message["id"] == id {
+                return message;
+            }
+        }
+    };
+    ok(rewrite(&mut server, 1, json!({})));
+    let text = sent_user_message(&provider, 0);
+    assert!(!text.contains("REWRITEcanary"), "{text}");
+    assert!(text.contains("[redacted: openai-key]"), "{text}");
+    assert!(
+        text.contains("`src/lib.rs`:\n```rust\npub fn add"),
+        "{text}"
+    );
+    provider.push(Reply::sse(&openai_stream(&["```python\nx = 2\n```"])));
+    ok(rewrite(&mut server, 2, json!({"allowSecrets": true})));
+    assert!(sent_user_message(&provider, 1).contains("REWRITEcanary"));
+}

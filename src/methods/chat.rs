@@ -322,11 +322,26 @@ impl ChatApiServer for ChatMethods {
             Ok::<_, ChatError>(new)
         })
         .await?;
-        let turn = Turn::Send {
+        // The region and any other context go through the same assembly (and guard) as a
+        // chat message.
+        let request = crate::context::Request {
             content: prompt::rewrite_request(&p.instruction, &p.region),
+            items: p.context.0,
+            root: p.root,
+            allow_secrets: p.allow_secrets,
+            allow_files: p.allow_files,
+        };
+        let assembled = self
+            .chat()?
+            .assemble(request)
+            .await
+            .map_err(AppError::from)?;
+        let manifest = assembled.saved_manifest();
+        let turn = Turn::Send {
+            content: assembled.text,
             parent: None,
-            manifest: None,
-            project: None,
+            manifest,
+            project: assembled.instructions,
         };
         let answer = self
             .stream_turn(&new.chat_id, turn, SendOptions::default())

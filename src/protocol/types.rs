@@ -466,7 +466,7 @@ pub struct CancelResult {
 
 /// `chat/rewrite` params.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RewriteParams {
     /// May be empty when a preset gives one.
     #[serde(default)]
@@ -477,6 +477,15 @@ pub struct RewriteParams {
     /// The instruction, provider and model from a preset (those given here win).
     #[serde(default)]
     pub preset: Option<String>,
+    /// More context, as for `chat/send`.
+    #[serde(default)]
+    pub context: crate::context::Items,
+    #[serde(default)]
+    pub root: Option<String>,
+    #[serde(default)]
+    pub allow_secrets: bool,
+    #[serde(default)]
+    pub allow_files: Vec<String>,
 }
 
 /// `chat/rewrite` result.
