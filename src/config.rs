@@ -116,6 +116,8 @@ pub struct Config {
     pub storage: StorageConfig,
     pub chat: ChatConfig,
     pub context: ContextConfig,
+    /// Built-ins first (replaced by a `[presets.NAME]` of the same name), then the user's.
+    pub presets: Vec<crate::presets::Preset>,
     /// Every part of the file that could not be used, each naming its key and line, in file
     /// order. Everything else in the file is in force.
     pub problems: Vec<ConfigError>,
@@ -254,6 +256,18 @@ struct RawChat {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawPreset {
+    provider: Option<Spanned<String>>,
+    model: Option<Spanned<String>>,
+    system: Option<String>,
+    temperature: Option<Spanned<f64>>,
+    max_tokens: Option<Spanned<u64>>,
+    instruction: Option<String>,
+    staged_diff: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawContext {
     guard: Option<bool>,
     max_file_bytes: Option<Spanned<u64>>,
@@ -367,6 +381,7 @@ impl Default for Config {
                 extra_ca_file: None,
             },
             context: ContextConfig::default(),
+            presets: crate::presets::builtin_presets(),
             problems: Vec::new(),
             broken: Broken::default(),
         }
@@ -458,6 +473,7 @@ impl Config {
                 }
                 "default_provider" | "default_model" => defaults.push((name, value)),
                 "providers" => reader.providers(&mut config, value),
+                "presets" => reader.presets(&mut config, value),
                 "vault" => {
                     if let Some(vault) = reader.section::<RawVault>(value, "vault") {
                         apply_vault(&mut config.vault, vault, &mut reader);
@@ -491,7 +507,8 @@ impl Config {
                     &name,
                     key.span(),
                     "unknown key (ignored); known: log_level, default_provider, \
-                     default_model, [providers.NAME], [vault], [storage], [chat], [context]"
+                     default_model, [providers.NAME], [presets.NAME], [vault], [storage], [chat], \
+                     [context]"
                         .into(),
                 ),
             }
@@ -670,6 +687,111 @@ impl Reader<'_> {
                     .insert(name.into_inner(), problem.clone());
             }
         }
+    }
+}
+
+impl Reader<'_> {
+    fn presets(&mut self, config: &mut Config, value: Spanned<DeValue>) {
+        let span = value.span();
+        let DeValue::Table(table) = value.into_inner() else {
+            self.invalid("presets", span, "expected a table of presets".into());
+            return;
+        };
+        for (name, section) in table {
+            let key = format!("presets.{}", name.get_ref());
+            let name = Spanned::new(name.span(), name.get_ref().to_string());
+            let before = self.problems.len();
+            let raw = self.section::<RawPreset>(section, &key);
+            if let Some(raw) = raw.filter(|_| self.problems.len() == before) {
+                apply_preset(config, &name, raw, &key, self);
+            }
+        }
+    }
+}
+
+/// One `[presets.NAME]`: a bad one is reported and left out (a built-in of that name stays).
+fn apply_preset(
+    config: &mut Config,
+    name: &Spanned<String>,
+    raw: RawPreset,
+    key: &str,
+    reader: &mut Reader,
+) {
+    let name_ok = !name.get_ref().is_empty()
+        && name.get_ref().len() <= 64
+        && name
+            .get_ref()
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !name_ok {
+        return reader.invalid(
+            key,
+            name.span(),
+            "preset names use letters, digits, `-` and `_` (at most 64)".into(),
+        );
+    }
+    if let Some(model) = &raw.model
+        && let Err(problem) = check_model_name(model.get_ref())
+    {
+        return reader.invalid(&format!("{key}.model"), model.span(), problem);
+    }
+    if let Some(provider) = &raw.provider
+        && provider.get_ref().trim().is_empty()
+    {
+        return reader.invalid(
+            &format!("{key}.provider"),
+            provider.span(),
+            "empty provider name".into(),
+        );
+    }
+    let temperature = match &raw.temperature {
+        Some(t) if (0.0..=2.0).contains(t.get_ref()) => Some(*t.get_ref() as f32),
+        Some(t) => {
+            return reader.invalid(
+                &format!("{key}.temperature"),
+                t.span(),
+                "between 0 and 2".into(),
+            );
+        }
+        None => None,
+    };
+    let max_tokens = match &raw.max_tokens {
+        Some(n) if (1..=1_000_000).contains(n.get_ref()) => Some(*n.get_ref() as u32),
+        Some(n) => {
+            return reader.invalid(
+                &format!("{key}.max_tokens"),
+                n.span(),
+                "between 1 and 1000000".into(),
+            );
+        }
+        None => None,
+    };
+    let builtin = config
+        .presets
+        .iter()
+        .position(|p| p.name == *name.get_ref() && p.builtin);
+    let base = builtin.map(|at| config.presets.remove(at));
+    let preset = crate::presets::Preset {
+        name: name.get_ref().clone(),
+        provider: raw.provider.map(Spanned::into_inner),
+        model: raw.model.map(Spanned::into_inner),
+        system: raw
+            .system
+            .or_else(|| base.as_ref().and_then(|b| b.system.clone())),
+        temperature: temperature.or_else(|| base.as_ref().and_then(|b| b.temperature)),
+        max_tokens,
+        instruction: raw
+            .instruction
+            .or_else(|| base.as_ref().and_then(|b| b.instruction.clone())),
+        staged_diff: raw
+            .staged_diff
+            .unwrap_or_else(|| base.as_ref().is_some_and(|b| b.staged_diff)),
+        builtin: false,
+    };
+    config.presets.retain(|p| p.name != preset.name);
+    match builtin {
+        Some(at) => config.presets.insert(at, preset),
+        None => config.presets.push(preset),
     }
 }
 

@@ -31,6 +31,7 @@ pub mod logging;
 pub mod methods;
 pub mod one_shot;
 pub mod paths;
+pub mod presets;
 pub mod protocol;
 pub mod provider;
 pub mod redact;

@@ -7,6 +7,7 @@
 //! Sensitive files (`.env*`, keys) and files git ignores are sent only when the user confirms
 //! them for that send; binary files never.
 
+use std::collections::HashSet;
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::io::AsRawFd;
@@ -117,13 +118,31 @@ pub fn is_sensitive(path: &str) -> bool {
         || name.starts_with("id_ed25519")
 }
 
+/// Which of the single files named (not globs) git ignores, asked of git once for all of them:
+/// one process per file would cost more than reading megabytes.
+pub async fn ignored_among(
+    root: &Root,
+    paths: &[&str],
+    config: &ContextConfig,
+) -> Result<HashSet<String>, ContextError> {
+    let mut single = Vec::new();
+    for path in paths.iter().filter(|p| !is_glob(p)) {
+        single.push(relative(path)?.join("/"));
+    }
+    Ok(git::ignored(root.path(), &single, config)
+        .await?
+        .into_iter()
+        .collect())
+}
+
 /// Read the file or the files of a glob. A single file that cannot be sent is an error (the
 /// sensitive and ignored ones say how to confirm them); a glob leaves such files out and
-/// lists them.
+/// lists them. `ignored` is what [`ignored_among`] found.
 pub async fn read(
     root: &Root,
     pattern: &str,
     allow: &[String],
+    ignored: &HashSet<String>,
     config: &ContextConfig,
 ) -> Result<(Vec<FileText>, Vec<Refusal>), ContextError> {
     let parts = relative(pattern)?;
@@ -142,10 +161,7 @@ pub async fn read(
                     reason: "sensitive",
                 });
             }
-            if !git::ignored(root.path(), std::slice::from_ref(&path), config)
-                .await?
-                .is_empty()
-            {
+            if ignored.contains(&path) {
                 return Err(ContextError::Refused {
                     why: "git ignores this file: confirm it to send it this once".into(),
                     path,
@@ -217,7 +233,7 @@ pub async fn read(
 }
 
 /// Read one file (relative to `root`), refusing escapes, binaries and files over `cap`.
-fn read_one(root: &Path, path: &str, cap: u64) -> Result<FileText, ContextError> {
+pub fn read_one(root: &Path, path: &str, cap: u64) -> Result<FileText, ContextError> {
     let full = root.join(path);
     let real = full
         .canonicalize()

@@ -10,10 +10,12 @@
 mod files;
 mod git;
 pub mod guard;
+pub mod instructions;
 mod web;
 
 use serde::Deserialize;
 
+pub use files::Root;
 pub use guard::Guard;
 
 use crate::config::ContextConfig;
@@ -126,6 +128,9 @@ pub struct Request {
 pub struct Assembled {
     pub text: String,
     pub manifest: Manifest,
+    /// Trusted project instructions, for the system prompt (filled in by the chat service,
+    /// which knows what the user trusted).
+    pub instructions: Option<String>,
 }
 
 impl Assembled {
@@ -134,6 +139,7 @@ impl Assembled {
         let plain = self.manifest.items.is_empty()
             && self.manifest.refused.is_empty()
             && self.manifest.message.redactions.is_empty()
+            && self.manifest.instructions.is_none()
             && !self.manifest.allow_secrets;
         (!plain).then(|| self.manifest.clone())
     }
@@ -198,6 +204,18 @@ pub async fn assemble(
     };
     let mut text = content.trim_end().to_string();
     let mut context_bytes: u64 = 0;
+    let file_paths: Vec<&str> = request
+        .items
+        .iter()
+        .filter_map(|item| match item {
+            ContextItem::File { path } => Some(path.as_str()),
+            _ => None,
+        })
+        .collect();
+    let ignored = match (&root, file_paths.is_empty()) {
+        (Some(root), false) => files::ignored_among(root, &file_paths, config).await?,
+        _ => Default::default(),
+    };
     for (index, item) in request.items.iter().enumerate() {
         let pieces: Vec<Piece> = match item {
             ContextItem::Region(region) => vec![Piece::region(region)],
@@ -206,7 +224,7 @@ pub async fn assemble(
             ContextItem::File { path } => {
                 let root = root.as_ref().ok_or_else(|| needs_root("file"))?;
                 let (found, refused) =
-                    files::read(root, path, &request.allow_files, config).await?;
+                    files::read(root, path, &request.allow_files, &ignored, config).await?;
                 manifest
                     .refused
                     .extend(refused.into_iter().map(|r| RefusedItem {
@@ -255,7 +273,11 @@ pub async fn assemble(
     }
     manifest.total_bytes = text.len() as u64;
     manifest.total_tokens = estimate_tokens(text.len());
-    Ok(Assembled { text, manifest })
+    Ok(Assembled {
+        text,
+        manifest,
+        instructions: None,
+    })
 }
 
 /// One block of context before the guard: its heading, its text and how to fence it.

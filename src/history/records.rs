@@ -83,6 +83,20 @@ pub struct RefusedItem {
     pub reason: String,
 }
 
+/// The project's instructions file, and whether it went with the turn.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstructionsEntry {
+    /// `.chinwag.md` or `AGENTS.md`.
+    pub path: String,
+    /// Joined the system prompt: the user trusted this exact content. When false, the client
+    /// shows the file and asks (`project/trust` with this fingerprint).
+    pub included: bool,
+    pub fingerprint: String,
+    #[serde(flatten)]
+    pub part: ManifestPart,
+}
+
 /// What a turn sent beyond the user's words, saved with the user's message.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -97,6 +111,9 @@ pub struct Manifest {
     pub allow_secrets: bool,
     /// Sensitive files the user confirmed for this send.
     pub allow_files: Vec<String>,
+    /// The project's instructions, when the root has some.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<InstructionsEntry>,
 }
 
 /// What a chat is for: a conversation, or a `chat/rewrite` request kept for the record but
@@ -144,6 +161,9 @@ pub struct ChatRecord {
     /// and until a chat's first message: the newest message is the leaf then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leaf_id: Option<String>,
+    /// The preset the chat last used, restored when it is reopened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<String>,
 }
 
 /// A message as stored (sealed, under `chat id/message id` in the `messages` tree).
@@ -230,6 +250,8 @@ pub struct ChatSummary {
     pub updated_at: String,
     pub message_count: u64,
     pub kind: ChatKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preset: Option<String>,
 }
 
 impl From<&ChatRecord> for ChatSummary {
@@ -243,6 +265,7 @@ impl From<&ChatRecord> for ChatSummary {
             updated_at: rfc3339(chat.updated_at),
             message_count: chat.message_count,
             kind: chat.kind,
+            preset: chat.preset.clone(),
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::api::{ChatApiServer, ProvidersApiServer};
 use crate::app::App;
 use crate::chat::{ChatError, ChatService, Delta, NewChat, SendOptions, SendResult, Turn, prompt};
 use crate::config::ConfigError;
-use crate::context::ContextError;
+use crate::context::{ContextError, ContextItem};
 use crate::history::ChatDetail;
 use crate::history::ChatSummary;
 use crate::protocol::types::*;
@@ -161,6 +161,8 @@ impl From<ChatError> for AppError {
                 })),
             ChatError::NoSuchProvider(name) => AppError::new(ErrorCode::NotFound, message)
                 .with_data(json!({"what": "provider", "id": name})),
+            ChatError::NoSuchPreset(name) => AppError::new(ErrorCode::NotFound, message)
+                .with_data(json!({"what": "preset", "id": name})),
             ChatError::Busy(_) => AppError::new(ErrorCode::InvalidRequest, message),
             ChatError::InvalidInput(_) => AppError::new(ErrorCode::InvalidParams, message),
             ChatError::Config(error) => AppError::from(&error),
@@ -180,6 +182,7 @@ impl ChatApiServer for ChatMethods {
                 p.model.as_deref(),
                 p.system,
                 p.title.as_deref(),
+                p.preset.as_deref(),
             )
         })
         .await
@@ -202,26 +205,48 @@ impl ChatApiServer for ChatMethods {
 
     async fn send(&self, params: Params<SendParams>) -> RpcResult<SendResult> {
         let p = params.0;
-        let assembled = self
-            .chat()?
-            .assemble(p.message.request())
-            .await
-            .map_err(AppError::from)?;
+        let chat = self.chat()?;
+        let mut request = p.message.request();
+        if let Some(name) = p.preset {
+            let service = chat.clone();
+            let chat_id = p.chat_id.clone();
+            let preset =
+                blocking::run(move || service.apply_preset(&chat_id, &name).cloned()).await?;
+            request.content = preset.message(&request.content);
+            let has_diff = request
+                .items
+                .iter()
+                .any(|item| matches!(item, ContextItem::GitDiff { .. }));
+            if preset.staged_diff && request.root.is_some() && !has_diff {
+                request.items.push(ContextItem::GitDiff { staged: true });
+            }
+        }
+        let assembled = chat.assemble(request).await.map_err(AppError::from)?;
         let manifest = assembled.saved_manifest();
         let turn = Turn::Send {
             content: assembled.text,
             parent: p.parent_id,
             manifest,
+            project: assembled.instructions,
         };
         Ok(self.stream_turn(&p.chat_id, turn, p.options).await?)
     }
 
     async fn regenerate(&self, params: Params<RegenerateParams>) -> RpcResult<SendResult> {
         let p = params.0;
+        let project = match &p.root {
+            Some(root) => self
+                .chat()?
+                .trusted_instructions(root)
+                .await
+                .map_err(AppError::from)?,
+            None => None,
+        };
         let turn = Turn::Regenerate {
             message_id: p.message_id,
             provider: p.provider,
             model: p.model,
+            project,
         };
         Ok(self.stream_turn(&p.chat_id, turn, p.options).await?)
     }
@@ -238,6 +263,7 @@ impl ChatApiServer for ChatMethods {
             message_id: p.message_id,
             content: assembled.text,
             manifest,
+            project: assembled.instructions,
         };
         Ok(self.stream_turn(&p.chat_id, turn, p.options).await?)
     }
@@ -269,11 +295,17 @@ impl ChatApiServer for ChatMethods {
     }
 
     async fn rewrite(&self, params: Params<RewriteParams>) -> RpcResult<RewriteResult> {
-        let p = params.0;
+        let mut p = params.0;
+        let chat = self.chat()?;
+        if p.instruction.trim().is_empty()
+            && let Some(name) = &p.preset
+        {
+            let preset = chat.preset(name).map_err(AppError::from)?;
+            p.instruction = preset.instruction.clone().unwrap_or_default();
+        }
         if p.instruction.trim().is_empty() {
             return Err(AppError::new(ErrorCode::InvalidParams, "the instruction is empty").into());
         }
-        let chat = self.chat()?;
         let title: String = format!("Rewrite: {}", p.instruction.trim())
             .chars()
             .take(80)
@@ -284,15 +316,32 @@ impl ChatApiServer for ChatMethods {
                 p.model.as_deref(),
                 None,
                 Some(&title),
+                p.preset.as_deref(),
             )?;
             chat.mark_rewrite(&new.chat_id)?;
             Ok::<_, ChatError>(new)
         })
         .await?;
-        let turn = Turn::Send {
+        // The region and any other context go through the same assembly (and guard) as a
+        // chat message.
+        let request = crate::context::Request {
             content: prompt::rewrite_request(&p.instruction, &p.region),
+            items: p.context.0,
+            root: p.root,
+            allow_secrets: p.allow_secrets,
+            allow_files: p.allow_files,
+        };
+        let assembled = self
+            .chat()?
+            .assemble(request)
+            .await
+            .map_err(AppError::from)?;
+        let manifest = assembled.saved_manifest();
+        let turn = Turn::Send {
+            content: assembled.text,
             parent: None,
-            manifest: None,
+            manifest,
+            project: assembled.instructions,
         };
         let answer = self
             .stream_turn(&new.chat_id, turn, SendOptions::default())
@@ -345,6 +394,26 @@ impl ProvidersApiServer for ProvidersMethods {
             })
         })
         .await
+    }
+
+    async fn trust(&self, params: Params<TrustParams>) -> RpcResult<TrustResult> {
+        let p = params.0;
+        let path = self
+            .app
+            .chat()?
+            .trust_instructions(&p.root, &p.fingerprint)
+            .await
+            .map_err(AppError::from)?;
+        Ok(TrustResult {
+            path,
+            trusted: true,
+        })
+    }
+
+    async fn presets(&self) -> RpcResult<PresetsResult> {
+        Ok(PresetsResult {
+            presets: self.app.chat()?.presets().to_vec(),
+        })
     }
 
     async fn models(&self, params: Params<ModelsParams>) -> RpcResult<ModelsResult> {

@@ -20,6 +20,7 @@ pub const CANCELLABLE: &[&str] = &[
     "history/search",
     "initialize",
     "models/list",
+    "presets/list",
     "providers/list",
     "settings/get",
     "vault/listKeys",
