@@ -215,6 +215,21 @@ H.run("test_tree", function()
   vim.cmd("ChinwagRetry")
   H.eq(#H.notes_with("no failed answer to retry"), 1, "nothing left to retry")
 
+  -- A search finds the first answer, on a branch not shown: it is shown, the cursor on it.
+  H.will_select_text("Hello one")
+  local found = nil
+  require("chinwag.history").search("HELLO one", function(ok)
+    found = ok
+  end)
+  H.wait(function()
+    return found ~= nil
+  end, "the search")
+  H.ok(found, "found")
+  H.eq(last_request("chat/switch").messageId, answer1.id, "switched to it")
+  H.eq(H.headings(buf)[1], "## You 1/2", "the branch with the message found")
+  H.eq(api.nvim_get_current_line(), "## Assistant (mock/mock-model) 1/4", "the cursor on it")
+  H.ok(H.answer(buf, 1):find("Hello one.", 1, true), "its text")
+
   -- 7. A turn refused before anything was sent (no key for faraway), retried on another model.
   vim.cmd("ChinwagNew")
   local far = require("chinwag.chat").current()

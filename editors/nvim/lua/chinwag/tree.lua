@@ -294,4 +294,41 @@ function M.switch(chat, direction, callback)
   end)
 end
 
+--- Show the message `id` of `chat` with the cursor on its heading: on another branch, switch
+--- to it first (a search may find a message of any branch).
+---@param chat chinwag.Chat
+---@param id string
+---@param callback fun(ok: boolean)|nil
+function M.reveal(chat, id, callback)
+  local function place()
+    local win = require("chinwag.chat").window(chat)
+    for _, message in ipairs(chat.messages) do
+      if message.id == id then
+        local row = heading_row(chat, message)
+        if win and row then
+          api.nvim_win_set_cursor(win, { row + 1, 0 })
+          api.nvim_win_call(win, function()
+            vim.cmd("normal! zt")
+          end)
+          return true
+        end
+      end
+    end
+    return false
+  end
+  if place() then
+    return callback and callback(true)
+  end
+  if chat.busy or not chat.id then
+    return callback and callback(false)
+  end
+  backend.request("chat/switch", { chatId = chat.id, messageId = id }, function(err, result)
+    if err or not result or not api.nvim_buf_is_valid(chat.buf) then
+      return callback and callback(false)
+    end
+    chat:load(result)
+    return callback and callback(place())
+  end)
+end
+
 return M
