@@ -230,6 +230,17 @@ H.run("test_tree", function()
   H.eq(api.nvim_get_current_line(), "## Assistant (mock/mock-model) 1/4", "the cursor on it")
   H.ok(H.answer(buf, 1):find("Hello one.", 1, true), "its text")
 
+  -- Another editor shows another version of the first turn: back in the chat, so does this one.
+  local other_version = chat.messages[1].siblings[2]
+  local switched = backend.request_sync("chat/switch", { chatId = chat.id, messageId = other_version }, 5000)
+  H.ok(switched, "switched elsewhere")
+  vim.cmd("wincmd p")
+  vim.cmd("wincmd p")
+  H.wait(function()
+    return H.headings(buf)[1] == "## You 2/2"
+  end, "the branch shown elsewhere, after BufEnter")
+  H.eq(H.sections(buf)[1].text, "Say hi", "its text")
+
   -- 7. A turn refused before anything was sent (no key for faraway), retried on another model.
   vim.cmd("ChinwagNew")
   local far = require("chinwag.chat").current()

@@ -76,6 +76,7 @@ M.USER_HEADING, M.ASSISTANT_HEADING, M.REASONING_HEADER = USER_HEADING, ASSISTAN
 ---@class chinwag.Synced What `history/get` said last (to notice changes made elsewhere).
 ---@field updatedAt string|nil
 ---@field messageCount integer|nil
+---@field leafId string|nil The current leaf (another editor may switch branches).
 
 ---@class chinwag.Chat
 ---@field buf integer
@@ -947,7 +948,7 @@ function Chat:load(saved)
     end
   end
   self.messages = messages
-  self.synced = { updatedAt = saved.updatedAt, messageCount = saved.messageCount }
+  self.synced = { updatedAt = saved.updatedAt, messageCount = saved.messageCount, leafId = saved.leafId }
   self:_keep_view(function()
     self:render()
   end)
@@ -1034,7 +1035,11 @@ end
 ---@return boolean
 function Chat:changed_elsewhere(saved)
   local synced = self.synced or {}
-  if saved.updatedAt == synced.updatedAt and saved.messageCount == synced.messageCount then
+  if
+    saved.updatedAt == synced.updatedAt
+    and saved.messageCount == synced.messageCount
+    and saved.leafId == synced.leafId
+  then
     return false
   end
   local turns = saved_turns(saved)
@@ -1070,7 +1075,7 @@ function Chat:refresh(callback, sending)
     if changed then
       self:load(saved)
     else
-      self.synced = { updatedAt = saved.updatedAt, messageCount = saved.messageCount }
+      self.synced = { updatedAt = saved.updatedAt, messageCount = saved.messageCount, leafId = saved.leafId }
     end
     return callback and callback(changed)
   end, { unlock = false })
@@ -1091,7 +1096,7 @@ function Chat:_sync_after_turn(callback)
     if self:differs(saved) then
       self:load(saved)
     else
-      self.synced = { updatedAt = saved.updatedAt, messageCount = saved.messageCount }
+      self.synced = { updatedAt = saved.updatedAt, messageCount = saved.messageCount, leafId = saved.leafId }
     end
     return callback and callback()
   end, { unlock = false })
@@ -1308,7 +1313,11 @@ function Chat:configure(provider, model, callback)
       return callback and callback(false)
     end
     if self.synced then
-      self.synced = { updatedAt = result.updatedAt, messageCount = result.messageCount }
+      self.synced = {
+        updatedAt = result.updatedAt,
+        messageCount = result.messageCount,
+        leafId = result.leafId or self.synced.leafId,
+      }
     end
     apply(result.provider, result.model)
   end)
