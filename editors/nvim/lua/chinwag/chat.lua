@@ -4,14 +4,20 @@
 ---
 ---   # chinwag · provider · model        (header, row 0)
 ---
----   ## You
+---   ## You 2/2                           ("2/2": this message has siblings, see chinwag.tree)
 ---   question
 ---
----   ## Assistant                         (virtual text: spinner, then usage and speed)
+---   ## Assistant (provider/model) 1/3    (virtual text: spinner, then usage and speed)
+---   > [!reasoning]- Reasoning            (when the model reasoned: a quote, folded)
+---   > ...
+---
 ---   answer, streamed in at an extmark
 ---
 ---   ## You                               (the input section: everything below is the draft)
 ---   |
+---
+--- The buffer shows one branch of the conversation tree (the backend's current one); each
+--- message keeps its id, so a send names the message it follows (`parentId`).
 ---
 --- The conversation (`chat.messages`) is the model and the transcript (from the header down to
 --- the input heading) its view: it is rendered from the model, and every write chinwag makes
