@@ -1476,6 +1476,16 @@ function M.create(opts)
     callback = function()
       -- A paragraph taller than the window stays in view while it streams (see `_follow()`).
       vim.wo[0][0].smoothscroll = true
+      -- Folds are the window's: the reasoning is folded in a new window too.
+      chat:_fold({ api.nvim_get_current_win() })
+    end,
+  })
+  api.nvim_create_autocmd("BufWinLeave", {
+    group = group,
+    buffer = buf,
+    callback = function()
+      -- The reasoning the user opened or closed there, for the next window.
+      pcall(chat._note_open_folds, chat)
     end,
   })
   api.nvim_create_autocmd("BufEnter", {
