@@ -684,7 +684,7 @@ Return non-nil if they are trusted now."
       t)))
 
 (defun chinwag-context--check-instructions (manifest root)
-  "Ask to trust the instructions of ROOT if MANIFEST shows them untrusted."
+  "Ask to trust the instructions of ROOT, if untrusted in MANIFEST."
   (let ((entry (plist-get manifest :instructions)))
     (when (and entry chinwag-context-ask-trust
                (not (eq (plist-get entry :included) t))
@@ -810,6 +810,15 @@ as they are, unless ALLOW-SECRETS already says so."
 Runs in the chat buffer before the message goes (see
 `chinwag-chat-send-functions'); the waiting items are then cleared and
 the heading of the message says what went with it."
+  (dolist (item chinwag-context--items)
+    (let ((error (chinwag-context--item-error item)))
+      (when (and error (not (equal (plist-get (plist-get error :data) :action)
+                                   "confirmFile")))
+        (user-error "Not sent: %s cannot go (%s); %s removes it"
+                    (chinwag-context--item-label item)
+                    (chinwag-rpc-error-message error)
+                    (substitute-command-keys
+                     "\\<chinwag-chat-mode-map>\\[chinwag-context-remove]")))))
   (let* ((items chinwag-context--items)
          (root (chinwag-context--send-root))
          (wires (mapcar #'chinwag-context--fresh-wire items))

@@ -169,9 +169,15 @@ MESSAGE-ID is the id of the answer in its chat."
                 (when note
                   (chinwag-inline--separate)
                   (insert note))
-                (insert "\n\n")
-                (when prompt-heading
-                  (insert prompt-heading "\n\n"))
+                ;; A blank line after it, counting the newlines already there.
+                (let* ((here (point))
+                       (following (save-excursion
+                                    (skip-chars-forward "\n" (min (point-max) (+ here 2)))
+                                    (- (point) here)))
+                       (newlines (make-string (- 2 following) ?\n)))
+                  (if prompt-heading
+                      (insert "\n\n" prompt-heading newlines)
+                    (insert newlines)))
                 (setq end (point))
                 (put-text-property start end 'chinwag-inline
                                    (cons (chinwag-inline--job-chat-id job) message-id)))))
@@ -180,6 +186,7 @@ MESSAGE-ID is the id of the answer in its chat."
             (set-window-point window end))
           (set-marker marker nil)
           (set-marker pt nil)
+          (set-marker start nil)
           (let ((group (chinwag-inline--job-group job)))
             (undo-amalgamate-change-group group)
             (accept-change-group group))

@@ -163,21 +163,21 @@ For `completion-at-point-functions' in chat buffers and prompts."
 
 (defvar chinwag-presets-minibuffer-map
   (let ((map (make-sparse-keymap)))
-    (set-keymap-parent map minibuffer-local-map)
     (define-key map (kbd "TAB") #'completion-at-point)
     map)
-  "Keymap of the prompts that accept /NAME: TAB completes a preset's name.")
+  "Keys of the prompts that accept /NAME: TAB completes a preset's name.")
 
 (defun chinwag-presets-read-string (prompt &optional initial default)
   "Read a string with PROMPT where /NAME at the start names a preset.
 TAB completes the names.  INITIAL is the initial input; DEFAULT is
-returned for an empty answer."
+returned for an empty answer.  The answer is read by `read-string'."
   (minibuffer-with-setup-hook
       (lambda ()
+        (use-local-map (make-composed-keymap chinwag-presets-minibuffer-map
+                                             (current-local-map)))
         (add-hook 'completion-at-point-functions
                   #'chinwag-presets-completion-at-point nil t))
-    (let ((answer (read-from-minibuffer prompt initial chinwag-presets-minibuffer-map)))
-      (if (and default (string-empty-p answer)) default answer))))
+    (read-string prompt initial nil default)))
 
 ;;;; The region commands with a preset
 

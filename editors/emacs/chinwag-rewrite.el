@@ -166,7 +166,7 @@ proposal is shown in place; nothing changes until it is accepted with
          (list (region-beginning) (region-end)
                (if preset
                    (read-string "Instruction (empty: the preset's own): ")
-                 (chinwag-presets-read-string "Rewrite instruction (/preset...): "))
+                 (chinwag-presets-read-string "Rewrite instruction: "))
                preset))
      (user-error "Select the code to rewrite first")))
   (let ((parsed (and (not preset) (chinwag-presets-parse instruction))))
