@@ -727,13 +727,14 @@ send %s as %s, this once? "
     (_ (format "needs confirming (%s)" reason))))
 
 (defun chinwag-context-check (content root &optional files allow-secrets extra-redactions)
-  "Check a message before sending it; return (ALLOW-FILES . ALLOW-SECRETS).
+  "Check a message before sending it; return (ALLOW-FILES ALLOW-SECRETS MANIFEST).
 CONTENT is the message, ROOT its project root, FILES its `file' items.
 The backend previews them: a file that needs the user's say-so is asked
 about (a no keeps the message from going), project instructions not
 trusted yet are shown and asked about, and the secrets the guard holds
 back (those of the preview and EXTRA-REDACTIONS) are offered to be sent
-as they are, unless ALLOW-SECRETS already says so."
+as they are, unless ALLOW-SECRETS already says so.  MANIFEST is the
+preview's (nil when the vault kept it from being made)."
   (let ((allow-files nil)
         (manifest nil)
         (unlocked nil)
@@ -777,7 +778,7 @@ as they are, unless ALLOW-SECRETS already says so."
                              (nth 2 (chinwag-context--stats manifest))
                              extra-redactions)))
           (setq allow-secrets (chinwag-context--offer-secrets found)))))
-    (cons (nreverse allow-files) allow-secrets)))
+    (list (nreverse allow-files) allow-secrets manifest)))
 
 (defun chinwag-context--send-root ()
   "Return the project root the next message of this chat names, or nil."
@@ -789,21 +790,34 @@ as they are, unless ALLOW-SECRETS already says so."
                  chinwag-context--root
                  (chinwag-context-root))))))
 
-(defun chinwag-context--sent-manifest (items message)
-  "Return a manifest of ITEMS, waiting items just sent, and MESSAGE's part."
-  (let ((entries nil) (refused nil) (tokens 0))
+(defun chinwag-context--sent-manifest (items checked allow-secrets)
+  "Return a manifest of ITEMS, the waiting items just sent.
+CHECKED is the manifest of the check before sending (the message and
+the files), or nil; ALLOW-SECRETS says whether secrets went as they
+were.  The other items are told from their previews."
+  (let ((entries nil) (refused nil) (files-done nil))
     (dolist (item items)
-      (let ((preview (chinwag-context--item-preview item)))
-        (if preview
-            (progn
-              (setq entries (append entries (plist-get preview :items) nil)
-                    refused (append refused (plist-get preview :refused) nil))
-              (cl-incf tokens (nth 1 (chinwag-context--stats preview))))
+      (let ((preview (chinwag-context--item-preview item))
+            (file (equal (chinwag-context--item-kind item) "file")))
+        (cond
+         ((and file checked)
+          (unless files-done
+            (setq files-done t
+                  entries (append entries (plist-get checked :items) nil)
+                  refused (append refused (plist-get checked :refused) nil))))
+         (preview
+          (setq entries (append entries (plist-get preview :items) nil)
+                refused (append refused (plist-get preview :refused) nil)))
+         (t
           (setq entries (append entries
                                 (list (list :kind (chinwag-context--item-kind item)
-                                            :label (chinwag-context--item-label item))))))))
+                                            :label (chinwag-context--item-label item)))))))))
     (list :items (vconcat entries) :refused (vconcat refused)
-          :message message :totalTokens tokens)))
+          :message (plist-get checked :message)
+          :allowSecrets allow-secrets
+          :totalTokens (+ (or (plist-get (plist-get checked :message) :tokens) 0)
+                          (cl-loop for entry in entries
+                                   sum (or (plist-get entry :tokens) 0))))))
 
 (defun chinwag-context--before-send (params)
   "Add the waiting context, root and permissions to PARAMS, `chat/send' params.
@@ -830,7 +844,7 @@ the heading of the message says what went with it."
          (allowed (if root
                       (chinwag-context-check (plist-get params :content) root files
                                              chinwag-context--allow-secrets extra)
-                    (cons nil chinwag-context--allow-secrets)))
+                    (list nil chinwag-context--allow-secrets nil)))
          (context (append (plist-get params :context) wires))
          (out nil))
     ;; The params, without the keys given again here.
@@ -841,7 +855,7 @@ the heading of the message says what went with it."
     (when items
       (chinwag-context--mark-heading
        (chinwag-context--describe-manifest
-        (chinwag-context--sent-manifest items nil))))
+        (chinwag-context--sent-manifest items (nth 2 allowed) (nth 1 allowed)))))
     (setq chinwag-context--items nil
           chinwag-context--allow-secrets nil)
     (when root (setq chinwag-context--root root))
@@ -850,7 +864,7 @@ the heading of the message says what went with it."
             (chinwag-rpc-compact :context (and context (vconcat context))
                                  :root root
                                  :allowFiles (and (car allowed) (vconcat (car allowed)))
-                                 :allowSecrets (and (cdr allowed) t)))))
+                                 :allowSecrets (and (nth 1 allowed) t)))))
 
 ;;;; What went with each message
 

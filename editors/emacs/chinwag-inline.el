@@ -227,7 +227,7 @@ between headings in Markdown and Org buffers (see
          (content (if preset (cdr parsed) prompt)))
     (when (string-empty-p prompt)
       (user-error "Nothing to send: write a prompt before point, or select one"))
-    (let* ((allowed (if root (chinwag-context-check content root) (cons nil nil)))
+    (let* ((allowed (and root (chinwag-context-check content root)))
            (chat-id (or (car parent)
                         (plist-get (chinwag-request
                                     'chat/new
@@ -266,7 +266,7 @@ between headings in Markdown and Org buffers (see
                                 :content content
                                 :preset preset
                                 :root root
-                                :allowSecrets (and (cdr allowed) t))
+                                :allowSecrets (and (nth 1 allowed) t))
            :timeout nil
            :abandoned (lambda () (not (eq (chinwag-inline--job-state job) 'streaming)))
            :on-success

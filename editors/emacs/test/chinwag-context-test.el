@@ -297,9 +297,9 @@ A question beyond ANSWERS fails the test."
     (should-not (chinwag-context-items chat))
     (should-not (chinwag-test-listing chat))
     (let ((line (car (chinwag-context-sent-lines chat))))
-      (should (string-match-p "\\`Sent with: src/lib\\.rs (buffer)" line))
+      (should (string-match-p "\\`Sent with: src/lib\\.rs ([0-9]+ B), diagnostics: src/lib\\.rs" line))
       (should (string-match-p "git diff ([0-9]+ B)" line))
-      (should (string-match-p ", \\.env\\'" line)))
+      (should (string-match-p "\\.env ([0-9]+ B), .*~[0-9]+ tokens; 1 secret held back\\'" line)))
     (chinwag-test-answer chat)
     (should (equal (chinwag-test-last-answer chat) "Seen."))
     ;; The next send asks again; this time the secrets go as they are.
@@ -328,7 +328,7 @@ A question beyond ANSWERS fails the test."
       (let* ((reopened (chinwag-chat-open-saved id))
              (lines (chinwag-context-sent-lines reopened)))
         (should (= (length lines) 2))
-        (should (string-match-p "src/lib\\.rs (.*), src/lib\\.rs (.*), src/main\\.rs"
+        (should (string-match-p "src/lib\\.rs (.*), diagnostics: src/lib\\.rs (.*), src/main\\.rs"
                                 (nth 0 lines)))
         (should (string-match-p "url\\|127\\.0\\.0\\.1" (nth 0 lines)))
         (should (string-match-p "1 secret held back" (nth 0 lines)))
