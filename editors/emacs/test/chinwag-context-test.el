@@ -116,7 +116,7 @@ A question beyond ANSWERS fails the test."
                             :text "print(f())"))))
     (flymake-mode -1)
     ;; Flycheck's, when it is loaded and on (a stand-in here).
-    (let ((features (cons 'flycheck features)))
+    (cl-letf (((symbol-value 'features) (cons 'flycheck features)))
       (chinwag-test-with-stubs
           ((flycheck-error-line (lambda (e) (plist-get e :line)))
            (flycheck-error-end-line (lambda (e) (plist-get e :end)))
