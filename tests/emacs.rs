@@ -731,7 +731,11 @@ mod context_and_presets {
         provider.push(Reply::sse(&openai_stream(&["Again."])));
         run_ert(&home, "\\\\`chinwag-test-context\\\\'");
         let bodies = chats(&provider.seen());
-        assert_eq!(bodies.len(), 2, "the declined and the failed sends went nowhere");
+        assert_eq!(
+            bodies.len(),
+            2,
+            "the declined and the failed sends went nowhere"
+        );
         let first = last_user_content(&bodies[0]);
         for expected in [
             "Look at this",
@@ -745,10 +749,16 @@ mod context_and_presets {
             "API_TOKEN=[redacted: assignment]",
             "DEBUG=1",
         ] {
-            assert!(first.contains(expected), "missing {expected:?} in:\n{first}");
+            assert!(
+                first.contains(expected),
+                "missing {expected:?} in:\n{first}"
+            );
         }
         assert!(!first.contains("tok-env-CANARY"), "{first}");
-        assert!(!first.contains("src/*.rs"), "the removed glob went: {first}");
+        assert!(
+            !first.contains("src/*.rs"),
+            "the removed glob went: {first}"
+        );
         let second = last_user_content(&bodies[1]);
         assert!(
             second.starts_with("And now?") && second.contains("tok-env-CANARY-0123456789"),

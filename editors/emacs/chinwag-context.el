@@ -481,21 +481,23 @@ It is shown above the draft of CHAT (default: the current buffer)."
 
 ;;;; Commands
 
+(defun chinwag-context--attachable-p (buffer)
+  "Return non-nil if BUFFER may be attached: a live buffer other than a chat."
+  (and (buffer-live-p buffer)
+       (not (string-prefix-p " " (buffer-name buffer)))
+       (not (provided-mode-derived-p (buffer-local-value 'major-mode buffer)
+                                     'chinwag-chat-mode))))
+
 (defun chinwag-context--read-buffer ()
   "Read a buffer to attach: the current one, or from a chat any other."
   (if (derived-mode-p 'chinwag-chat-mode)
       (get-buffer
        (read-buffer "Attach buffer: "
-                    (seq-find (lambda (b) (not (provided-mode-derived-p
-                                                (buffer-local-value 'major-mode b)
-                                                'chinwag-chat-mode)))
-                              (cdr (buffer-list)))
+                    (seq-find #'chinwag-context--attachable-p (buffer-list))
                     t
                     (lambda (entry)
-                      (let ((b (get-buffer (if (consp entry) (car entry) entry))))
-                        (and b (not (provided-mode-derived-p
-                                     (buffer-local-value 'major-mode b)
-                                     'chinwag-chat-mode)))))))
+                      (chinwag-context--attachable-p
+                       (get-buffer (if (consp entry) (car entry) entry))))))
     (current-buffer)))
 
 ;;;###autoload
