@@ -736,11 +736,19 @@ about (a no keeps the message from going), project instructions not
 trusted yet are shown and asked about, and the secrets the guard holds
 back (those of the preview and EXTRA-REDACTIONS) are offered to be sent
 as they are, unless ALLOW-SECRETS already says so.  MANIFEST is the
-preview's (nil when the vault kept it from being made)."
+preview's (nil when the vault kept it from being made: while it is
+locked, a message without files is not checked)."
   (let ((allow-files nil)
         (manifest nil)
         (unlocked nil)
         (done nil))
+    (when (chinwag-vault-locked-p)
+      (if files
+          ;; The files are checked once the vault is open.
+          (progn (chinwag-unlock) (setq unlocked t))
+        ;; The message asks for the password when it goes (once for every
+        ;; message waiting); the next one is checked.
+        (setq done t)))
     (while (not done)
       (let* ((answer (chinwag-rpc-call
                       'chat/previewContext

@@ -181,7 +181,7 @@ A question beyond ANSWERS fails the test."
         (should (= (chinwag-inline--prompt-start (point)) after))
         (should (equal (get-text-property (1- after) 'chinwag-inline) '("chat" . "msg")))))))
 
-(ert-deftest chinwag-test-unit-context-keys-and-menu ()
+(ert-deftest chinwag-test-unit-more-keys-and-menu-items ()
   "The context commands are on C-c C-a in chats, in the command map and the menu."
   (with-temp-buffer
     (chinwag-chat-mode)
