@@ -686,7 +686,8 @@ Return non-nil if they are trusted now."
       t)))
 
 (defun chinwag-context--check-instructions (manifest root)
-  "Ask to trust the instructions of ROOT, if untrusted in MANIFEST."
+  "Ask to trust the instructions of ROOT, if untrusted in MANIFEST.
+Return non-nil if the user trusted them now."
   (let ((entry (plist-get manifest :instructions)))
     (when (and entry chinwag-context-ask-trust
                (not (eq (plist-get entry :included) t))
@@ -782,7 +783,11 @@ locked, a message without files is not checked)."
           (setq done t))
          (t (user-error "Not sent: %s" (chinwag-rpc-error-message error))))))
     (when manifest
-      (chinwag-context--check-instructions manifest root)
+      (when (chinwag-context--check-instructions manifest root)
+        ;; Trusted now: they go with this message.
+        (setq manifest (plist-put (copy-sequence manifest) :instructions
+                                  (plist-put (copy-sequence (plist-get manifest :instructions))
+                                             :included t))))
       (unless allow-secrets
         (let ((found (append (plist-get (plist-get manifest :message) :redactions)
                              (nth 2 (chinwag-context--stats manifest))
@@ -824,6 +829,7 @@ were.  The other items are told from their previews."
                                             :label (chinwag-context--item-label item)))))))))
     (list :items (vconcat entries) :refused (vconcat refused)
           :message (plist-get checked :message)
+          :instructions (plist-get checked :instructions)
           :allowSecrets allow-secrets
           :totalTokens (+ (or (plist-get (plist-get checked :message) :tokens) 0)
                           (cl-loop for entry in entries
@@ -862,10 +868,9 @@ the heading of the message says what went with it."
       (unless (memq (car params) '(:context :root :allowFiles :allowSecrets))
         (setq out (append out (list (car params) (cadr params)))))
       (setq params (cddr params)))
-    (when items
-      (chinwag-context--mark-heading
-       (chinwag-context--describe-manifest
-        (chinwag-context--sent-manifest items (nth 2 allowed) (nth 1 allowed)))))
+    (chinwag-context--mark-heading
+     (chinwag-context--describe-manifest
+      (chinwag-context--sent-manifest items (nth 2 allowed) (nth 1 allowed))))
     (setq chinwag-context--items nil
           chinwag-context--allow-secrets nil)
     (when root (setq chinwag-context--root root))
@@ -883,8 +888,9 @@ the heading of the message says what went with it."
 Nil when nothing went but the message."
   (let* ((items (append (plist-get manifest :items) nil))
          (refused (append (plist-get manifest :refused) nil))
-         (redactions (append (plist-get (plist-get manifest :message) :redactions)
-                             (nth 2 (chinwag-context--stats manifest))))
+         (redactions (and (not (eq (plist-get manifest :allowSecrets) t))
+                          (append (plist-get (plist-get manifest :message) :redactions)
+                                  (nth 2 (chinwag-context--stats manifest)))))
          (instructions (plist-get manifest :instructions))
          (shown (seq-take items 6))
          (parts
