@@ -127,6 +127,13 @@ pub trait ChatApi {
     #[method(name = "edit")]
     async fn edit(&self, params: Params<EditParams>) -> RpcResult<SendResult>;
 
+    /// What a message would send, context and redactions included; sends nothing.
+    #[method(name = "previewContext")]
+    async fn preview_context(
+        &self,
+        params: Params<MessageParams>,
+    ) -> RpcResult<PreviewContextResult>;
+
     /// Make the branch through a message current.
     #[method(name = "switch")]
     async fn switch(&self, params: Params<SwitchParams>) -> RpcResult<ChatDetail>;
@@ -146,6 +153,14 @@ pub trait ProvidersApi {
 
     #[method(name = "models/list")]
     async fn models(&self, params: Params<ModelsParams>) -> RpcResult<ModelsResult>;
+
+    /// Trust a project's instructions file (exactly the content the user was shown).
+    #[method(name = "project/trust")]
+    async fn trust(&self, params: Params<TrustParams>) -> RpcResult<TrustResult>;
+
+    /// The presets: built-ins and the config's `[presets.NAME]`.
+    #[method(name = "presets/list")]
+    async fn presets(&self) -> RpcResult<PresetsResult>;
 }
 
 /// Hooks for the integration tests, registered only when `CHINWAG_TEST_HOOKS=1`.

@@ -28,6 +28,14 @@
 //! idle_timeout_secs = 120                  # give up on a stream silent this long
 //! connect_timeout_secs = 10
 //! extra_ca_file = "/etc/ssl/corp-ca.pem"   # trusted beside the system's certificates
+//!
+//! [context]
+//! guard = true                             # hold back key-shaped text before it leaves
+//! max_file_bytes = 262144                  # per file (and per git diff)
+//! max_files = 200                          # per glob
+//! max_turn_bytes = 4194304                 # all the context of one message
+//! max_url_bytes = 1048576                  # read of one web page
+//! git_timeout_secs = 10
 //! ```
 
 use std::collections::BTreeMap;
@@ -107,6 +115,9 @@ pub struct Config {
     pub vault: VaultConfig,
     pub storage: StorageConfig,
     pub chat: ChatConfig,
+    pub context: ContextConfig,
+    /// Built-ins first (replaced by a `[presets.NAME]` of the same name), then the user's.
+    pub presets: Vec<crate::presets::Preset>,
     /// Every part of the file that could not be used, each naming its key and line, in file
     /// order. Everything else in the file is in force.
     pub problems: Vec<ConfigError>,
@@ -138,6 +149,31 @@ pub struct ChatConfig {
     pub connect_timeout: std::time::Duration,
     /// A PEM file of extra trusted certificate authorities.
     pub extra_ca_file: Option<std::path::PathBuf>,
+}
+
+/// `[context]`: what a message may carry beyond the selection, and the secret guard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContextConfig {
+    /// Hold back key-shaped text from every message and context item.
+    pub guard: bool,
+    pub max_file_bytes: u64,
+    pub max_files: usize,
+    pub max_turn_bytes: u64,
+    pub max_url_bytes: u64,
+    pub git_timeout: std::time::Duration,
+}
+
+impl Default for ContextConfig {
+    fn default() -> Self {
+        ContextConfig {
+            guard: true,
+            max_file_bytes: 256 * 1024,
+            max_files: 200,
+            max_turn_bytes: 4 * 1024 * 1024,
+            max_url_bytes: 1024 * 1024,
+            git_timeout: std::time::Duration::from_secs(10),
+        }
+    }
 }
 
 /// `[vault]`: how the vault gets its password and how expensive unlocking is.
@@ -216,6 +252,29 @@ struct RawChat {
     idle_timeout_secs: Option<Spanned<u64>>,
     connect_timeout_secs: Option<Spanned<u64>>,
     extra_ca_file: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPreset {
+    provider: Option<Spanned<String>>,
+    model: Option<Spanned<String>>,
+    system: Option<String>,
+    temperature: Option<Spanned<f64>>,
+    max_tokens: Option<Spanned<u64>>,
+    instruction: Option<String>,
+    staged_diff: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawContext {
+    guard: Option<bool>,
+    max_file_bytes: Option<Spanned<u64>>,
+    max_files: Option<Spanned<u64>>,
+    max_turn_bytes: Option<Spanned<u64>>,
+    max_url_bytes: Option<Spanned<u64>>,
+    git_timeout_secs: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -321,6 +380,8 @@ impl Default for Config {
                 connect_timeout: std::time::Duration::from_secs(10),
                 extra_ca_file: None,
             },
+            context: ContextConfig::default(),
+            presets: crate::presets::builtin_presets(),
             problems: Vec::new(),
             broken: Broken::default(),
         }
@@ -412,6 +473,7 @@ impl Config {
                 }
                 "default_provider" | "default_model" => defaults.push((name, value)),
                 "providers" => reader.providers(&mut config, value),
+                "presets" => reader.presets(&mut config, value),
                 "vault" => {
                     if let Some(vault) = reader.section::<RawVault>(value, "vault") {
                         apply_vault(&mut config.vault, vault, &mut reader);
@@ -436,11 +498,17 @@ impl Config {
                         apply_chat(&mut config.chat, chat, &mut reader);
                     }
                 }
+                "context" => {
+                    if let Some(context) = reader.section::<RawContext>(value, "context") {
+                        apply_context(&mut config.context, context, &mut reader);
+                    }
+                }
                 _ => reader.invalid(
                     &name,
                     key.span(),
                     "unknown key (ignored); known: log_level, default_provider, \
-                     default_model, [providers.NAME], [vault], [storage], [chat]"
+                     default_model, [providers.NAME], [presets.NAME], [vault], [storage], [chat], \
+                     [context]"
                         .into(),
                 ),
             }
@@ -622,6 +690,111 @@ impl Reader<'_> {
     }
 }
 
+impl Reader<'_> {
+    fn presets(&mut self, config: &mut Config, value: Spanned<DeValue>) {
+        let span = value.span();
+        let DeValue::Table(table) = value.into_inner() else {
+            self.invalid("presets", span, "expected a table of presets".into());
+            return;
+        };
+        for (name, section) in table {
+            let key = format!("presets.{}", name.get_ref());
+            let name = Spanned::new(name.span(), name.get_ref().to_string());
+            let before = self.problems.len();
+            let raw = self.section::<RawPreset>(section, &key);
+            if let Some(raw) = raw.filter(|_| self.problems.len() == before) {
+                apply_preset(config, &name, raw, &key, self);
+            }
+        }
+    }
+}
+
+/// One `[presets.NAME]`: a bad one is reported and left out (a built-in of that name stays).
+fn apply_preset(
+    config: &mut Config,
+    name: &Spanned<String>,
+    raw: RawPreset,
+    key: &str,
+    reader: &mut Reader,
+) {
+    let name_ok = !name.get_ref().is_empty()
+        && name.get_ref().len() <= 64
+        && name
+            .get_ref()
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !name_ok {
+        return reader.invalid(
+            key,
+            name.span(),
+            "preset names use letters, digits, `-` and `_` (at most 64)".into(),
+        );
+    }
+    if let Some(model) = &raw.model
+        && let Err(problem) = check_model_name(model.get_ref())
+    {
+        return reader.invalid(&format!("{key}.model"), model.span(), problem);
+    }
+    if let Some(provider) = &raw.provider
+        && provider.get_ref().trim().is_empty()
+    {
+        return reader.invalid(
+            &format!("{key}.provider"),
+            provider.span(),
+            "empty provider name".into(),
+        );
+    }
+    let temperature = match &raw.temperature {
+        Some(t) if (0.0..=2.0).contains(t.get_ref()) => Some(*t.get_ref() as f32),
+        Some(t) => {
+            return reader.invalid(
+                &format!("{key}.temperature"),
+                t.span(),
+                "between 0 and 2".into(),
+            );
+        }
+        None => None,
+    };
+    let max_tokens = match &raw.max_tokens {
+        Some(n) if (1..=1_000_000).contains(n.get_ref()) => Some(*n.get_ref() as u32),
+        Some(n) => {
+            return reader.invalid(
+                &format!("{key}.max_tokens"),
+                n.span(),
+                "between 1 and 1000000".into(),
+            );
+        }
+        None => None,
+    };
+    let builtin = config
+        .presets
+        .iter()
+        .position(|p| p.name == *name.get_ref() && p.builtin);
+    let base = builtin.map(|at| config.presets.remove(at));
+    let preset = crate::presets::Preset {
+        name: name.get_ref().clone(),
+        provider: raw.provider.map(Spanned::into_inner),
+        model: raw.model.map(Spanned::into_inner),
+        system: raw
+            .system
+            .or_else(|| base.as_ref().and_then(|b| b.system.clone())),
+        temperature: temperature.or_else(|| base.as_ref().and_then(|b| b.temperature)),
+        max_tokens,
+        instruction: raw
+            .instruction
+            .or_else(|| base.as_ref().and_then(|b| b.instruction.clone())),
+        staged_diff: raw
+            .staged_diff
+            .unwrap_or_else(|| base.as_ref().is_some_and(|b| b.staged_diff)),
+        builtin: false,
+    };
+    config.presets.retain(|p| p.name != preset.name);
+    match builtin {
+        Some(at) => config.presets.insert(at, preset),
+        None => config.presets.push(preset),
+    }
+}
+
 /// `[chat]`: each bad value is reported and its default kept.
 fn apply_chat(chat: &mut ChatConfig, raw: RawChat, reader: &mut Reader) {
     use std::time::Duration;
@@ -664,6 +837,52 @@ fn apply_chat(chat: &mut ChatConfig, raw: RawChat, reader: &mut Reader) {
                 format!("{} is not a readable file", path.display()),
             );
         }
+    }
+}
+
+/// `[context]`: each bad value is reported and its default kept.
+fn apply_context(context: &mut ContextConfig, raw: RawContext, reader: &mut Reader) {
+    let mut bounded =
+        |value: &Spanned<u64>, key: &str, range: std::ops::RangeInclusive<u64>| -> Option<u64> {
+            if range.contains(value.get_ref()) {
+                Some(*value.get_ref())
+            } else {
+                reader.invalid(
+                    &format!("context.{key}"),
+                    value.span(),
+                    format!("between {} and {}", range.start(), range.end()),
+                );
+                None
+            }
+        };
+    if let Some(guard) = raw.guard {
+        context.guard = guard;
+    }
+    const MIB: u64 = 1024 * 1024;
+    if let Some(v) = raw.max_file_bytes.as_ref()
+        && let Some(n) = bounded(v, "max_file_bytes", 1..=64 * MIB)
+    {
+        context.max_file_bytes = n;
+    }
+    if let Some(v) = raw.max_files.as_ref()
+        && let Some(n) = bounded(v, "max_files", 1..=10_000)
+    {
+        context.max_files = n as usize;
+    }
+    if let Some(v) = raw.max_turn_bytes.as_ref()
+        && let Some(n) = bounded(v, "max_turn_bytes", 1..=15 * MIB)
+    {
+        context.max_turn_bytes = n;
+    }
+    if let Some(v) = raw.max_url_bytes.as_ref()
+        && let Some(n) = bounded(v, "max_url_bytes", 1..=64 * MIB)
+    {
+        context.max_url_bytes = n;
+    }
+    if let Some(v) = raw.git_timeout_secs.as_ref()
+        && let Some(n) = bounded(v, "git_timeout_secs", 1..=300)
+    {
+        context.git_timeout = std::time::Duration::from_secs(n);
     }
 }
 

@@ -52,6 +52,17 @@ impl Clients {
         })
     }
 
+    /// The client for a web page (`url` context): HTTPS through the remote client, plain
+    /// HTTP only to this machine through the loopback one, nothing else.
+    pub fn for_url(&self, url: &url::Url) -> Option<&reqwest::Client> {
+        match url.scheme() {
+            "https" if crate::config::is_loopback(url) => Some(&self.loopback),
+            "https" => Some(&self.remote),
+            "http" if crate::config::is_loopback(url) => Some(&self.loopback),
+            _ => None,
+        }
+    }
+
     /// The client for `provider`: the loopback one when its host is on this machine.
     pub fn for_provider(&self, provider: &ProviderConfig) -> &reqwest::Client {
         if provider.is_local() {

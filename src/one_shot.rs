@@ -114,7 +114,7 @@ async fn ask(paths: Paths, config: Config, question: Question) -> Result<(), Str
     let setup = chat.clone();
     let named = provider.is_some();
     let new = tokio::task::spawn_blocking(move || {
-        setup.new_chat(provider.as_deref(), model.as_deref(), system, None)
+        setup.new_chat(provider.as_deref(), model.as_deref(), system, None, None)
     })
     .await
     .map_err(|error| crate::task_failure::report(&error, "starting the chat").to_string())?

@@ -185,6 +185,21 @@ Each is called in turn until one returns non-nil.")
 Each gets the outcome: the `chat/send' result plist, or the symbol
 `stopped', or the error plist.")
 
+(defvar chinwag-chat-send-functions nil
+  "Functions that shape a message about to be sent from a chat buffer.
+Each is called in the chat buffer with the `chat/send' params (a plist
+with :chatId, :content and :context) before the transcript changes,
+and returns the params to send.  One may signal an error to keep the
+message from being sent: the draft then stays as it is.")
+
+(defvar chinwag-chat-render-hook nil
+  "Hook run in a chat buffer after its transcript was rendered again.")
+
+(defvar chinwag-chat-show-functions nil
+  "Functions called in a chat buffer showing a saved chat.
+Each gets the chat, as `history/get' returns it, when a saved chat is
+opened or shown again.")
+
 (defvar-local chinwag-chat--id nil
   "The id of this buffer's chat, or nil until its first message.")
 
@@ -953,7 +968,8 @@ near as the new transcript allows."
                                 (+ (cdr entry) delta)
                               (min (cdr entry) new))
                             t)))))
-  (setq chinwag-chat--messages messages))
+  (setq chinwag-chat--messages messages)
+  (run-hooks 'chinwag-chat-render-hook))
 
 ;;;; Streaming
 
@@ -1360,6 +1376,16 @@ Return the stream."
        (chinwag-chat--on-error stream (list :code -1 :message (error-message-string err)))))
     stream))
 
+(defun chinwag-chat--send-params (content context)
+  "Return the `chat/send' params of CONTENT and CONTEXT from this buffer.
+They go through `chinwag-chat-send-functions'."
+  (let ((params (chinwag-rpc-compact :chatId chinwag-chat--id
+                                     :content content
+                                     :context (and context (vconcat context)))))
+    (dolist (function chinwag-chat-send-functions)
+      (setq params (funcall function params)))
+    params))
+
 (defun chinwag-chat--submit (content context)
   "Send CONTENT with CONTEXT (a list of region plists) from this chat buffer.
 The draft is replaced by CONTENT in the transcript, followed by the
@@ -1382,6 +1408,7 @@ back."
                                            :key (lambda (m) (plist-get m :id))
                                            :test #'equal)))
          (saved chinwag-chat--edit-saved)
+         (params nil)
          (in-draft (>= (point) chinwag-chat--input))
          (windows (seq-filter (lambda (window)
                                 (>= (window-point window) chinwag-chat--input))
@@ -1394,9 +1421,18 @@ back."
                   (if (and saved (not (string-empty-p saved)))
                       " (the draft from before it is in the kill ring)"
                     "")))
+    (let ((shown chinwag-chat--messages))
+      (when edited
+        ;; The branch as it will be: up to the edited turn, which this replaces.
+        (chinwag-chat--render (seq-take chinwag-chat--messages edited)))
+      ;; `chinwag-chat-send-functions' may refuse: nothing changes then.
+      (condition-case err
+          (setq params (chinwag-chat--send-params content context))
+        (error
+         (when edited
+           (chinwag-chat--render shown))
+         (signal (car err) (cdr err)))))
     (when edited
-      ;; The branch as it will be: up to the edited turn, which this replaces.
-      (chinwag-chat--render (seq-take chinwag-chat--messages edited))
       (chinwag-chat--end-edit))
     ;; What was typed is sent: it leaves the draft, and its undo records go.
     (let ((inhibit-read-only t)
@@ -1417,14 +1453,11 @@ back."
             (chinwag-chat--start-turn
              (if edited 'chat/edit 'chat/send)
              (if edited
-                 (chinwag-rpc-compact :chatId chinwag-chat--id
-                                      :messageId edit-id
-                                      :content content
-                                      :context (and context (vconcat context)))
-               (chinwag-rpc-compact :chatId chinwag-chat--id
-                                    :parentId parent
-                                    :content content
-                                    :context (and context (vconcat context))))
+                 ;; `chat/edit' takes a message as `chat/send' does, but no preset.
+                 (append (list :messageId edit-id)
+                         (cl-loop for (key value) on params by #'cddr
+                                  unless (eq key :preset) nconc (list key value)))
+               (append (and parent (list :parentId parent)) params))
              :user user
              :provider (chinwag-chat--effective-provider t)
              :model (chinwag-chat--effective-model t)
@@ -1487,23 +1520,28 @@ for `chinwag-apply-code-block'."
       (when origin
         (chinwag-chat--remember-origin origin)))))
 
+(autoload 'chinwag-inline-send "chinwag-inline"
+  "Send the region or the text before point; write the answer after it." t)
+
 ;;;###autoload
 (defun chinwag-send ()
   "Send what was written below the last \"## You\" heading.
 If the chat changed elsewhere (another editor) since this buffer showed
-it, the buffer shows it again first, with the draft kept."
+it, the buffer shows it again first, with the draft kept.  Outside a
+chat buffer, send the region or the text before point as a prompt and
+write the answer after it (see `chinwag-inline-send')."
   (interactive)
-  (unless (derived-mode-p 'chinwag-chat-mode)
-    (user-error "Not in a chat buffer; M-x chinwag opens one"))
-  (let ((content (chinwag-chat--input-text)))
-    (when (string-blank-p content)
-      (user-error "Write a message below the last heading first"))
-    (unless (or chinwag-chat--stream (chinwag-vault-locked-p))
-      (condition-case err
-          (chinwag-chat-refresh)
-        (error (chinwag-rpc-log "refresh of %s failed: %s" (buffer-name)
-                                (error-message-string err)))))
-    (chinwag-chat--submit content nil)))
+  (if (not (derived-mode-p 'chinwag-chat-mode))
+      (chinwag-inline-send)
+    (let ((content (chinwag-chat--input-text)))
+      (when (string-blank-p content)
+        (user-error "Write a message below the last heading first"))
+      (unless (or chinwag-chat--stream (chinwag-vault-locked-p))
+        (condition-case err
+            (chinwag-chat-refresh)
+          (error (chinwag-rpc-log "refresh of %s failed: %s" (buffer-name)
+                                  (error-message-string err)))))
+      (chinwag-chat--submit content nil))))
 
 ;;;; Branches
 
@@ -1949,6 +1987,7 @@ The draft is kept.  Return non-nil if the transcript was rendered again."
             chinwag-chat--synced signature)
       (chinwag-chat--render messages)
       (chinwag-chat--update-header)
+      (run-hook-with-args 'chinwag-chat-show-functions chat)
       (unless force
         (chinwag-rpc-log "%s shown again: the chat changed elsewhere" (buffer-name)))
       t))))
@@ -2142,6 +2181,7 @@ The current chat is the chat buffer selected last."
           (goto-char (point-max))
           (chinwag-chat--rename-buffer)
           (chinwag-chat--update-header)
+          (run-hook-with-args 'chinwag-chat-show-functions chat)
           (setq chinwag-chat--last-buffer (current-buffer)))))))
 
 (defun chinwag-chat-forget (chat-id &optional note)

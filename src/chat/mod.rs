@@ -22,11 +22,14 @@ use crate::clock::now_millis;
 use crate::config::{
     ChatConfig, Config, ConfigError, ProviderConfig, ProviderKind, check_model_name,
 };
+use crate::context::instructions::{self, Instructions};
+use crate::context::{self, Assembled, ContextError, Guard};
 use crate::history::{
-    ChatRecord, ChatSummary, History, HistoryError, MakeCurrent, MessageRecord, MessageStatus,
-    Role, Tree, Usage, no_such_message,
+    ChatRecord, ChatSummary, History, HistoryError, InstructionsEntry, MakeCurrent, Manifest,
+    ManifestPart, MessageRecord, MessageStatus, Role, Tree, Usage, no_such_message,
 };
 use crate::http_client::Clients;
+use crate::presets::Preset;
 use crate::provider::stream::{self, StreamLimits};
 use crate::provider::{self, ChatRequest, ProviderError, StreamItem, WireMessage, WireRole};
 use crate::redact;
@@ -60,13 +63,22 @@ pub use crate::history::Timings;
 /// What a turn does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Turn {
-    /// `chat/send`: a new user message after `parent` (`None`: the current leaf).
+    /// `chat/send`: a new user message after `parent` (`None`: the current leaf), with the
+    /// manifest of its context.
     Send {
         content: String,
         parent: Option<String>,
+        manifest: Option<Manifest>,
+        /// Trusted project instructions, joining the system prompt for this turn.
+        project: Option<String>,
     },
     /// `chat/edit`: a new version of a user message, as its sibling, then its answer.
-    Edit { message_id: String, content: String },
+    Edit {
+        message_id: String,
+        content: String,
+        manifest: Option<Manifest>,
+        project: Option<String>,
+    },
     /// `chat/regenerate`: a new answer to a user turn (named by itself or by one of its
     /// answers; `None`: the last of the current branch), from another provider or model if
     /// given.
@@ -74,6 +86,7 @@ pub enum Turn {
         message_id: Option<String>,
         provider: Option<String>,
         model: Option<String>,
+        project: Option<String>,
     },
 }
 
@@ -81,6 +94,9 @@ pub enum Turn {
 struct Plan {
     provider: String,
     model: String,
+    /// The chat's preset's, when the request gives none.
+    temperature: Option<f32>,
+    max_tokens: Option<u32>,
     messages: Vec<WireMessage>,
     /// The user message to save first (none when regenerating).
     user: Option<MessageRecord>,
@@ -143,6 +159,8 @@ pub enum ChatError {
     Cancelled(TurnIds),
     #[error("no provider named {0:?}")]
     NoSuchProvider(String),
+    #[error("no preset named {0:?}")]
+    NoSuchPreset(String),
     #[error("chat {0} is already streaming an answer; cancel it first")]
     Busy(String),
     #[error("{0}")]
@@ -150,6 +168,9 @@ pub enum ChatError {
     /// The part of the config this call depends on is broken.
     #[error("{0}")]
     Config(ConfigError),
+    /// The context could not be gathered.
+    #[error(transparent)]
+    Context(ContextError),
 }
 
 impl From<VaultError> for ChatError {
@@ -215,14 +236,34 @@ impl ChatService {
         env_key(provider).map(|_| "env")
     }
 
-    /// Start a chat (blocking: call off the async threads).
+    /// The preset named.
+    pub fn preset(&self, name: &str) -> Result<&Preset, ChatError> {
+        self.config
+            .presets
+            .iter()
+            .find(|p| p.name == name)
+            .ok_or_else(|| ChatError::NoSuchPreset(redact::name_for_message(name).to_string()))
+    }
+
+    /// Every preset, built-ins first.
+    pub fn presets(&self) -> &[Preset] {
+        &self.config.presets
+    }
+
+    /// Start a chat (blocking: call off the async threads), with a preset's provider, model
+    /// and system prompt where none is given.
     pub fn new_chat(
         &self,
         provider: Option<&str>,
         model: Option<&str>,
         system: Option<String>,
         title: Option<&str>,
+        preset: Option<&str>,
     ) -> Result<NewChat, ChatError> {
+        let preset = preset.map(|name| self.preset(name)).transpose()?;
+        let provider = provider.or(preset.and_then(|p| p.provider.as_deref()));
+        let model = model.or(preset.and_then(|p| p.model.as_deref()));
+        let system = system.or_else(|| preset.and_then(|p| p.system.clone()));
         let provider = match provider {
             Some(name) => self.provider(name)?,
             // No silent fallback: with `default_provider`/`default_model` broken, the user's
@@ -230,14 +271,44 @@ impl ChatService {
             None => self.provider(self.config.default_choice().map_err(ChatError::Config)?.0)?,
         };
         let model = self.model_for(provider, model)?;
-        let chat = self
+        let mut chat = self
             .history
             .create_chat(&provider.name, &model, system, title)?;
+        if let Some(preset) = preset {
+            chat = self.history.update_chat(&chat.id, |chat| {
+                chat.preset = Some(preset.name.clone());
+                Ok::<_, ChatError>(())
+            })?;
+        }
         Ok(NewChat {
             chat_id: chat.id,
             provider: chat.provider,
             model: chat.model,
         })
+    }
+
+    /// Apply a preset to a chat (blocking): its provider, model and system prompt where it
+    /// sets them, and the chat remembers it.
+    pub fn apply_preset(&self, chat_id: &str, name: &str) -> Result<&Preset, ChatError> {
+        let preset = self.preset(name)?;
+        self.history.update_chat(chat_id, |chat| {
+            if let Some(name) = &preset.provider {
+                let provider = self.provider(name)?;
+                chat.provider = provider.name.clone();
+                if preset.model.is_none() {
+                    chat.model = self.model_for(provider, None)?;
+                }
+            }
+            if let Some(model) = &preset.model {
+                chat.model = model.clone();
+            }
+            if preset.system.is_some() {
+                chat.system = preset.system.clone();
+            }
+            chat.preset = Some(preset.name.clone());
+            Ok::<_, ChatError>(())
+        })?;
+        Ok(preset)
     }
 
     /// Mark a chat as a rewrite, so `history/list` shows it apart (blocking).
@@ -388,6 +459,8 @@ impl ChatService {
         let turn = Turn::Send {
             content,
             parent: None,
+            manifest: None,
+            project: None,
         };
         self.turn(chat_id, turn, options, deltas).await
     }
@@ -438,8 +511,8 @@ impl ChatService {
         let request = ChatRequest {
             model: plan.model.clone(),
             messages: plan.messages,
-            temperature: options.temperature,
-            max_tokens: options.max_tokens,
+            temperature: options.temperature.or(plan.temperature),
+            max_tokens: options.max_tokens.or(plan.max_tokens),
         };
         // Saved while the request goes out: the first token must not wait for a disk flush.
         let user_saved = plan.user.map(|user| {
@@ -528,6 +601,124 @@ impl ChatService {
         }
     }
 
+    /// The user's message as it will be sent: its context gathered, and the secret guard run
+    /// over all of it with the keys the vault and the environment hold.
+    pub async fn assemble(&self, request: context::Request) -> Result<Assembled, ChatError> {
+        let guard = self.guard().await?;
+        let root = request.root.clone();
+        let guarding = self.config.context.guard && !request.allow_secrets;
+        let mut assembled = context::assemble(request, &self.config.context, &self.clients, &guard)
+            .await
+            .map_err(ChatError::Context)?;
+        if let Some(root) = root {
+            let found = self.project_instructions(&root).await?;
+            if let Some((found, trusted)) = found {
+                let (text, redactions) = if guarding {
+                    guard.redact(&found.text)
+                } else {
+                    (found.text.clone(), Vec::new())
+                };
+                assembled.manifest.instructions = Some(InstructionsEntry {
+                    path: found.path.clone(),
+                    included: trusted,
+                    fingerprint: found.fingerprint,
+                    part: ManifestPart {
+                        bytes: text.len() as u64,
+                        tokens: context::estimate_tokens(text.len()),
+                        redactions,
+                    },
+                });
+                if trusted {
+                    assembled.instructions = Some(project_prompt(&found.path, &text));
+                }
+            }
+        }
+        Ok(assembled)
+    }
+
+    /// The secret guard, knowing the keys the vault and the environment hold.
+    async fn guard(&self) -> Result<Guard, ChatError> {
+        let vault = self.vault.clone();
+        let names: Vec<String> = self
+            .config
+            .providers
+            .iter()
+            .map(|p| p.name.clone())
+            .collect();
+        // A locked vault hides its keys; their shapes are still caught.
+        let mut known = blocking(move || {
+            Ok(names
+                .iter()
+                .filter_map(|name| vault.key_for(name).ok().flatten())
+                .collect::<Vec<_>>())
+        })
+        .await?;
+        known.extend(self.config.providers.iter().filter_map(env_key));
+        Ok(Guard::new(known))
+    }
+
+    /// The project's instructions file at `root`, if any, and whether the user trusted this
+    /// exact content.
+    pub async fn project_instructions(
+        &self,
+        root: &str,
+    ) -> Result<Option<(Instructions, bool)>, ChatError> {
+        let vault = self.vault.clone();
+        let root = root.to_string();
+        let cap = self.config.context.max_file_bytes;
+        blocking(move || {
+            let root = context::Root::open(&root).map_err(ChatError::Context)?;
+            let Some(found) = instructions::find(&root, cap).map_err(ChatError::Context)? else {
+                return Ok(None);
+            };
+            let trusted = vault.is_trusted(&found.fingerprint)?;
+            Ok(Some((found, trusted)))
+        })
+        .await
+    }
+
+    /// The text trusted instructions add to the system prompt, for a turn that names a root
+    /// (`chat/regenerate`); none when there are none or they are not trusted.
+    pub async fn trusted_instructions(&self, root: &str) -> Result<Option<String>, ChatError> {
+        Ok(match self.project_instructions(root).await? {
+            Some((found, true)) => {
+                let text = if self.config.context.guard {
+                    self.guard().await?.redact(&found.text).0
+                } else {
+                    found.text
+                };
+                Some(project_prompt(&found.path, &text))
+            }
+            _ => None,
+        })
+    }
+
+    /// Trust the instructions at `root`, if they are still the ones with `fingerprint` (what
+    /// the user was shown). Returns the file's name.
+    pub async fn trust_instructions(
+        &self,
+        root: &str,
+        fingerprint: &str,
+    ) -> Result<String, ChatError> {
+        let Some((found, _)) = self.project_instructions(root).await? else {
+            return Err(ChatError::InvalidInput(format!(
+                "the project root has no {} or {}",
+                instructions::NAMES[0],
+                instructions::NAMES[1]
+            )));
+        };
+        if found.fingerprint != fingerprint {
+            return Err(ChatError::InvalidInput(format!(
+                "{} changed since it was shown: show it again before trusting it",
+                found.path
+            )));
+        }
+        let vault = self.vault.clone();
+        let fingerprint = fingerprint.to_string();
+        blocking(move || vault.trust(&fingerprint).map_err(ChatError::from)).await?;
+        Ok(found.path)
+    }
+
     /// What a turn sends and saves, from the chat as it is now (blocking).
     fn plan(
         &self,
@@ -537,18 +728,31 @@ impl ChatService {
     ) -> Result<Plan, ChatError> {
         let tree = Tree::new(messages);
         let find = |id: &str| tree.find(id).ok_or_else(|| no_such_message(id));
+        let mut sent_manifest = None;
+        let instructions;
         let (parent, content, question, provider, model) = match turn {
-            Turn::Send { content, parent } => {
+            Turn::Send {
+                content,
+                parent,
+                manifest,
+                project,
+            } => {
+                instructions = project;
                 let parent = match parent {
                     Some(id) => Some(find(&id)?),
                     None => tree.leaf(chat.leaf_id.as_deref()),
                 };
+                sent_manifest = manifest;
                 (parent, content, None, None, None)
             }
             Turn::Edit {
                 message_id,
                 content,
+                manifest,
+                project,
             } => {
+                instructions = project;
+                sent_manifest = manifest;
                 let edited = find(&message_id)?;
                 if tree.message(edited).role != Role::User {
                     return Err(ChatError::InvalidInput(
@@ -561,7 +765,9 @@ impl ChatService {
                 message_id,
                 provider,
                 model,
+                project,
             } => {
+                instructions = project;
                 let question = match message_id {
                     Some(id) => {
                         let at = find(&id)?;
@@ -605,14 +811,27 @@ impl ChatService {
         };
         check_model_name(&model).map_err(ChatError::InvalidInput)?;
         let path = parent.map(|at| tree.path_to(at)).unwrap_or_default();
-        let messages = conversation(chat, &tree.context(&path), &content);
+        let messages = conversation(
+            chat,
+            instructions.as_deref(),
+            &tree.context(&path),
+            &content,
+        );
         let parent_id = parent.map(|at| tree.message(at).id.clone());
+        let preset = chat
+            .preset
+            .as_deref()
+            .and_then(|name| self.config.presets.iter().find(|p| p.name == name));
+        let temperature = preset.and_then(|p| p.temperature);
+        let max_tokens = preset.and_then(|p| p.max_tokens);
         Ok(match question {
             // A new answer to an earlier question: it becomes current unless the user moved
             // to another branch while it streamed.
             Some(question) => Plan {
                 provider,
                 model,
+                temperature,
+                max_tokens,
                 messages,
                 current: MakeCurrent::IfLeafIn(vec![chat.leaf_id.clone(), Some(question.clone())]),
                 question,
@@ -623,9 +842,12 @@ impl ChatService {
                 user.id = new_id().map_err(|e| ChatError::from(VaultError::from(e)))?;
                 user.root = parent_id.is_none();
                 user.parent_id = parent_id;
+                user.context = sent_manifest;
                 Plan {
                     provider,
                     model,
+                    temperature,
+                    max_tokens,
                     messages,
                     current: MakeCurrent::IfLeafIn(vec![Some(user.id.clone())]),
                     question: user.id.clone(),
@@ -878,12 +1100,23 @@ fn env_key(provider: &ProviderConfig) -> Option<Zeroizing<String>> {
 }
 
 /// The conversation as the provider sees it: system prompt, earlier turns, the new message.
-fn conversation(chat: &ChatRecord, earlier: &[&MessageRecord], content: &str) -> Vec<WireMessage> {
+/// Trusted project instructions follow the chat's system prompt.
+fn conversation(
+    chat: &ChatRecord,
+    instructions: Option<&str>,
+    earlier: &[&MessageRecord],
+    content: &str,
+) -> Vec<WireMessage> {
     let mut messages = Vec::with_capacity(earlier.len() + 2);
-    if let Some(system) = chat.system.as_deref().filter(|s| !s.trim().is_empty()) {
+    let system: Vec<&str> = [chat.system.as_deref(), instructions]
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.trim().is_empty())
+        .collect();
+    if !system.is_empty() {
         messages.push(WireMessage {
             role: WireRole::System,
-            content: system.to_string(),
+            content: system.join("\n\n"),
         });
     }
     for message in earlier {
@@ -902,6 +1135,11 @@ fn conversation(chat: &ChatRecord, earlier: &[&MessageRecord], content: &str) ->
         content: content.to_string(),
     });
     messages
+}
+
+/// How trusted project instructions read in the system prompt.
+fn project_prompt(path: &str, text: &str) -> String {
+    format!("Project instructions (from {path}):\n{}", text.trim_end())
 }
 
 fn timings(

@@ -1,50 +1,7 @@
 //! Turning what the editor sends into prompt text, the same way for every editor: code regions
 //! as fenced blocks with file name and lines, rewrite requests, and the code in a rewrite answer.
 
-use serde::Deserialize;
-
-/// A region of code the user selected.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CodeRegion {
-    pub path: Option<String>,
-    pub language: Option<String>,
-    pub start_line: Option<u64>,
-    pub end_line: Option<u64>,
-    pub text: String,
-}
-
-/// A fence longer than any run of backticks in `text`, so the text cannot close it.
-fn fence_for(text: &str) -> String {
-    let mut longest = 0;
-    let mut run = 0;
-    for c in text.chars() {
-        if c == '`' {
-            run += 1;
-            longest = longest.max(run);
-        } else {
-            run = 0;
-        }
-    }
-    "`".repeat((longest + 1).max(3))
-}
-
-/// One region as a labelled, fenced block.
-pub fn format_region(region: &CodeRegion) -> String {
-    let mut label = match &region.path {
-        Some(path) if !path.is_empty() => format!("`{path}`"),
-        _ => "Selected code".to_string(),
-    };
-    match (region.start_line, region.end_line) {
-        (Some(start), Some(end)) if end > start => label.push_str(&format!(" lines {start}-{end}")),
-        (Some(start), _) => label.push_str(&format!(" line {start}")),
-        _ => {}
-    }
-    let fence = fence_for(&region.text);
-    let language = region.language.as_deref().unwrap_or("");
-    let text = region.text.strip_suffix('\n').unwrap_or(&region.text);
-    format!("{label}:\n{fence}{language}\n{text}\n{fence}")
-}
+pub use crate::context::{CodeRegion, fence_for, format_region};
 
 /// The user's message with its context regions after it.
 pub fn user_message(content: &str, context: &[CodeRegion]) -> String {

@@ -368,6 +368,9 @@ fn check_imported(
         ));
     }
     text(format!("{at}.provider"), &chat.provider, MAX_NAME_BYTES)?;
+    if let Some(preset) = &chat.preset {
+        text(format!("{at}.preset"), preset, MAX_NAME_BYTES)?;
+    }
     check_model_name(&chat.model).map_err(|problem| refuse(format!("{at}.model"), problem))?;
     if let Some(system) = &chat.system {
         text(format!("{at}.system"), system, MAX_TEXT_BYTES)?;
@@ -383,6 +386,12 @@ fn check_imported(
         }
         if let Some(reason) = &message.finish_reason {
             text(format!("{at}.finishReason"), reason, MAX_NAME_BYTES)?;
+        }
+        if let Some(provider) = &message.provider {
+            text(format!("{at}.provider"), provider, MAX_NAME_BYTES)?;
+        }
+        if let Some(model) = &message.model {
+            check_model_name(model).map_err(|problem| refuse(format!("{at}.model"), problem))?;
         }
         if let Some(usage) = &message.usage {
             for (field, count) in [
@@ -578,6 +587,14 @@ mod tests {
             (
                 "chats[0].model",
                 Box::new(|c| c["model"] = json!("two words")),
+            ),
+            (
+                "chats[0].messages[0].model",
+                Box::new(|c| c["messages"][0]["model"] = json!("two words")),
+            ),
+            (
+                "chats[0].messages[0].provider",
+                Box::new(|c| c["messages"][0]["provider"] = json!("p".repeat(MAX_NAME_BYTES + 1))),
             ),
             (
                 "chats[0].provider",

@@ -20,8 +20,9 @@ use zeroize::Zeroizing;
 pub use backup::{BackupSummary, RestoreSummary};
 pub use export::{ExportFormat, ExportSummary, ImportSummary};
 pub use records::{
-    ChatDetail, ChatKind, ChatRecord, ChatSummary, DamagedChat, MessageRecord, MessageStatus,
-    MessageView, Role, SearchHit, Timings, Usage,
+    ChatDetail, ChatKind, ChatRecord, ChatSummary, DamagedChat, InstructionsEntry, Manifest,
+    ManifestItem, ManifestPart, MessageRecord, MessageStatus, MessageView, Redaction, RefusedItem,
+    Role, SearchHit, Timings, Usage,
 };
 pub use tree::Tree;
 
@@ -213,6 +214,7 @@ impl History {
             message_count: 0,
             kind: ChatKind::Chat,
             leaf_id: None,
+            preset: None,
         };
         let record = encode(&chat)?;
         self.vault.write(|tx| {

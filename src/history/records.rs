@@ -41,6 +41,81 @@ pub struct Timings {
     pub tokens_per_second: Option<f64>,
 }
 
+/// One thing the secret guard held back from a message or a context item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Redaction {
+    /// `vault-key`, `openai-key`, `anthropic-key`, `groq-key`, `openrouter-key`,
+    /// `gemini-key`, `aws-access-key`, `github-token`, `private-key` or `assignment`.
+    pub kind: String,
+    /// The line it starts on, counting from 1 within the text scanned.
+    pub line: usize,
+}
+
+/// Size and redactions of one part of a turn.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManifestPart {
+    pub bytes: u64,
+    /// An estimate: a quarter of the bytes, rounded up.
+    pub tokens: u64,
+    pub redactions: Vec<Redaction>,
+}
+
+/// One context item as it was sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManifestItem {
+    pub kind: String,
+    /// What it was: a file's path, `git diff`, a URL.
+    pub label: String,
+    #[serde(flatten)]
+    pub part: ManifestPart,
+}
+
+/// Something asked for and left out (a glob's sensitive, ignored, binary or large files).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefusedItem {
+    pub kind: String,
+    pub path: String,
+    /// `sensitive`, `gitIgnored`, `binary` or `tooLarge`.
+    pub reason: String,
+}
+
+/// The project's instructions file, and whether it went with the turn.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstructionsEntry {
+    /// `.chinwag.md` or `AGENTS.md`.
+    pub path: String,
+    /// Joined the system prompt: the user trusted this exact content. When false, the client
+    /// shows the file and asks (`project/trust` with this fingerprint).
+    pub included: bool,
+    pub fingerprint: String,
+    #[serde(flatten)]
+    pub part: ManifestPart,
+}
+
+/// What a turn sent beyond the user's words, saved with the user's message.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Manifest {
+    pub items: Vec<ManifestItem>,
+    pub refused: Vec<RefusedItem>,
+    /// The user's own words.
+    pub message: ManifestPart,
+    pub total_bytes: u64,
+    pub total_tokens: u64,
+    /// The user sent secrets as they were, this once.
+    pub allow_secrets: bool,
+    /// Sensitive files the user confirmed for this send.
+    pub allow_files: Vec<String>,
+    /// The project's instructions, when the root has some.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<InstructionsEntry>,
+}
+
 /// What a chat is for: a conversation, or a `chat/rewrite` request kept for the record but
 /// listed apart so it does not crowd the user's conversations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -86,6 +161,9 @@ pub struct ChatRecord {
     /// and until a chat's first message: the newest message is the leaf then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leaf_id: Option<String>,
+    /// The preset the chat last used, restored when it is reopened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<String>,
 }
 
 /// A message as stored (sealed, under `chat id/message id` in the `messages` tree).
@@ -121,6 +199,9 @@ pub struct MessageRecord {
     pub model: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timings: Option<Timings>,
+    /// What a user turn sent beyond its words (context items, redactions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<Manifest>,
 }
 
 impl MessageRecord {
@@ -143,6 +224,7 @@ impl MessageRecord {
             provider: None,
             model: None,
             timings: None,
+            context: None,
         }
     }
 }
@@ -168,6 +250,8 @@ pub struct ChatSummary {
     pub updated_at: String,
     pub message_count: u64,
     pub kind: ChatKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preset: Option<String>,
 }
 
 impl From<&ChatRecord> for ChatSummary {
@@ -181,6 +265,7 @@ impl From<&ChatRecord> for ChatSummary {
             updated_at: rfc3339(chat.updated_at),
             message_count: chat.message_count,
             kind: chat.kind,
+            preset: chat.preset.clone(),
         }
     }
 }
@@ -212,6 +297,8 @@ pub struct MessageView {
     pub finish_reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timings: Option<Timings>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<Manifest>,
 }
 
 impl MessageView {
@@ -237,6 +324,7 @@ impl MessageView {
             model: message.model.clone(),
             finish_reason: message.finish_reason.clone(),
             timings: message.timings,
+            context: message.context.clone(),
         }
     }
 }

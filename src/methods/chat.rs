@@ -11,6 +11,7 @@ use crate::api::{ChatApiServer, ProvidersApiServer};
 use crate::app::App;
 use crate::chat::{ChatError, ChatService, Delta, NewChat, SendOptions, SendResult, Turn, prompt};
 use crate::config::ConfigError;
+use crate::context::{ContextError, ContextItem};
 use crate::history::ChatDetail;
 use crate::history::ChatSummary;
 use crate::protocol::types::*;
@@ -106,6 +107,27 @@ impl From<ProviderError> for AppError {
     }
 }
 
+impl From<ContextError> for AppError {
+    fn from(error: ContextError) -> Self {
+        let message = error.to_string();
+        match error {
+            ContextError::Path(refused) => AppError::new(ErrorCode::PathRefused, message)
+                .with_data(
+                    json!({"path": refused.path, "kind": refused.kind, "reason": refused.reason}),
+                ),
+            ContextError::Refused { path, reason, .. } => {
+                let mut data = json!({"path": path, "reason": reason});
+                if matches!(reason, "sensitive" | "gitIgnored") {
+                    data["action"] = json!("confirmFile");
+                }
+                AppError::new(ErrorCode::ContextRefused, message).with_data(data)
+            }
+            ContextError::Unavailable(_) => AppError::new(ErrorCode::ContextUnavailable, message),
+            ContextError::Invalid(_) => AppError::new(ErrorCode::InvalidParams, message),
+        }
+    }
+}
+
 impl From<&ConfigError> for AppError {
     fn from(error: &ConfigError) -> Self {
         AppError::new(
@@ -139,9 +161,12 @@ impl From<ChatError> for AppError {
                 })),
             ChatError::NoSuchProvider(name) => AppError::new(ErrorCode::NotFound, message)
                 .with_data(json!({"what": "provider", "id": name})),
+            ChatError::NoSuchPreset(name) => AppError::new(ErrorCode::NotFound, message)
+                .with_data(json!({"what": "preset", "id": name})),
             ChatError::Busy(_) => AppError::new(ErrorCode::InvalidRequest, message),
             ChatError::InvalidInput(_) => AppError::new(ErrorCode::InvalidParams, message),
             ChatError::Config(error) => AppError::from(&error),
+            ChatError::Context(error) => error.into(),
         }
     }
 }
@@ -157,6 +182,7 @@ impl ChatApiServer for ChatMethods {
                 p.model.as_deref(),
                 p.system,
                 p.title.as_deref(),
+                p.preset.as_deref(),
             )
         })
         .await
@@ -179,30 +205,82 @@ impl ChatApiServer for ChatMethods {
 
     async fn send(&self, params: Params<SendParams>) -> RpcResult<SendResult> {
         let p = params.0;
+        let chat = self.chat()?;
+        let mut request = p.message.request();
+        if let Some(name) = p.preset {
+            let service = chat.clone();
+            let chat_id = p.chat_id.clone();
+            let preset =
+                blocking::run(move || service.apply_preset(&chat_id, &name).cloned()).await?;
+            request.content = preset.message(&request.content);
+            let has_diff = request
+                .items
+                .iter()
+                .any(|item| matches!(item, ContextItem::GitDiff { .. }));
+            if preset.staged_diff && request.root.is_some() && !has_diff {
+                request.items.push(ContextItem::GitDiff { staged: true });
+            }
+        }
+        let assembled = chat.assemble(request).await.map_err(AppError::from)?;
+        let manifest = assembled.saved_manifest();
         let turn = Turn::Send {
-            content: prompt::user_message(&p.content, &p.context),
+            content: assembled.text,
             parent: p.parent_id,
+            manifest,
+            project: assembled.instructions,
         };
         Ok(self.stream_turn(&p.chat_id, turn, p.options).await?)
     }
 
     async fn regenerate(&self, params: Params<RegenerateParams>) -> RpcResult<SendResult> {
         let p = params.0;
+        let project = match &p.root {
+            Some(root) => self
+                .chat()?
+                .trusted_instructions(root)
+                .await
+                .map_err(AppError::from)?,
+            None => None,
+        };
         let turn = Turn::Regenerate {
             message_id: p.message_id,
             provider: p.provider,
             model: p.model,
+            project,
         };
         Ok(self.stream_turn(&p.chat_id, turn, p.options).await?)
     }
 
     async fn edit(&self, params: Params<EditParams>) -> RpcResult<SendResult> {
         let p = params.0;
+        let assembled = self
+            .chat()?
+            .assemble(p.message.request())
+            .await
+            .map_err(AppError::from)?;
+        let manifest = assembled.saved_manifest();
         let turn = Turn::Edit {
             message_id: p.message_id,
-            content: prompt::user_message(&p.content, &p.context),
+            content: assembled.text,
+            manifest,
+            project: assembled.instructions,
         };
         Ok(self.stream_turn(&p.chat_id, turn, p.options).await?)
+    }
+
+    async fn preview_context(
+        &self,
+        params: Params<MessageParams>,
+    ) -> RpcResult<PreviewContextResult> {
+        let assembled = self
+            .chat()?
+            .assemble(params.0.request())
+            .await
+            .map_err(AppError::from)?;
+        Ok(PreviewContextResult {
+            text: assembled.text,
+            manifest: assembled.manifest,
+        })
     }
 
     async fn switch(&self, params: Params<SwitchParams>) -> RpcResult<ChatDetail> {
@@ -217,11 +295,17 @@ impl ChatApiServer for ChatMethods {
     }
 
     async fn rewrite(&self, params: Params<RewriteParams>) -> RpcResult<RewriteResult> {
-        let p = params.0;
+        let mut p = params.0;
+        let chat = self.chat()?;
+        if p.instruction.trim().is_empty()
+            && let Some(name) = &p.preset
+        {
+            let preset = chat.preset(name).map_err(AppError::from)?;
+            p.instruction = preset.instruction.clone().unwrap_or_default();
+        }
         if p.instruction.trim().is_empty() {
             return Err(AppError::new(ErrorCode::InvalidParams, "the instruction is empty").into());
         }
-        let chat = self.chat()?;
         let title: String = format!("Rewrite: {}", p.instruction.trim())
             .chars()
             .take(80)
@@ -232,14 +316,32 @@ impl ChatApiServer for ChatMethods {
                 p.model.as_deref(),
                 None,
                 Some(&title),
+                p.preset.as_deref(),
             )?;
             chat.mark_rewrite(&new.chat_id)?;
             Ok::<_, ChatError>(new)
         })
         .await?;
-        let turn = Turn::Send {
+        // The region and any other context go through the same assembly (and guard) as a
+        // chat message.
+        let request = crate::context::Request {
             content: prompt::rewrite_request(&p.instruction, &p.region),
+            items: p.context.0,
+            root: p.root,
+            allow_secrets: p.allow_secrets,
+            allow_files: p.allow_files,
+        };
+        let assembled = self
+            .chat()?
+            .assemble(request)
+            .await
+            .map_err(AppError::from)?;
+        let manifest = assembled.saved_manifest();
+        let turn = Turn::Send {
+            content: assembled.text,
             parent: None,
+            manifest,
+            project: assembled.instructions,
         };
         let answer = self
             .stream_turn(&new.chat_id, turn, SendOptions::default())
@@ -292,6 +394,26 @@ impl ProvidersApiServer for ProvidersMethods {
             })
         })
         .await
+    }
+
+    async fn trust(&self, params: Params<TrustParams>) -> RpcResult<TrustResult> {
+        let p = params.0;
+        let path = self
+            .app
+            .chat()?
+            .trust_instructions(&p.root, &p.fingerprint)
+            .await
+            .map_err(AppError::from)?;
+        Ok(TrustResult {
+            path,
+            trusted: true,
+        })
+    }
+
+    async fn presets(&self) -> RpcResult<PresetsResult> {
+        Ok(PresetsResult {
+            presets: self.app.chat()?.presets().to_vec(),
+        })
     }
 
     async fn models(&self, params: Params<ModelsParams>) -> RpcResult<ModelsResult> {

@@ -11,6 +11,7 @@
 pub const CANCELLABLE: &[&str] = &[
     "$/test/sleep",
     "chat/edit",
+    "chat/previewContext",
     "chat/regenerate",
     "chat/rewrite",
     "chat/send",
@@ -19,6 +20,7 @@ pub const CANCELLABLE: &[&str] = &[
     "history/search",
     "initialize",
     "models/list",
+    "presets/list",
     "providers/list",
     "settings/get",
     "vault/listKeys",

@@ -45,6 +45,10 @@ pub enum ErrorCode {
     PathRefused,
     /// A destructive call was made without its explicit confirmation.
     ConfirmationRequired,
+    /// A context file was not sent: sensitive or ignored (to confirm), binary or too large.
+    ContextRefused,
+    /// Context could not be had: git failed or is missing, a web page could not be fetched.
+    ContextUnavailable,
 }
 
 impl ErrorCode {
@@ -70,11 +74,13 @@ impl ErrorCode {
             ErrorCode::ConfigError => 1401,
             ErrorCode::PathRefused => 1402,
             ErrorCode::ConfirmationRequired => 1403,
+            ErrorCode::ContextRefused => 1404,
+            ErrorCode::ContextUnavailable => 1405,
         }
     }
 
     /// Every code, for documentation checks.
-    pub const ALL: [ErrorCode; 19] = [
+    pub const ALL: [ErrorCode; 21] = [
         ErrorCode::ParseError,
         ErrorCode::InvalidRequest,
         ErrorCode::MethodNotFound,
@@ -94,6 +100,8 @@ impl ErrorCode {
         ErrorCode::ConfigError,
         ErrorCode::PathRefused,
         ErrorCode::ConfirmationRequired,
+        ErrorCode::ContextRefused,
+        ErrorCode::ContextUnavailable,
     ];
 }
 

@@ -323,6 +323,8 @@ pub struct NewChatParams {
     pub model: Option<String>,
     pub system: Option<String>,
     pub title: Option<String>,
+    /// Provider, model and system prompt from a preset (those given here win).
+    pub preset: Option<String>,
 }
 
 /// `chat/configure` params. `system: null` clears the system prompt.
@@ -349,14 +351,55 @@ fn present<'de, D: serde::Deserializer<'de>>(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SendParams {
     pub chat_id: String,
-    pub content: String,
+    /// Apply a preset: to the chat (provider, model, system prompt, remembered) and to this
+    /// message (its instruction first).
+    #[serde(default)]
+    pub preset: Option<String>,
     /// The message the turn follows; absent or null: the current leaf.
     #[serde(default)]
     pub parent_id: Option<String>,
-    #[serde(default)]
-    pub context: Vec<crate::chat::prompt::CodeRegion>,
+    #[serde(flatten)]
+    pub message: MessageParams,
     #[serde(default)]
     pub options: crate::chat::SendOptions,
+}
+
+/// A user message with its context (`chat/send`, `chat/edit`, `chat/previewContext`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageParams {
+    pub content: String,
+    #[serde(default)]
+    pub context: crate::context::Items,
+    /// The project root files and git are read in.
+    #[serde(default)]
+    pub root: Option<String>,
+    /// Send secrets as they are, this once.
+    #[serde(default)]
+    pub allow_secrets: bool,
+    /// Sensitive files confirmed for this send.
+    #[serde(default)]
+    pub allow_files: Vec<String>,
+}
+
+impl MessageParams {
+    pub fn request(self) -> crate::context::Request {
+        crate::context::Request {
+            content: self.content,
+            items: self.context.0,
+            root: self.root,
+            allow_secrets: self.allow_secrets,
+            allow_files: self.allow_files,
+        }
+    }
+}
+
+/// `chat/previewContext` result.
+#[derive(Debug, Clone, Serialize)]
+pub struct PreviewContextResult {
+    /// Exactly the user message the model would be sent.
+    pub text: String,
+    pub manifest: crate::history::Manifest,
 }
 
 /// `chat/regenerate` params.
@@ -364,6 +407,9 @@ pub struct SendParams {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RegenerateParams {
     pub chat_id: String,
+    /// The project root, for its trusted instructions.
+    #[serde(default)]
+    pub root: Option<String>,
     /// A user turn or one of its answers; absent: the last user turn of the current branch.
     #[serde(default)]
     pub message_id: Option<String>,
@@ -382,11 +428,26 @@ pub struct EditParams {
     pub chat_id: String,
     /// The user turn edited.
     pub message_id: String,
-    pub content: String,
-    #[serde(default)]
-    pub context: Vec<crate::chat::prompt::CodeRegion>,
+    #[serde(flatten)]
+    pub message: MessageParams,
     #[serde(default)]
     pub options: crate::chat::SendOptions,
+}
+
+/// `project/trust` params.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TrustParams {
+    pub root: String,
+    /// As the manifest showed it: the file must still be the one the user read.
+    pub fingerprint: String,
+}
+
+/// `project/trust` result.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrustResult {
+    pub path: String,
+    pub trusted: bool,
 }
 
 /// `chat/switch` params.
@@ -405,12 +466,26 @@ pub struct CancelResult {
 
 /// `chat/rewrite` params.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RewriteParams {
+    /// May be empty when a preset gives one.
+    #[serde(default)]
     pub instruction: String,
     pub region: crate::chat::prompt::CodeRegion,
     pub provider: Option<String>,
     pub model: Option<String>,
+    /// The instruction, provider and model from a preset (those given here win).
+    #[serde(default)]
+    pub preset: Option<String>,
+    /// More context, as for `chat/send`.
+    #[serde(default)]
+    pub context: crate::context::Items,
+    #[serde(default)]
+    pub root: Option<String>,
+    #[serde(default)]
+    pub allow_secrets: bool,
+    #[serde(default)]
+    pub allow_files: Vec<String>,
 }
 
 /// `chat/rewrite` result.
@@ -437,6 +512,12 @@ pub struct ProviderInfo {
     pub key_source: Option<&'static str>,
     /// The same in words, as `chinwag doctor` and both editors show it.
     pub key_state: String,
+}
+
+/// `presets/list` result.
+#[derive(Debug, Clone, Serialize)]
+pub struct PresetsResult {
+    pub presets: Vec<crate::presets::Preset>,
 }
 
 /// `providers/list` result.

@@ -10,7 +10,7 @@
 //! messages, let reads notice a deleted, rolled-back or spliced record: the database cannot
 //! change without the body, which is authenticated, disagreeing with it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -44,6 +44,9 @@ pub struct Body {
     /// the removal is known to be done. Their keys are gone already; this only says where a
     /// start after a crash must clean up, so that it need not scan the whole database.
     pub purge: Vec<String>,
+    /// Project instructions the user trusted: SHA-256 (hex) of the project root and the
+    /// file's exact content.
+    pub trusted: BTreeSet<String>,
 }
 
 /// The small parts of the body, as JSON.
@@ -59,6 +62,8 @@ struct Head {
     settings: Settings,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     purge: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    trusted: BTreeSet<String>,
 }
 
 /// One chat's key and manifest entry.
@@ -146,6 +151,7 @@ impl Body {
             settings,
             chats: BTreeMap::new(),
             purge: Vec::new(),
+            trusted: BTreeSet::new(),
         }
     }
 
@@ -160,6 +166,7 @@ impl Body {
                 keys: self.keys.clone(),
                 settings: self.settings,
                 purge: self.purge.clone(),
+                trusted: self.trusted.clone(),
             })
             .map_err(|_| CryptoError::Integrity("the vault body cannot be written"))?,
         );
@@ -263,6 +270,7 @@ impl Body {
             settings: head.settings,
             chats,
             purge: head.purge,
+            trusted: head.trusted,
         })
     }
 }

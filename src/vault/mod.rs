@@ -783,6 +783,20 @@ impl Vault {
         self.with_body(|body| body.settings)
     }
 
+    /// Whether project instructions with this fingerprint were trusted.
+    pub fn is_trusted(&self, fingerprint: &str) -> Result<bool, VaultError> {
+        let fingerprint = fingerprint.to_string();
+        self.with_body(move |body| body.trusted.contains(&fingerprint))
+    }
+
+    /// Remember that the user trusted project instructions with this fingerprint.
+    pub fn trust(&self, fingerprint: &str) -> Result<(), VaultError> {
+        self.write(|tx| {
+            tx.body_changed |= tx.body.trusted.insert(fingerprint.to_string());
+            Ok::<_, VaultError>(())
+        })
+    }
+
     /// Change some settings; returns them all.
     pub fn update_settings(&self, patch: SettingsPatch) -> Result<Settings, VaultError> {
         self.write(|tx| {
