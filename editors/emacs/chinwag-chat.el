@@ -97,7 +97,7 @@ means always highlight at once."
   :type '(choice (const :tag "Always highlight at once" nil) integer)
   :group 'chinwag)
 
-(defcustom chinwag-long-line-interval 0.05
+(defcustom chinwag-long-line-interval 0.03
   "Seconds between insertions into a long line an answer is writing.
 Each insertion into a line longer than `chinwag-long-line-threshold'
 costs a redisplay that lays the whole line out again; text arriving
@@ -159,10 +159,11 @@ the conversation of the user turn it answers, when this buffer added
 it, ANSWER that of the answer once it ended.  AFTER, if non-nil, is called in the buffer with the result (or
 the error) once the answer ended.  PROVIDER and MODEL are those its
 heading names.  PENDING is the text gathered for a long line, newest
-first, and FLUSH-TIMER the timer that inserts it."
+first, FLUSH-TIMER the timer that inserts it, and FLUSHED when text
+was last inserted into that line (a `float-time')."
   buffer chat-id marker start (chars 0) (deltas 0) text-start reasoning
   (state 'streaming) timer deferred user answer after provider model
-  pending flush-timer)
+  pending flush-timer (flushed 0.0))
 
 (defvar chinwag-chat--streams (make-hash-table :test #'equal)
   "Answers being received, by chat id.")
@@ -989,21 +990,26 @@ near as the new transcript allows."
 (defun chinwag-chat--take-delta (stream delta reasoning)
   "Insert DELTA into STREAM's answer (REASONING if it is), now or a bit later.
 On a long line left unhighlighted (see `chinwag-long-line-threshold'),
-text is gathered and inserted every `chinwag-long-line-interval'
-seconds: each insertion there costs a redisplay of the whole line."
+text is inserted at most every `chinwag-long-line-interval' seconds,
+what arrives in between gathered: each insertion there costs a
+redisplay of the whole line."
   (setf (chinwag-chat--stream-deltas stream) (1+ (chinwag-chat--stream-deltas stream)))
-  (if (and chinwag-long-line-interval
-           (not reasoning)
-           (integerp (chinwag-chat--stream-deferred stream))
-           (not (string-search "\n" delta)))
-      (progn
-        (push delta (chinwag-chat--stream-pending stream))
-        (unless (chinwag-chat--stream-flush-timer stream)
-          (setf (chinwag-chat--stream-flush-timer stream)
-                (run-with-timer chinwag-long-line-interval nil
-                                #'chinwag-chat--flush stream))))
-    (chinwag-chat--flush stream)
-    (chinwag-chat--insert-delta stream delta reasoning)))
+  (let ((wait (and chinwag-long-line-interval
+                   (not reasoning)
+                   (integerp (chinwag-chat--stream-deferred stream))
+                   (not (string-search "\n" delta))
+                   (- (+ (chinwag-chat--stream-flushed stream) chinwag-long-line-interval)
+                      (float-time)))))
+    (if (and wait (> wait 0))
+        (progn
+          (push delta (chinwag-chat--stream-pending stream))
+          (unless (chinwag-chat--stream-flush-timer stream)
+            (setf (chinwag-chat--stream-flush-timer stream)
+                  (run-with-timer wait nil #'chinwag-chat--flush stream))))
+      (chinwag-chat--flush stream)
+      (when wait
+        (setf (chinwag-chat--stream-flushed stream) (float-time)))
+      (chinwag-chat--insert-delta stream delta reasoning))))
 
 (defun chinwag-chat--flush (stream)
   "Insert the text STREAM gathered for its long line, if any."
@@ -1012,7 +1018,8 @@ seconds: each insertion there costs a redisplay of the whole line."
     (setf (chinwag-chat--stream-flush-timer stream) nil))
   (let ((pending (chinwag-chat--stream-pending stream)))
     (when pending
-      (setf (chinwag-chat--stream-pending stream) nil)
+      (setf (chinwag-chat--stream-pending stream) nil
+            (chinwag-chat--stream-flushed stream) (float-time))
       (chinwag-chat--insert-delta stream (apply #'concat (nreverse pending)) nil))))
 
 (defun chinwag-chat--open-answer (&optional provider model)

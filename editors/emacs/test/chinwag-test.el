@@ -645,15 +645,18 @@ is preceded by `font-lock-ensure', as redisplay would do.")
               (should (equal (chinwag-test-draft buffer) "my draft"))
               (goto-char (chinwag-chat--stream-marker stream))
               (should-error (insert "x") :type 'text-read-only)
-              ;; Deltas for it are gathered, and inserted together a moment later.
+              ;; Deltas for it are inserted at most every so often: the first at
+              ;; once, those right after it gathered, and inserted together.
               (let ((before (buffer-size)))
+                (chinwag-chat--take-delta stream "at once " nil)
+                (should (= (buffer-size) (+ before 8)))
                 (chinwag-chat--take-delta stream "gathered " nil)
                 (chinwag-chat--take-delta stream "together " nil)
-                (should (= (buffer-size) before))
+                (should (= (buffer-size) (+ before 8)))
                 (should (chinwag-chat--stream-flush-timer stream))
                 (chinwag-test-wait "the gathered text"
-                                   (lambda () (= (buffer-size) (+ before 18))))
-                (should (string-search "and gathered together " (buffer-string))))
+                                   (lambda () (= (buffer-size) (+ before 26))))
+                (should (string-search "and at once gathered together " (buffer-string))))
               ;; A new line after it is highlighted as usual; what was gathered
               ;; goes first.
               (chinwag-chat--take-delta stream "pending " nil)
