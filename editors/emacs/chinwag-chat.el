@@ -102,14 +102,16 @@ back on in that buffer as soon as such text comes into it."
 (defcustom chinwag-long-line-threshold 2000
   "Length from which the line an answer is writing is highlighted later.
 Emacs lays out a long line from its start at each redisplay, and faces
-on it make that several times slower; so while an answer streams, its
-line being written is left without highlighting once it is longer than
-this many characters, and is highlighted when the answer ends.  Nil
-means always highlight at once."
+on it, and wrapping at word boundaries, make that several times slower;
+so while an answer streams, once the line it is writing is longer than
+this many characters, that line is left without highlighting and the
+buffer wraps lines at the window's edge (`word-wrap' off) until the
+line or the answer ends; the line is then highlighted and words wrapped
+again.  Nil means always highlight at once, and wrap at words."
   :type '(choice (const :tag "Always highlight at once" nil) integer)
   :group 'chinwag)
 
-(defcustom chinwag-long-line-interval 0.03
+(defcustom chinwag-long-line-interval nil
   "Seconds between insertions into a long line an answer is writing.
 Each insertion into a line longer than `chinwag-long-line-threshold'
 costs a redisplay that lays the whole line out again; text arriving
@@ -172,10 +174,11 @@ it, ANSWER that of the answer once it ended.  AFTER, if non-nil, is called in th
 the error) once the answer ended.  PROVIDER and MODEL are those its
 heading names.  PENDING is the text gathered for a long line, newest
 first, FLUSH-TIMER the timer that inserts it, and FLUSHED when text
-was last inserted into that line (a `float-time')."
+was last inserted into that line (a `float-time').  UNWRAPPED is
+non-nil while `word-wrap' is off for that line."
   buffer chat-id marker start (chars 0) (deltas 0) text-start reasoning
   (state 'streaming) timer deferred user answer after provider model
-  pending flush-timer (flushed 0.0))
+  pending flush-timer (flushed 0.0) unwrapped)
 
 (defvar chinwag-chat--streams (make-hash-table :test #'equal)
   "Answers being received, by chat id.")
@@ -464,6 +467,7 @@ The long line a streaming answer is writing is left without faces (see
       (when (> end (1+ (cdr line)))
         (funcall fontify (1+ (cdr line)) end loudly))
       (setf (chinwag-chat--stream-deferred chinwag-chat--stream) (car line))
+      (chinwag-chat--unwrap chinwag-chat--stream)
       ;; The faces put on the line while it was short go (only when there
       ;; are some: changing the properties of the whole line at each
       ;; redisplay would cost about as much as the faces).
@@ -471,6 +475,23 @@ The long line a streaming answer is writing is left without faces (see
         (with-silent-modifications
           (font-lock-unfontify-region (car line) (cdr line))))
       nil)))
+
+(defun chinwag-chat--unwrap (stream)
+  "Wrap lines at the window's edge while STREAM writes a long line.
+Word wrapping makes each redisplay of a long line several times slower."
+  (when (and word-wrap (not (chinwag-chat--stream-unwrapped stream)))
+    (setf (chinwag-chat--stream-unwrapped stream) t)
+    (setq word-wrap nil)))
+
+(defun chinwag-chat--rewrap (stream)
+  "Wrap words again if STREAM had stopped it (see `chinwag-chat--unwrap')."
+  (when (chinwag-chat--stream-unwrapped stream)
+    (setf (chinwag-chat--stream-unwrapped stream) nil)
+    (let ((buffer (chinwag-chat--stream-buffer stream)))
+      (when (buffer-live-p buffer)
+        (with-current-buffer buffer
+          (setq word-wrap t)
+          (force-window-update buffer))))))
 
 (defun chinwag-chat--insert-plain (text)
   "Insert TEXT at point on a long line left unhighlighted, as fontified.
@@ -1095,6 +1116,7 @@ Nothing is recorded for undo."
                ((string-search "\n" delta)
                 ;; The long line ends: the next one is highlighted as usual.
                 (setf (chinwag-chat--stream-deferred stream) t)
+                (chinwag-chat--rewrap stream)
                 (insert delta))
                (t (chinwag-chat--insert-plain delta))))))
           (let ((grown (- (point) at)))
@@ -1167,6 +1189,7 @@ stays as it is."
               (when (and body (overlay-buffer body)
                          (not (chinwag-chat--stream-text-start stream)))
                 (overlay-put body 'evaporate t)))
+            (chinwag-chat--rewrap stream)
             (chinwag-chat--fontify-deferred stream)
             (chinwag-chat--editing
               ;; The heading of the draft is written again after the note.
