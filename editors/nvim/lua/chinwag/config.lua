@@ -16,6 +16,12 @@
 ---@field close table<string, chinwag.Modes|false> Close the chat window.
 ---@field accept table<string, chinwag.Modes|false> Rewrite diff: apply the proposal.
 ---@field reject table<string, chinwag.Modes|false> Rewrite diff: discard the proposal.
+---@field remove_context table<string, chinwag.Modes|false> Take a staged context item off the next message ([count]: that item).
+---@field presets table<string, chinwag.Modes|false> Typed at the start of a message: offer the presets (`/name`).
+
+---@class chinwag.InlineOptions
+---@field marker string A prompt at the cursor starts after this marker (`:ChinwagInline`, `gzz`).
+---@field style "auto"|"markdown"|"comment"|"plain" How answers are written into a buffer.
 
 ---@class chinwag.Options
 ---@field cmd string[] The backend command (the `chinwag` binary and its arguments).
@@ -27,6 +33,7 @@
 ---@field keymaps chinwag.Keymaps
 ---@field spinner string[] Frames of the "working" indicator.
 ---@field shutdown_timeout integer Milliseconds to wait for the backend at exit.
+---@field inline chinwag.InlineOptions Chat in any buffer.
 
 local M = {}
 
@@ -51,9 +58,12 @@ M.defaults = {
     close = { ["q"] = { "n" } },
     accept = { ["ga"] = { "n" } },
     reject = { ["gr"] = { "n" }, ["q"] = { "n" } },
+    remove_context = { ["dc"] = { "n" } },
+    presets = { ["/"] = { "i" } },
   },
   spinner = { "⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏" },
   shutdown_timeout = 1000,
+  inline = { marker = ">>>", style = "auto" },
 }
 
 ---@type chinwag.Options
@@ -76,6 +86,7 @@ function M.setup(opts)
     keymaps = { "table" },
     spinner = { "table" },
     shutdown_timeout = { "number" },
+    inline = { "table" },
   }
   for key, value in pairs(opts) do
     local types = expected[key]
@@ -104,6 +115,10 @@ function M.setup(opts)
         tostring(merged.window.layout)
       )
     )
+  end
+  local styles = { auto = true, markdown = true, comment = true, plain = true }
+  if not styles[merged.inline.style] then
+    error(("chinwag: inline.style must be auto, markdown, comment or plain, not %q"):format(tostring(merged.inline.style)))
   end
   M.options = merged
   M.session = {}
