@@ -586,3 +586,98 @@ fn a_chat_changed_elsewhere_is_shown_before_anything_is_sent() {
         ]
     );
 }
+
+/// A file of the project folder the scenarios start in.
+fn write_project_file(home: &Home, path: &str, text: &str) {
+    let full = home.path().join("project").join(path);
+    std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+    std::fs::write(full, text).unwrap();
+}
+
+fn git(home: &Home, args: &[&str]) {
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(home.path().join("project"))
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+        .args(args)
+        .env("HOME", home.path())
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("git");
+    assert!(output.status.success(), "git {args:?}: {output:?}");
+}
+
+/// Values a scenario reads from `$CHINWAG_TEST_HOME/scenario.json`.
+fn scenario_values(home: &Home, values: Value) {
+    std::fs::write(home.path().join("scenario.json"), values.to_string()).unwrap();
+}
+
+#[test]
+fn context_is_staged_listed_removed_confirmed_and_sent_with_the_next_message() {
+    let provider = ProviderServer::start();
+    let web = ProviderServer::start();
+    let home = home_with(&provider, "");
+    write_project_file(
+        &home,
+        "src/lib.rs",
+        "pub fn add(a: i32, b: i32) -> i32 { a + b }\n",
+    );
+    write_project_file(
+        &home,
+        "src/main.rs",
+        "fn main() {\n    println!(\"hi\");\n}\n",
+    );
+    write_project_file(&home, "README.md", "# Project\n");
+    git(&home, &["init", "-q"]);
+    git(&home, &["add", "src", "README.md"]);
+    git(&home, &["commit", "-q", "-m", "start"]);
+    // Not committed: an unstaged change, a file that holds secrets, notes (ignored later).
+    write_project_file(
+        &home,
+        "src/main.rs",
+        "fn main() {\n    println!(\"hello\");\n}\n",
+    );
+    write_project_file(&home, ".env", "API_TOKEN=tok-env-CANARY-123456\nDEBUG=1\n");
+    write_project_file(&home, "notes.txt", "my private notes\n");
+    // Fetched twice: by the preview and by the send.
+    for _ in 0..2 {
+        web.push(Reply::stream(
+            "text/html; charset=utf-8",
+            "<html><body><h1>Borrowing</h1><p>A reference borrows.</p></body></html>",
+        ));
+    }
+    let key = "sk-proj-CANARYnvim0123456789abcdefghij";
+    scenario_values(&home, json!({"url": web.url("/doc.html"), "key": key}));
+    for answer in ["Seen.", "Noted.", "Careful."] {
+        provider.push(Reply::sse(&openai_stream(&[answer])));
+    }
+
+    run(&home, "test_context");
+
+    assert_eq!(provider.seen().len(), 3, "one request per message");
+    let first = last_user_content(&provider, 0);
+    for expected in [
+        "Look at this",
+        "`src/lib.rs` (the whole buffer):\n```rust\npub fn add",
+        "Diagnostics for `src/lib.rs`:",
+        "line 1: error [rustc]: mismatched types\n    | pub fn add",
+        "`git diff`:\n```diff\n",
+        "+    println!(\"hello\");",
+        "A reference borrows.",
+        "API_TOKEN=[redacted: assignment]",
+        "DEBUG=1",
+    ] {
+        assert!(first.contains(expected), "missing {expected:?} in:\n{first}");
+    }
+    assert!(!first.contains("tok-env-CANARY"), "{first}");
+    // The glob and the README were taken off before the send.
+    assert!(!first.contains("# Project"), "{first}");
+    assert!(!first.contains("`src/main.rs`:"), "{first}");
+    let second = last_user_content(&provider, 1);
+    assert!(
+        second.starts_with("And these notes?") && second.contains("my private notes"),
+        "{second}"
+    );
+    let third = last_user_content(&provider, 2);
+    assert_eq!(third, format!("my key is {key}"));
+}

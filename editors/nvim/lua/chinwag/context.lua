@@ -294,7 +294,10 @@ function M.manifest_line(manifest)
   local shown = math.min(#items, 4)
   for i = 1, shown do
     local item = items[i]
-    parts[#parts + 1] = ("%s %s (%s)"):format(tostring(item.kind), tostring(item.label or ""), M.size(item.bytes))
+    local label = tostring(item.label or ""):gsub(" %(the whole buffer%)$", "")
+    -- The labels of diagnostics and of the git diff say what they are.
+    local kind = ({ region = "", diagnostics = "", gitDiff = "" })[item.kind] or (tostring(item.kind) .. " ")
+    parts[#parts + 1] = ("%s%s (%s)"):format(kind, label, M.size(item.bytes))
   end
   if #items > shown then
     parts[#parts + 1] = ("+%d more"):format(#items - shown)
@@ -501,7 +504,13 @@ function M.preview(chat, staged)
       local fatal = ({ [1402] = true, [1404] = true, [1405] = true, [-32602] = true })[err.code]
       if fatal then
         M.remove_item(chat, staged)
-        util.notify(("%s not attached: %s"):format(staged.label, util.error_text(err)), vim.log.levels.WARN)
+        local declined = err.code == util.codes.CONTEXT_REFUSED
+          and type(err.data) == "table"
+          and err.data.action == "confirmFile"
+        util.notify(
+          ("%s not attached: %s"):format(staged.label, declined and "not confirmed" or util.error_text(err)),
+          vim.log.levels.WARN
+        )
       else
         staged.failed = util.error_text(err)
         redraw(chat)

@@ -92,7 +92,9 @@ function M.action_hint(err)
     end
     return hint
   elseif action == "confirmFile" then
-    return ("send it again and say yes to %s, or take it off (:ChinwagRemove)"):format(tostring(data.path or "the file"))
+    return ("send it again and confirm %s when asked (for that send only), or leave it out"):format(
+      tostring(data.path or "the file")
+    )
   elseif action == "restoreOrReset" then
     return "restore the data from a backup or reset it (`chinwag doctor` in a shell shows how), then restart Neovim"
   end
