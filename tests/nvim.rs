@@ -681,3 +681,50 @@ fn context_is_staged_listed_removed_confirmed_and_sent_with_the_next_message() {
     let third = last_user_content(&provider, 2);
     assert_eq!(third, format!("my key is {key}"));
 }
+
+#[test]
+fn presets_apply_from_a_slash_with_completion_and_show_in_the_header() {
+    let provider = ProviderServer::start();
+    let home = home_with(
+        &provider,
+        "[presets.terse]\nsystem = \"Be terse.\"\ninstruction = \"Shorten this:\"\n",
+    );
+    for answer in [
+        "Short.",
+        "Plain.",
+        "Tests.",
+        "```rust\nfn add(a: u8, b: u8) -> u8 { a + b }\n```",
+    ] {
+        provider.push(Reply::sse(&openai_stream(&[answer])));
+    }
+
+    run(&home, "test_presets");
+
+    assert_eq!(provider.seen().len(), 4);
+    assert_eq!(
+        messages(&provider, 0),
+        vec![
+            json!({"role": "system", "content": "Be terse."}),
+            json!({"role": "user", "content": "Shorten this:\n\nkeep it short"}),
+        ]
+    );
+    assert_eq!(last_user_content(&provider, 1), "/nonesuch is a path");
+    let tests = messages(&provider, 2);
+    assert!(
+        tests[0]["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("You are a careful senior software engineer."),
+        "{tests:?}"
+    );
+    assert_eq!(
+        tests.last().unwrap()["content"],
+        "Write unit tests for this code, in its language and the test framework its project most \
+         likely uses; cover the edge cases.\n\n`src/lib.rs` line 1:\n```rust\nfn add(a: u8, b: u8) -> u8 { a - b }\n```"
+    );
+    let fix = last_user_content(&provider, 3);
+    assert!(
+        fix.contains("Instruction: Find and fix the bugs in this code."),
+        "{fix}"
+    );
+}
