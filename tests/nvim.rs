@@ -728,3 +728,28 @@ fn presets_apply_from_a_slash_with_completion_and_show_in_the_header() {
         "{fix}"
     );
 }
+
+#[test]
+fn project_instructions_are_shown_and_trusted_before_they_steer_the_model() {
+    let provider = ProviderServer::start();
+    let home = home_with(&provider, "");
+    write_project_file(&home, "AGENTS.md", "Use tabs.\n");
+    for answer in ["One.", "Two.", "Three.", "Four."] {
+        provider.push(Reply::sse(&openai_stream(&[answer])));
+    }
+
+    run(&home, "test_trust");
+
+    let system = |n: usize| -> Option<String> {
+        let first = messages(&provider, n)[0].clone();
+        (first["role"] == "system").then(|| first["content"].as_str().unwrap().to_string())
+    };
+    assert_eq!(system(0), None, "not trusted yet");
+    assert_eq!(
+        system(1).as_deref(),
+        Some("Project instructions (from AGENTS.md):\nUse tabs.")
+    );
+    assert_eq!(system(2), None, "changed: not trusted");
+    assert_eq!(system(3), None, "declined");
+    assert_eq!(provider.seen().len(), 4);
+}
