@@ -753,3 +753,56 @@ fn project_instructions_are_shown_and_trusted_before_they_steer_the_model() {
     assert_eq!(system(3), None, "declined");
     assert_eq!(provider.seen().len(), 4);
 }
+
+#[test]
+fn chat_in_any_buffer_streams_below_the_prompt_as_one_undo_step() {
+    let provider = ProviderServer::start();
+    let home = home_with(&provider, "");
+    provider.push(
+        Reply::sse(&openai_stream(&[
+            "A monad ",
+            "is a ",
+            "pattern.\n",
+            "It chains.",
+        ]))
+        .in_pieces(vec![50])
+        .paced(Duration::from_millis(30)),
+    );
+    provider.push(Reply::sse(&openai_stream(&[
+        "fn add(a: i32, b: i32) -> i32 {\n",
+        "    a + b\n}",
+    ])));
+    provider.push(Reply::sse(&openai_stream(&["Plain answer."])));
+    provider.push(Reply::sse(&openai_stream(&["Visual answer."])));
+    provider.push(endless());
+    provider.push(endless());
+    provider.push(Reply::sse(&openai_stream(&["Continued."])));
+
+    run(&home, "test_inline");
+
+    assert_eq!(last_user_content(&provider, 0), "What is a monad?");
+    assert_eq!(
+        last_user_content(&provider, 1),
+        "write an add function\n-- taking two numbers"
+    );
+    assert_eq!(
+        last_user_content(&provider, 2),
+        "Translate hello\ninto French."
+    );
+    assert_eq!(last_user_content(&provider, 3), "First paragraph.");
+    assert_eq!(last_user_content(&provider, 5), "Count again");
+    provider.wait_for("two hang-ups", |p| p.hangups() == 2);
+    // The inline exchange is a saved chat that went on.
+    let continued: Vec<Value> = messages(&provider, 6)
+        .iter()
+        .map(|m| m["content"].clone())
+        .collect();
+    assert_eq!(
+        continued,
+        vec![
+            json!("write an add function\n-- taking two numbers"),
+            json!("fn add(a: i32, b: i32) -> i32 {\n    a + b\n}"),
+            json!("And subtraction?"),
+        ]
+    );
+}
