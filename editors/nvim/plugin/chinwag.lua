@@ -182,11 +182,11 @@ vim.keymap.set("n", "<Plug>(ChinwagInlineLine)", "<Cmd>ChinwagInline<CR>", {
   desc = "chinwag: ask with the prompt at the cursor; the answer streams in below",
 })
 if vim.g.chinwag_no_default_maps ~= 1 and vim.g.chinwag_no_default_maps ~= true then
-  for _, map in ipairs({ { "n", "gz", "<Plug>(ChinwagInline)" }, { "x", "gz", "<Plug>(ChinwagInline)" }, {
-    "n",
-    "gzz",
-    "<Plug>(ChinwagInlineLine)",
-  } }) do
+  for _, map in ipairs({
+    { "n", "gz", "<Plug>(ChinwagInline)" },
+    { "x", "gz", "<Plug>(ChinwagInline)" },
+    { "n", "gzz", "<Plug>(ChinwagInlineLine)" },
+  }) do
     if vim.fn.maparg(map[2], map[1]) == "" then
       vim.keymap.set(map[1], map[2], map[3], { remap = true, desc = "chinwag: ask here (see :help chinwag-inline)" })
     end

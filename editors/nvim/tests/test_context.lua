@@ -109,7 +109,11 @@ H.run("test_context", function()
   H.ok(item_tokens > 0 and list[1]:find("~" .. item_tokens .. " tokens", 1, true), "the buffer's tokens")
 
   -- Taken off: by number, then with `dc` and a count in the chat.
-  H.eq(require("chinwag.context").complete_remove(""), { "all", "1", "2", "3", "4", "5", "6", "7" }, ":ChinwagRemove completion")
+  H.eq(
+    require("chinwag.context").complete_remove(""),
+    { "all", "1", "2", "3", "4", "5", "6", "7" },
+    ":ChinwagRemove completion"
+  )
   vim.cmd("ChinwagRemove 2")
   H.eq(#context.staged(chat), 6, "the glob is off")
   H.contains(staged(chat)[2], "[2] diagnostics", "renumbered")

@@ -236,7 +236,10 @@ end
 
 ---@return string
 function Chat:header()
-  local header = ("# chinwag · %s · %s"):format(self.provider or "(default provider)", self.model or "(default model)")
+  local header = ("# chinwag · %s · %s"):format(
+    self.provider or "(default provider)",
+    self.model or "(default model)"
+  )
   return self.preset and (header .. " · /" .. self.preset) or header
 end
 

@@ -118,7 +118,9 @@ function M.setup(opts)
   end
   local styles = { auto = true, markdown = true, comment = true, plain = true }
   if not styles[merged.inline.style] then
-    error(("chinwag: inline.style must be auto, markdown, comment or plain, not %q"):format(tostring(merged.inline.style)))
+    error(
+      ("chinwag: inline.style must be auto, markdown, comment or plain, not %q"):format(tostring(merged.inline.style))
+    )
   end
   M.options = merged
   M.session = {}

@@ -58,6 +58,8 @@ M.answers = {}
 M.last_chat = nil
 
 local MARKDOWN = { markdown = true, ["markdown.mdx"] = true, quarto = true, rmd = true, vimwiki = true, pandoc = true }
+--- Prose, where a comment is not what the text needs (a commit message drops its comments).
+local PROSE = { text = true, gitcommit = true, mail = true, org = true, rst = true, asciidoc = true, tex = true }
 
 --- How answers look in `buf`.
 ---@param buf integer
@@ -68,7 +70,7 @@ function M.style(buf)
   if style == "auto" then
     if MARKDOWN[filetype] then
       style = "markdown"
-    elseif filetype ~= "" and filetype ~= "text" and vim.bo[buf].commentstring:find("%s", 1, true) then
+    elseif filetype ~= "" and not PROSE[filetype] and vim.bo[buf].commentstring:find("%s", 1, true) then
       style = "comment"
     else
       style = "plain"

@@ -152,8 +152,8 @@ local function at_message_start(buf, row, col)
   end
   local before = api.nvim_buf_get_lines(buf, prompt + 1, row + 1, false)
   before[#before] = before[#before]:sub(1, col)
-  return vim.trim(table.concat(before, "\n")) == "" or vim.trim(table.concat(before, "\n")):match("^/[%w_%.%-]*$")
-    ~= nil
+  return vim.trim(table.concat(before, "\n")) == ""
+    or vim.trim(table.concat(before, "\n")):match("^/[%w_%.%-]*$") ~= nil
 end
 
 --- 'completefunc' of chat buffers: preset names after a `/` at the start of the message.
@@ -184,7 +184,11 @@ end
 ---@return string keys
 local function slash(buf)
   local row, col = unpack(api.nvim_win_get_cursor(0))
-  if vim.fn.pumvisible() == 0 and at_message_start(buf, row - 1, col) and vim.trim(api.nvim_get_current_line()) == "" then
+  if
+    vim.fn.pumvisible() == 0
+    and at_message_start(buf, row - 1, col)
+    and vim.trim(api.nvim_get_current_line()) == ""
+  then
     if fresh() then
       return "/" .. vim.keycode("<C-x><C-u>")
     end
@@ -211,9 +215,14 @@ function M.setup_buffer(buf)
   local keys = require("chinwag.config").get().keymaps.presets
   for lhs, modes in pairs(keys or {}) do
     if modes then
-      vim.keymap.set(modes, lhs, function()
-        return slash(buf)
-      end, { buffer = buf, expr = true, replace_keycodes = false, desc = "chinwag: / at the start of a message: presets" })
+      vim.keymap.set(
+        modes,
+        lhs,
+        function()
+          return slash(buf)
+        end,
+        { buffer = buf, expr = true, replace_keycodes = false, desc = "chinwag: / at the start of a message: presets" }
+      )
     end
   end
   M.fetch()
