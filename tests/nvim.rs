@@ -639,6 +639,7 @@ fn context_is_staged_listed_removed_confirmed_and_sent_with_the_next_message() {
     );
     write_project_file(&home, ".env", "API_TOKEN=tok-env-CANARY-123456\nDEBUG=1\n");
     write_project_file(&home, "notes.txt", "my private notes\n");
+    write_project_file(&home, "draft.txt", "draft words\n");
     // Fetched twice: by the preview and by the send.
     for _ in 0..2 {
         web.push(Reply::stream(
@@ -654,7 +655,11 @@ fn context_is_staged_listed_removed_confirmed_and_sent_with_the_next_message() {
 
     run(&home, "test_context");
 
-    assert_eq!(provider.seen().len(), 3, "one request per message");
+    assert_eq!(
+        provider.seen().len(),
+        3,
+        "one request per message sent (the declined one went nowhere)"
+    );
     let first = last_user_content(&provider, 0);
     for expected in [
         "Look at this",

@@ -163,17 +163,42 @@ H.run("test_context", function()
   end, "the declined file")
   H.eq(#context.staged(chat), 0, "the declined file is not staged")
 
+  -- Declined at the send: the message is not sent and says why.
+  vim.cmd("ChinwagAdd file draft.txt")
+  H.wait(function()
+    return previewed(chat) and #context.staged(chat) == 1
+  end, "the draft's preview")
+  vim.fn.writefile({ "notes.txt", "draft.txt" }, ".gitignore")
+  H.will_select_text("Do not send it")
+  chat:send("With the draft")
+  H.wait(function()
+    return not chat.busy and (H.answer(chat.buf, 3) or ""):find("confirm draft.txt", 1, true) ~= nil
+  end, "the refused turn")
+
   -- One message without the secret guard.
   vim.cmd("ChinwagAllowSecrets")
   H.contains(staged(chat)[1], "without the secret guard", "the override is shown")
   chat:send("my key is " .. scenario.key)
   H.wait(function()
-    return not chat.busy and H.answer(chat.buf, 3) == "Careful."
+    return not chat.busy and H.answer(chat.buf, 4) == "Careful."
   end, "the unguarded answer")
   H.wait(function()
     local lines = sent_lines(chat.buf)
     return #lines == 3 and lines[3].text:find("secrets sent as they were", 1, true) ~= nil
   end, "the override recorded")
+  local headings = vim.tbl_filter(
+    function(row)
+      return H.lines(chat.buf)[row + 1] == "## You"
+    end,
+    vim.tbl_map(function(line)
+      return line.row
+    end, sent_lines(chat.buf))
+  )
+  H.eq(#headings, 3, "each line under a heading")
+  H.ok(
+    H.lines(chat.buf)[sent_lines(chat.buf)[3].row + 2]:find("my key is", 1, true),
+    "the third line under the fourth message (the refused one has none)"
+  )
   H.eq(staged(chat), {}, "the override is spent")
 
   -- Reopened: each message shows what went with it.

@@ -46,7 +46,9 @@ M.ns = api.nvim_create_namespace("chinwag.context")
 ---@field root string|nil The project root of the last item staged from a file.
 ---@field allow_secrets boolean The next message goes without the secret guard.
 ---@field by_id table<string, table> Manifests of user messages, by message id.
----@field by_ordinal table<integer, table> The same by position among the user turns shown.
+---@field by_ordinal table<integer, table> The same by position among the user turns saved.
+---@field by_message table<chinwag.Message, table> The same for the turns sent from this buffer.
+---@field live table<chinwag.Message, boolean> User turns sent from this buffer (saved or refused).
 
 ---@type table<chinwag.Chat, chinwag.ContextState>
 local states = setmetatable({}, { __mode = "k" })
@@ -60,7 +62,14 @@ local region_staged = setmetatable({}, { __mode = "k" })
 function M.state(chat)
   local st = states[chat]
   if not st then
-    st = { items = {}, allow_secrets = false, by_id = {}, by_ordinal = {} }
+    st = {
+      items = {},
+      allow_secrets = false,
+      by_id = {},
+      by_ordinal = {},
+      by_message = setmetatable({}, { __mode = "k" }),
+      live = setmetatable({}, { __mode = "k" }),
+    }
     states[chat] = st
   end
   return st
@@ -388,34 +397,39 @@ end
 
 -- The list in the chat buffer ---------------------------------------------------------------
 
---- The user turns' manifests in the order they are shown.
+--- The user turns' manifests in the order they are shown: a turn sent from this buffer by
+--- its message, a saved one by its id, else (turns without ids) by its place among the saved
+--- turns (the turns sent from here, which may have been refused before being saved, do not
+--- count).
 ---@param chat chinwag.Chat
 ---@return table<integer, table> by row (0-based) of each user heading
 local function sent_lines(chat)
   local st = M.state(chat)
   local prompt = chat:prompt_row()
   local users = {}
-  local any_id = false
   for _, message in ipairs(chat.messages or {}) do
     if message.role == "user" then
       users[#users + 1] = message
     end
-    any_id = any_id or message.id ~= nil
   end
   local out = {}
-  local ordinal = 0
+  local shown, ordinal = 0, 0
   for row, line in ipairs(api.nvim_buf_get_lines(chat.buf, 0, prompt, false)) do
     if line == "## You" or line:find("^## You ") then
-      ordinal = ordinal + 1
-      local message = users[ordinal]
-      local manifest
-      if message and message.id then
-        manifest = st.by_id[message.id]
-      elseif message and not any_id then
-        manifest = st.by_ordinal[ordinal]
-      end
-      if manifest then
-        out[row - 1] = manifest
+      shown = shown + 1
+      local message = users[shown]
+      if message then
+        local live = st.live[message]
+        if not live then
+          ordinal = ordinal + 1
+        end
+        local manifest = st.by_message[message] or (message.id and st.by_id[message.id])
+        if not manifest and not message.id and not live then
+          manifest = st.by_ordinal[ordinal]
+        end
+        if manifest then
+          out[row - 1] = manifest
+        end
       end
     end
   end
@@ -798,7 +812,8 @@ end
 ---@param chat_id string
 ---@param user_id string
 ---@param root string|nil
-function M.after_turn(chat_id, user_id, root)
+---@param user chinwag.Message|nil The user turn as the chat buffer shows it.
+function M.after_turn(chat_id, user_id, root, user)
   backend.request("history/get", { chatId = chat_id }, function(err, saved)
     if err or type(saved) ~= "table" then
       return
@@ -815,6 +830,9 @@ function M.after_turn(chat_id, user_id, root)
       M.remember(chat, saved)
       if manifest then
         M.state(chat).by_id[user_id] = manifest
+        if user then
+          M.state(chat).by_message[user] = manifest
+        end
       end
       if chat.preset ~= preset then
         chat:update_header()
@@ -883,9 +901,18 @@ function M.prepare(method, params)
   end
   local root = params.root
   return function(err, result)
+    -- The turn's user message, as the chat shows it (the chat has just rendered the end).
+    local user
+    for i = #(chat and chat.messages or {}), 1, -1 do
+      if chat.messages[i].role == "user" then
+        user = chat.messages[i]
+        M.state(chat).live[user] = true
+        break
+      end
+    end
     local ids = result or (err and type(err.data) == "table" and err.data) or nil
     if type(ids) == "table" and type(ids.chatId) == "string" and type(ids.userMessageId) == "string" then
-      M.after_turn(ids.chatId, ids.userMessageId, root)
+      M.after_turn(ids.chatId, ids.userMessageId, root, user)
     end
   end
 end
