@@ -672,7 +672,10 @@ fn context_is_staged_listed_removed_confirmed_and_sent_with_the_next_message() {
         "API_TOKEN=[redacted: assignment]",
         "DEBUG=1",
     ] {
-        assert!(first.contains(expected), "missing {expected:?} in:\n{first}");
+        assert!(
+            first.contains(expected),
+            "missing {expected:?} in:\n{first}"
+        );
     }
     assert!(!first.contains("tok-env-CANARY"), "{first}");
     // The glob and the README were taken off before the send.
