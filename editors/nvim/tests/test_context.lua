@@ -10,17 +10,32 @@ local api = vim.api
 
 local scenario = vim.json.decode(table.concat(vim.fn.readfile(vim.env.CHINWAG_TEST_HOME .. "/scenario.json"), "\n"))
 
+--- Virtual lines as strings, a line broken to fit the window joined again (the lines that go
+--- on are indented deeper than the first).
+local function joined(virt_lines)
+  local out = {}
+  for _, line in ipairs(virt_lines or {}) do
+    local parts = {}
+    for _, chunk in ipairs(line) do
+      parts[#parts + 1] = chunk[1]
+    end
+    local text = table.concat(parts)
+    if text:find("^   ") and #out > 0 then
+      out[#out] = out[#out] .. " · " .. vim.trim(text)
+    else
+      out[#out + 1] = text
+    end
+  end
+  return out
+end
+
 --- The "sent:" lines under the user headings (namespace chinwag.context), in order.
 local function sent_lines(buf)
   local ns = api.nvim_create_namespace("chinwag.context")
   local out = {}
   for _, mark in ipairs(api.nvim_buf_get_extmarks(buf, ns, 0, -1, { details = true })) do
-    for _, line in ipairs(mark[4].virt_lines or {}) do
-      local parts = {}
-      for _, chunk in ipairs(line) do
-        parts[#parts + 1] = chunk[1]
-      end
-      out[#out + 1] = { row = mark[2], text = table.concat(parts) }
+    for _, text in ipairs(joined(mark[4].virt_lines)) do
+      out[#out + 1] = { row = mark[2], text = text }
     end
   end
   return out
@@ -33,15 +48,7 @@ local function staged(chat)
   end
   local ns = require("chinwag.chat").ns
   local mark = api.nvim_buf_get_extmark_by_id(chat.buf, ns, chat.context_mark, { details = true })
-  local out = {}
-  for _, line in ipairs(mark[3] and mark[3].virt_lines or {}) do
-    local parts = {}
-    for _, chunk in ipairs(line) do
-      parts[#parts + 1] = chunk[1]
-    end
-    out[#out + 1] = table.concat(parts)
-  end
-  return out
+  return joined(mark[3] and mark[3].virt_lines)
 end
 
 local function previewed(chat)

@@ -9,9 +9,11 @@ local function sent_lines(buf)
   local ns = api.nvim_create_namespace("chinwag.context")
   local out = {}
   for _, mark in ipairs(api.nvim_buf_get_extmarks(buf, ns, 0, -1, { details = true })) do
+    local parts = {}
     for _, line in ipairs(mark[4].virt_lines or {}) do
-      out[#out + 1] = line[1][1]
+      parts[#parts + 1] = vim.trim(line[1][1])
     end
+    out[#out + 1] = table.concat(parts, " · ")
   end
   return out
 end

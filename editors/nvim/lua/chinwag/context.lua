@@ -48,7 +48,8 @@ M.ns = api.nvim_create_namespace("chinwag.context")
 ---@field by_id table<string, table> Manifests of user messages, by message id.
 ---@field by_ordinal table<integer, table> The same by position among the user turns saved.
 ---@field by_message table<chinwag.Message, table> The same for the turns sent from this buffer.
----@field live table<chinwag.Message, boolean> User turns sent from this buffer (saved or refused).
+---@field loaded table<chinwag.Message, boolean> The user turns shown from the last `history/get`.
+---@field loading boolean|nil A `history/get` result is being rendered.
 
 ---@type table<chinwag.Chat, chinwag.ContextState>
 local states = setmetatable({}, { __mode = "k" })
@@ -68,7 +69,7 @@ function M.state(chat)
       by_id = {},
       by_ordinal = {},
       by_message = setmetatable({}, { __mode = "k" }),
-      live = setmetatable({}, { __mode = "k" }),
+      loaded = setmetatable({}, { __mode = "k" }),
     }
     states[chat] = st
   end
@@ -398,9 +399,8 @@ end
 -- The list in the chat buffer ---------------------------------------------------------------
 
 --- The user turns' manifests in the order they are shown: a turn sent from this buffer by
---- its message, a saved one by its id, else (turns without ids) by its place among the saved
---- turns (the turns sent from here, which may have been refused before being saved, do not
---- count).
+--- its message, a saved one by its id, else (turns without ids) by its place among the turns
+--- of the `history/get` result the chat last showed.
 ---@param chat chinwag.Chat
 ---@return table<integer, table> by row (0-based) of each user heading
 local function sent_lines(chat)
@@ -412,21 +412,25 @@ local function sent_lines(chat)
       users[#users + 1] = message
     end
   end
+  if st.loading then
+    -- The render of a `history/get` result: its user turns, in order, are these.
+    st.loading = nil
+    st.loaded = setmetatable({}, { __mode = "k" })
+    for i, message in ipairs(users) do
+      st.loaded[message] = i
+    end
+  end
   local out = {}
-  local shown, ordinal = 0, 0
+  local shown = 0
   for row, line in ipairs(api.nvim_buf_get_lines(chat.buf, 0, prompt, false)) do
     if line == "## You" or line:find("^## You ") then
       shown = shown + 1
       local message = users[shown]
       if message then
-        local live = st.live[message]
-        if not live then
-          ordinal = ordinal + 1
-        end
-        local manifest = st.by_message[message] or (message.id and st.by_id[message.id])
-        if not manifest and not message.id and not live then
-          manifest = st.by_ordinal[ordinal]
-        end
+        local manifest = st.by_message[message]
+          or (message.id and st.by_id[message.id])
+          or (st.loaded[message] and st.by_ordinal[st.loaded[message]])
+          or nil
         if manifest then
           out[row - 1] = manifest
         end
@@ -434,6 +438,36 @@ local function sent_lines(chat)
     end
   end
   return out
+end
+
+--- Virtual lines of `text`, broken at its " · " to fit `width` (virtual lines do not wrap);
+--- the lines after the first are indented by `indent`.
+---@param text string
+---@param width integer
+---@param indent string
+---@param hl string
+---@return table[]
+local function wrapped(text, width, indent, hl)
+  local lines, current = {}, nil
+  for _, part in ipairs(vim.split(text, " · ", { plain = true })) do
+    if current and vim.fn.strdisplaywidth(current .. " · " .. part) > width then
+      lines[#lines + 1] = { { current, hl } }
+      current = indent .. part
+    else
+      current = current and (current .. " · " .. part) or part
+    end
+  end
+  lines[#lines + 1] = { { current or "", hl } }
+  return lines
+end
+
+--- The width virtual lines of `buf` have (its first window's, less a margin).
+---@param buf integer
+---@return integer
+local function text_width(buf)
+  local win = vim.fn.win_findbuf(buf)[1]
+  local width = win and api.nvim_win_get_width(win) or 80
+  return math.max(30, width - 2)
 end
 
 --- Show the staged list under the input heading and, under each user heading, what went with
@@ -450,9 +484,10 @@ function M.show(chat)
     chat.context_mark = nil
   end
   api.nvim_buf_clear_namespace(buf, M.ns, 0, -1)
+  local width = text_width(buf)
   for row, manifest in pairs(sent_lines(chat)) do
     api.nvim_buf_set_extmark(buf, M.ns, row, 0, {
-      virt_lines = { { { "  " .. M.manifest_line(manifest), "ChinwagSent" } } },
+      virt_lines = wrapped("  " .. M.manifest_line(manifest), width, "    ", "ChinwagSent"),
     })
   end
   local st = M.state(chat)
@@ -471,7 +506,10 @@ function M.show(chat)
     else
       known = false
     end
-    virt_lines[#virt_lines + 1] = { { ("  [%d] %s%s"):format(i, item.label, preview_text(item)), "ChinwagContext" } }
+    vim.list_extend(
+      virt_lines,
+      wrapped(("  [%d] %s%s"):format(i, item.label, preview_text(item)), width, "      ", "ChinwagContext")
+    )
   end
   if st.allow_secrets then
     virt_lines[#virt_lines + 1] = {
@@ -479,15 +517,11 @@ function M.show(chat)
     }
   end
   if #staged > 0 then
-    virt_lines[#virt_lines + 1] = {
-      {
-        ("  sent with the next message: %s%d tokens · dc or :ChinwagRemove takes one off"):format(
-          known and "~" or "≥ ",
-          tokens
-        ),
-        "ChinwagSent",
-      },
-    }
+    local total = ("  sent with the next message: %s%d tokens · dc or :ChinwagRemove takes one off"):format(
+      known and "~" or "≥ ",
+      tokens
+    )
+    vim.list_extend(virt_lines, wrapped(total, width, "    ", "ChinwagSent"))
   end
   chat.context_mark = api.nvim_buf_set_extmark(buf, chat_ns, chat:prompt_row(), 0, { virt_lines = virt_lines })
 end
@@ -804,6 +838,7 @@ end
 function M.on_load(chat, saved)
   if type(saved) == "table" then
     M.remember(chat, saved)
+    M.state(chat).loading = true
   end
 end
 
@@ -868,6 +903,14 @@ function M.prepare(method, params)
   if method == "chat/regenerate" then
     return nil
   end
+  -- The turn's user message as the chat shows it (rendered before the request goes out).
+  local user
+  for i = #(chat and chat.messages or {}), 1, -1 do
+    if chat.messages[i].role == "user" then
+      user = chat.messages[i]
+      break
+    end
+  end
   if chat then
     local st = M.state(chat)
     if #st.items > 0 then
@@ -901,15 +944,6 @@ function M.prepare(method, params)
   end
   local root = params.root
   return function(err, result)
-    -- The turn's user message, as the chat shows it (the chat has just rendered the end).
-    local user
-    for i = #(chat and chat.messages or {}), 1, -1 do
-      if chat.messages[i].role == "user" then
-        user = chat.messages[i]
-        M.state(chat).live[user] = true
-        break
-      end
-    end
     local ids = result or (err and type(err.data) == "table" and err.data) or nil
     if type(ids) == "table" and type(ids.chatId) == "string" and type(ids.userMessageId) == "string" then
       M.after_turn(ids.chatId, ids.userMessageId, root, user)
