@@ -7,6 +7,8 @@
 //! same run, the same editor with the same chat open and no stream is the baseline. We report
 //! the timer's lag (p50/p99/max) while the stream runs, how long after the provider wrote the
 //! last token it is on screen (polled with `tmux capture-pane`), and for Emacs the GC time.
+//! Neovim's probe also queues a `vim.schedule()` callback from its timer (one at a time) and
+//! records how long it waits to run: the lag of scheduled work, reported in a second table.
 //! Each scenario runs `ROUNDS` times; lag percentiles pool the rounds.
 
 use std::io::{BufReader, Write};
@@ -43,6 +45,12 @@ enum Load {
     Stream,
     /// A stream with `delta_window_ms = 0`: one notification per provider token.
     Unmerged,
+    /// A stream (default merge) that is one line of about 28,000 characters, followed to its
+    /// end: long-line redisplay.
+    LongLine,
+    /// Neovim only: a stream (default merge) into a chat of 200 turns with 20 branches,
+    /// imported from a JSON export (version 2) before the editor starts.
+    Tree,
 }
 
 impl Editor {
@@ -60,6 +68,8 @@ impl Load {
             Load::Idle => "no stream (baseline)",
             Load::Stream => "stream, default merge (20 ms)",
             Load::Unmerged => "stream, one notification per token",
+            Load::LongLine => "stream, one 28,000-character line",
+            Load::Tree => "stream into a 200-turn chat with 20 branches",
         }
     }
 }
@@ -70,6 +80,10 @@ struct Probe {
     mark: u64,
     lags: Vec<(u64, u64)>,
     gcs: Vec<(u64, u64, u64)>,
+    /// Neovim only: how long a `vim.schedule()` callback waited to run.
+    schedule_lags: Vec<(u64, u64)>,
+    /// Neovim only: how long the client took over each `chat/delta` (µs; redraw not included).
+    delta_costs: Vec<u64>,
 }
 
 /// The provider's view of one stream.
@@ -81,6 +95,10 @@ struct Stream {
 #[derive(Default)]
 struct Outcome {
     lags: Vec<u64>,
+    /// Neovim only: the `vim.schedule()` probe's lags.
+    schedule_lags: Vec<u64>,
+    /// Neovim only: the client's time per `chat/delta`.
+    delta_costs: Vec<u64>,
     /// Delay from the last token written to it being on screen, per round.
     on_screen: Vec<Option<Duration>>,
     gc_seconds_per_5s: Vec<f64>,
@@ -116,6 +134,8 @@ fn main() {
         .flat_map(|editor| {
             [Load::Idle, Load::Stream, Load::Unmerged].map(move |load| (editor, load))
         })
+        .chain(neovim_extra_scenarios())
+        .filter(|&(editor, load)| selected(editor, load))
         .collect();
     let mut outcomes: Vec<Outcome> = scenarios.iter().map(|_| Outcome::default()).collect();
     for round in 0..ROUNDS {
@@ -130,6 +150,7 @@ fn main() {
         }
     }
     report(&scenarios, &mut outcomes);
+    report_neovim_schedule_lag(&scenarios, &mut outcomes);
 }
 
 /// What every run shares: the sources, the compiled Emacs package, the backend and the provider.
@@ -153,6 +174,7 @@ impl Bench<'_> {
             streams,
         } = self;
         let home = tempfile::tempdir().unwrap();
+        neovim_prepare(load, home.path());
         let config = home.path().join(".config/chinwag");
         std::fs::create_dir_all(&config).unwrap();
         let merge = if load == Load::Unmerged {
@@ -171,7 +193,7 @@ impl Bench<'_> {
         let out = home.path().join("probe.out");
         let (plugin, command) = match editor {
             Editor::Neovim => (
-                root.join("editors/nvim"),
+                neovim_plugin_dir(root),
                 format!(
                     "nvim -n -i NONE -u {}",
                     root.join("benches/editors/probe.lua").display()
@@ -186,7 +208,12 @@ impl Bench<'_> {
             ),
         };
         let home_dir = home.path().display();
-        let mode = if load == Load::Idle { "idle" } else { "stream" };
+        let mode = match load {
+            Load::Idle => "idle",
+            Load::LongLine => "longline",
+            Load::Tree => "tree",
+            Load::Stream | Load::Unmerged => "stream",
+        };
         let command = format!(
             "env HOME={home_dir} XDG_CONFIG_HOME={home_dir}/.config XDG_DATA_HOME={home_dir}/.local/share \
          XDG_STATE_HOME={home_dir}/.local/state XDG_CACHE_HOME={home_dir}/.cache TERM=tmux-256color \
@@ -239,13 +266,169 @@ impl Bench<'_> {
                 .push((stream.last - stream.first) as f64 / 1e6);
             let probe = wait_for_probe(&out);
             window(&probe, stream.first, stream.last, outcome);
+            neovim_schedule_window(&probe, stream.first, stream.last, outcome);
         } else {
             let probe = wait_for_probe(&out);
             let start = probe.mark;
             window(&probe, start, start + (IDLE_WINDOW * 1e6) as u64, outcome);
+            neovim_schedule_window(&probe, start, start + (IDLE_WINDOW * 1e6) as u64, outcome);
         }
         tmux(&["kill-server"]);
     }
+}
+
+/// The scenarios that only Neovim runs.
+fn neovim_extra_scenarios() -> Vec<(Editor, Load)> {
+    vec![
+        (Editor::Neovim, Load::LongLine),
+        (Editor::Neovim, Load::Tree),
+    ]
+}
+
+/// Whether a scenario is selected by the command line: `cargo bench --bench editors -- emacs`
+/// runs the scenarios whose "editor — load" label contains every word given (any case).
+fn selected(editor: Editor, load: Load) -> bool {
+    let label = format!("{} — {}", editor.name(), load.name()).to_lowercase();
+    std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with("--"))
+        .all(|word| label.contains(&word.to_lowercase()))
+}
+
+/// The Neovim plugin the probe loads: `editors/nvim`, or `CHINWAG_BENCH_NVIM_PLUGIN` (another
+/// copy of it, e.g. an older version's `git archive`, to compare two versions in one session).
+fn neovim_plugin_dir(root: &Path) -> std::path::PathBuf {
+    std::env::var_os("CHINWAG_BENCH_NVIM_PLUGIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("editors/nvim"))
+}
+
+/// What a Neovim scenario needs in its HOME before the editor starts: for [`Load::Tree`], the
+/// export the probe imports (`tree.json`).
+fn neovim_prepare(load: Load, home: &Path) {
+    if load == Load::Tree {
+        std::fs::write(home.join("tree.json"), tree_export().to_string()).unwrap();
+    }
+}
+
+/// A JSON export (version 2) of one chat: 200 turns on the current branch, and 20 branches
+/// leaving it (every 10th answer has a sibling, followed by one more turn), about 100 KiB of
+/// prose, lists and code blocks.
+fn tree_export() -> serde_json::Value {
+    use serde_json::json;
+    let paragraph = |turn: usize, who: &str| {
+        let mut text = format!(
+            "{who} {turn}: the stream keeps `pace` while an editor redraws every line of text, \
+             and the **history** of this chat grows with every turn.\n\n- a list item\n- another"
+        );
+        if turn.is_multiple_of(3) {
+            text.push_str("\n\n```rust\nfn main() {\n    println!(\"turn\");\n}\n```");
+        }
+        text
+    };
+    let base = 1_796_000_000_000_u64;
+    let mut messages = Vec::new();
+    let mut seq = 0;
+    let id = |n: usize| format!("{:032x}", 0xb7ee_0000_0000_u64 + n as u64);
+    let mut push = |messages: &mut Vec<serde_json::Value>,
+                    id: String,
+                    parent: Option<String>,
+                    role: &str,
+                    content: String| {
+        let mut message = json!({
+            "id": id, "parentId": parent, "role": role, "content": content,
+            "createdAt": base + seq as u64 * 1000, "seq": seq, "status": "complete",
+        });
+        if role == "assistant" {
+            message["provider"] = json!("bench");
+            message["model"] = json!("m");
+            message["finishReason"] = json!("stop");
+            message["usage"] = json!({"promptTokens": 100, "completionTokens": 60});
+        }
+        seq += 1;
+        messages.push(message);
+    };
+    let mut next = 0;
+    let mut parent: Option<String> = None;
+    let mut leaf = String::new();
+    for turn in 0..200 {
+        let user = id(next);
+        next += 1;
+        push(
+            &mut messages,
+            user.clone(),
+            parent.clone(),
+            "user",
+            paragraph(turn, "Question"),
+        );
+        let answer = id(next);
+        next += 1;
+        push(
+            &mut messages,
+            answer.clone(),
+            Some(user.clone()),
+            "assistant",
+            paragraph(turn, "Answer"),
+        );
+        if turn % 10 == 9 {
+            // A branch: another answer to this turn, and one more turn after it.
+            let other = id(next);
+            let (follow, reply) = (id(next + 1), id(next + 2));
+            next += 3;
+            push(
+                &mut messages,
+                other.clone(),
+                Some(user.clone()),
+                "assistant",
+                paragraph(turn, "Other answer"),
+            );
+            push(
+                &mut messages,
+                follow.clone(),
+                Some(other),
+                "user",
+                paragraph(turn, "Follow-up"),
+            );
+            push(
+                &mut messages,
+                reply,
+                Some(follow),
+                "assistant",
+                paragraph(turn, "Branch answer"),
+            );
+        }
+        parent = Some(answer.clone());
+        leaf = answer;
+    }
+    let count = messages.len();
+    json!({
+        "format": "chinwag-export",
+        "version": 2,
+        "chats": [{
+            "id": "b7ee00000000000000000000000c4a71",
+            "title": "A long chat with branches",
+            "provider": "bench",
+            "model": "m",
+            "kind": "chat",
+            "createdAt": base,
+            "updatedAt": base + seq as u64 * 1000,
+            "messageCount": count,
+            "leafId": leaf,
+            "messages": messages,
+        }],
+    })
+}
+
+/// Neovim's `vim.schedule()` probe: keep the samples between `start` and `end`.
+fn neovim_schedule_window(probe: &Probe, start: u64, end: u64, outcome: &mut Outcome) {
+    outcome.schedule_lags.extend(
+        probe
+            .schedule_lags
+            .iter()
+            .filter(|(at, _)| (start..=end).contains(at))
+            .map(|&(_, lag)| lag),
+    );
+    outcome.delta_costs.extend(&probe.delta_costs);
 }
 
 /// The Emacs package byte-compiled into a temporary folder, as package.el would install it,
@@ -322,6 +505,8 @@ fn parse(text: &str) -> Probe {
             "mark" => probe.mark = number(1),
             "lag" => probe.lags.push((number(1), number(2))),
             "gc" => probe.gcs.push((number(1), number(2), number(3))),
+            "sched" => probe.schedule_lags.push((number(1), number(2))),
+            "delta" => probe.delta_costs.push(number(1)),
             _ => {}
         }
     }
@@ -398,6 +583,61 @@ fn report(scenarios: &[(Editor, Load)], outcomes: &mut [Outcome]) {
     );
 }
 
+/// Neovim's second probe beside its timer's: the lag of work queued with `vim.schedule()`
+/// (what plugins' callbacks, LSP and our own RPC handlers wait on), which a libuv timer cannot
+/// see: Neovim polls libuv inside long redraws, but runs scheduled work only between them.
+fn report_neovim_schedule_lag(scenarios: &[(Editor, Load)], outcomes: &mut [Outcome]) {
+    let rows: Vec<usize> = (0..scenarios.len())
+        .filter(|&i| scenarios[i].0 == Editor::Neovim)
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    println!();
+    println!(
+        "Neovim: 1 ms timer lag beside the lag of a `vim.schedule()` callback queued from it (one at a time), pooled over the rounds"
+    );
+    println!();
+    println!(
+        "| load | timer p99 | timer max | schedule samples | schedule p50 | schedule p99 | schedule max | chat/delta handled in (p50, p99) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for index in rows {
+        let outcome = &mut outcomes[index];
+        outcome.schedule_lags.sort_unstable();
+        outcome.lags.sort_unstable();
+        outcome.delta_costs.sort_unstable();
+        let percentile = |values: &[u64], p: f64| {
+            if values.is_empty() {
+                f64::NAN
+            } else {
+                values[((values.len() - 1) as f64 * p).round() as usize] as f64 / 1e3
+            }
+        };
+        let (timer, schedule) = (&outcome.lags, &outcome.schedule_lags);
+        let deltas = if outcome.delta_costs.is_empty() {
+            "—".to_string()
+        } else {
+            format!(
+                "{:.3} ms, {:.3} ms ({} deltas)",
+                percentile(&outcome.delta_costs, 0.50),
+                percentile(&outcome.delta_costs, 0.99),
+                outcome.delta_costs.len()
+            )
+        };
+        println!(
+            "| {} | {:.2} ms | {:.2} ms | {} | {:.2} ms | {:.2} ms | {:.2} ms | {deltas} |",
+            scenarios[index].1.name(),
+            percentile(timer, 0.99),
+            percentile(timer, 1.0),
+            schedule.len(),
+            percentile(schedule, 0.50),
+            percentile(schedule, 0.99),
+            percentile(schedule, 1.0),
+        );
+    }
+}
+
 fn now_us() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -451,6 +691,24 @@ fn tokens() -> Vec<String> {
     tokens
 }
 
+/// The long-line answer: the same words with no newline and no fence, about 28,000 characters
+/// on one line; the last token is `END_MARKER`.
+fn long_line_tokens() -> Vec<String> {
+    const WORDS: [&str; 12] = [
+        "the", "stream", "keeps", "`pace`", "while", "an", "editor", "redraws", "every", "line",
+        "of", "text",
+    ];
+    let mut tokens: Vec<String> = (0..TOKENS - 1)
+        .map(|i| format!("{} ", WORDS[(i * 7) % WORDS.len()]))
+        .collect();
+    tokens.push(END_MARKER.to_string());
+    tokens
+}
+
+/// The prompt that asks the server for [`long_line_tokens`] (the probes send it in
+/// "longline" mode).
+const LONG_LINE_PROMPT: &str = "Write one long line.";
+
 fn handle(stream: TcpStream, streams: &Sender<Stream>) {
     stream.set_nodelay(true).unwrap();
     let mut reader = BufReader::new(stream.try_clone().unwrap());
@@ -464,7 +722,8 @@ fn handle(stream: TcpStream, streams: &Sender<Stream>) {
             let _ = writer.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
             continue;
         }
-        match stream_tokens(&mut writer) {
+        let long_line = String::from_utf8_lossy(&request.body).contains(LONG_LINE_PROMPT);
+        match stream_tokens(&mut writer, long_line) {
             Ok(times) => {
                 let _ = streams.send(times);
             }
@@ -473,12 +732,16 @@ fn handle(stream: TcpStream, streams: &Sender<Stream>) {
     }
 }
 
-fn stream_tokens(writer: &mut TcpStream) -> std::io::Result<Stream> {
+fn stream_tokens(writer: &mut TcpStream, long_line: bool) -> std::io::Result<Stream> {
     let chunk = |data: &str| format!("{:x}\r\n{data}\r\n", data.len());
     writer.write_all(
         b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n",
     )?;
-    let tokens = tokens();
+    let tokens = if long_line {
+        long_line_tokens()
+    } else {
+        tokens()
+    };
     let start = Instant::now();
     let mut first = 0;
     let mut last = 0;

@@ -249,23 +249,35 @@ fn run_ert(home: &Home, selector: &str) -> String {
     } else {
         "(setq chinwag-test-markdown nil)".to_string()
     };
-    let output = run_emacs(
-        home,
-        true,
-        &[
-            "--eval",
-            &setup,
-            "-l",
-            test_file.to_str().unwrap(),
-            "--eval",
-            &eval,
-        ],
-    );
+    let mut args = vec!["--eval", &setup, "-l", test_file.to_str().unwrap()];
+    // The other test files of the package (they load chinwag-test.el's helpers).
+    let extra = extra_test_files();
+    for file in &extra {
+        args.extend(["-l", file.to_str().unwrap()]);
+    }
+    args.extend(["--eval", &eval]);
+    let output = run_emacs(home, true, &args);
     assert!(
         !output.contains("Ran 0 tests"),
         "no ERT test matched {selector}:\n{output}"
     );
     output
+}
+
+/// The ERT files of `editors/emacs/test` beside chinwag-test.el (`*-test.el`), sorted.
+fn extra_test_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(emacs_dir().join("test"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| {
+            path.file_name().is_some_and(|name| {
+                let name = name.to_string_lossy();
+                name.ends_with("-test.el") && name != "chinwag-test.el"
+            })
+        })
+        .collect();
+    files.sort();
+    files
 }
 
 /// The backend's config: the scripted provider as the default `mock`.
@@ -681,4 +693,169 @@ fn emacs_two_editors_on_one_chat() {
     );
     assert_eq!(last[4]["content"], "Again elsewhere");
     assert_eq!(last[6]["content"], "my draft");
+}
+
+/// Issue 14 in Emacs: context items, presets and slash commands, the trust prompt for project
+/// instructions and chat in any buffer (`editors/emacs/test/chinwag-context-test.el`).
+mod context_and_presets {
+    use super::*;
+
+    both!(
+        emacs_context_is_listed_confirmed_sent_and_shown,
+        emacs_presets_and_slash_commands,
+        emacs_project_instructions_are_trusted_when_the_user_agrees,
+        emacs_chat_in_any_buffer_is_one_undo_step,
+    );
+
+    fn system_prompt(body: &Value) -> Option<String> {
+        let first = &body["messages"][0];
+        (first["role"] == "system").then(|| first["content"].as_str().unwrap().to_string())
+    }
+
+    fn emacs_context_is_listed_confirmed_sent_and_shown() {
+        let provider = ProviderServer::start();
+        let web = ProviderServer::start();
+        let home = Home::new();
+        write_config(&home, &provider, "");
+        std::fs::write(home.path().join("web-url"), web.url("/doc.html")).unwrap();
+        let page = || {
+            Reply::stream(
+                "text/html; charset=utf-8",
+                "<html><body><h1>Borrowing</h1><p>A reference borrows.</p></body></html>",
+            )
+        };
+        // Once for the preview, once for the message.
+        web.push(page());
+        web.push(page());
+        provider.push(Reply::sse(&openai_stream(&["Seen."])));
+        provider.push(Reply::sse(&openai_stream(&["Again."])));
+        run_ert(&home, "\\\\`chinwag-test-context\\\\'");
+        let bodies = chats(&provider.seen());
+        assert_eq!(
+            bodies.len(),
+            2,
+            "the declined and the failed sends went nowhere"
+        );
+        let first = last_user_content(&bodies[0]);
+        for expected in [
+            "Look at this",
+            "`src/lib.rs` (the whole buffer):\n```rust\npub fn add",
+            "Diagnostics for `src/lib.rs`:",
+            "mismatched types",
+            "`src/main.rs`:\n```rust\nfn main() {\n    println!(\"hello\");",
+            "`git diff`:\n```diff\n",
+            "+    println!(\"hello\");",
+            "Borrowing",
+            "API_TOKEN=[redacted: assignment]",
+            "DEBUG=1",
+        ] {
+            assert!(
+                first.contains(expected),
+                "missing {expected:?} in:\n{first}"
+            );
+        }
+        assert!(!first.contains("tok-env-CANARY"), "{first}");
+        assert!(
+            !first.contains("src/*.rs"),
+            "the removed glob went: {first}"
+        );
+        let second = last_user_content(&bodies[1]);
+        assert!(
+            second.starts_with("And now?") && second.contains("tok-env-CANARY-0123456789"),
+            "the secrets went as they were, once: {second}"
+        );
+    }
+
+    fn emacs_presets_and_slash_commands() {
+        let provider = ProviderServer::start();
+        let home = Home::new();
+        write_config(
+            &home,
+            &provider,
+            "\n[presets.terse]\nsystem = \"Be terse.\"\ninstruction = \"Shorten this:\"\n",
+        );
+        provider.push(Reply::sse(&openai_stream(&["Short."])));
+        provider.push(Reply::sse(&openai_stream(&["Reviewed."])));
+        provider.push(Reply::sse(&openai_stream(&[
+            "```python\ndef f(x):\n    return 2 * x\n```",
+        ])));
+        run_ert(&home, "\\\\`chinwag-test-presets\\\\'");
+        let bodies = chats(&provider.seen());
+        assert_eq!(bodies.len(), 3, "the unknown preset went nowhere");
+        assert_eq!(system_prompt(&bodies[0]).as_deref(), Some("Be terse."));
+        let terse = last_user_content(&bodies[0]);
+        assert!(
+            terse.starts_with("Shorten this:") && terse.ends_with("A long text."),
+            "{terse}"
+        );
+        assert!(!terse.contains("/terse"), "{terse}");
+        let review = last_user_content(&bodies[1]);
+        assert!(review.contains("Review"), "{review}");
+        assert!(!review.contains("/review"), "{review}");
+        assert!(
+            review.contains("```python\ndef f(x):\n    return x * 2\n```"),
+            "{review}"
+        );
+        assert!(system_prompt(&bodies[1]).is_some());
+        let rewrite = last_user_content(&bodies[2]);
+        assert!(rewrite.contains("def f(x):"), "{rewrite}");
+        assert!(!rewrite.contains("/fix"), "{rewrite}");
+        assert!(rewrite.to_lowercase().contains("fix"), "{rewrite}");
+    }
+
+    fn emacs_project_instructions_are_trusted_when_the_user_agrees() {
+        let provider = ProviderServer::start();
+        let home = Home::new();
+        write_config(&home, &provider, "");
+        for answer in ["One.", "Two.", "Three.", "Four."] {
+            provider.push(Reply::sse(&openai_stream(&[answer])));
+        }
+        run_ert(&home, "\\\\`chinwag-test-trust\\\\'");
+        let bodies = chats(&provider.seen());
+        assert_eq!(bodies.len(), 4);
+        assert_eq!(system_prompt(&bodies[0]), None, "declined");
+        assert_eq!(system_prompt(&bodies[1]), None, "declined, not asked again");
+        assert_eq!(
+            system_prompt(&bodies[2]).as_deref(),
+            Some("Project instructions (from AGENTS.md):\nUse tabs.")
+        );
+        assert_eq!(
+            system_prompt(&bodies[3]).as_deref(),
+            Some("Project instructions (from AGENTS.md):\nUse tabs. And spaces.")
+        );
+    }
+
+    fn emacs_chat_in_any_buffer_is_one_undo_step() {
+        let provider = ProviderServer::start();
+        let home = Home::new();
+        write_config(&home, &provider, "");
+        provider.push(Reply::sse(&openai_stream(&["Fo", "ur."])));
+        provider.push(Reply::sse(&openai_stream(&["Answer", " one."])));
+        provider.push(Reply::sse(&openai_stream(&["Answer two."])));
+        provider.push(long_stream("tok", 300));
+        provider.push(Reply::sse(&openai_stream(&["Region answer."])));
+        run_ert(&home, "\\\\`chinwag-test-inline\\\\'");
+        let bodies = chats(&provider.seen());
+        assert_eq!(bodies.len(), 5);
+        assert_eq!(
+            bodies[0]["messages"],
+            json!([{"role": "user", "content": "What is 2+2?"}])
+        );
+        assert_eq!(
+            bodies[2]["messages"],
+            json!([
+                {"role": "user", "content": "Prompt one"},
+                {"role": "assistant", "content": "Answer one."},
+                {"role": "user", "content": "Prompt two"},
+            ]),
+            "the prompt after an answer continued its chat"
+        );
+        assert_eq!(last_user_content(&bodies[3]), "Count");
+        assert_eq!(
+            bodies[4]["messages"],
+            json!([{"role": "user", "content": "Prompt one"}]),
+            "the region started a chat of its own"
+        );
+        provider.wait_for("the hang-up of the stopped answer", |p| p.hangups() == 1);
+    }
 }

@@ -814,3 +814,31 @@ fn chat_in_any_buffer_streams_below_the_prompt_as_one_undo_step() {
         ]
     );
 }
+
+/// A scenario that starts its own scripted provider inside Neovim
+/// (`editors/nvim/tests/provider.lua`) and writes its own config.
+fn own_provider(scenario: &str) {
+    let home = Home::new();
+    std::fs::create_dir_all(home.path().join("project/src")).unwrap();
+    run(&home, scenario);
+}
+
+#[test]
+fn code_blocks_yank_jump_and_apply() {
+    own_provider("test_blocks")
+}
+
+#[test]
+fn a_paragraph_taller_than_the_window_stays_in_view() {
+    own_provider("test_follow")
+}
+
+#[test]
+fn the_chat_is_highlighted_as_markdown() {
+    own_provider("test_highlight")
+}
+
+#[test]
+fn conversation_trees_regenerate_edit_switch_retry() {
+    own_provider("test_tree")
+}

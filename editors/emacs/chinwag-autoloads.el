@@ -6,7 +6,7 @@
 ;;;### (autoloads nil "chinwag" "chinwag.el" (0 0 0 0))
 ;;; Generated autoloads from chinwag.el
 
-(defvar chinwag-command-map (let ((map (make-sparse-keymap))) (define-key map "c" #'chinwag) (define-key map "n" #'chinwag-new) (define-key map (kbd "RET") #'chinwag-send) (define-key map "k" #'chinwag-stop) (define-key map "g" #'chinwag-refresh) (define-key map "m" #'chinwag-select-model) (define-key map "r" #'chinwag-send-region) (define-key map "a" #'chinwag-ask) (define-key map "w" #'chinwag-rewrite-region) (define-key map "h" #'chinwag-history) (define-key map "K" #'chinwag-set-key) (define-key map "u" #'chinwag-unlock) (define-key map "l" #'chinwag-lock) (define-key map "d" #'chinwag-doctor) (define-key map "t" #'chinwag-menu) map) "\
+(defvar chinwag-command-map (let ((map (make-sparse-keymap))) (define-key map "c" #'chinwag) (define-key map "n" #'chinwag-new) (define-key map (kbd "RET") #'chinwag-send) (define-key map "k" #'chinwag-stop) (define-key map "g" #'chinwag-refresh) (define-key map "m" #'chinwag-select-model) (define-key map "r" #'chinwag-send-region) (define-key map "a" #'chinwag-ask) (define-key map "w" #'chinwag-rewrite-region) (define-key map "h" #'chinwag-history) (define-key map "K" #'chinwag-set-key) (define-key map "u" #'chinwag-unlock) (define-key map "l" #'chinwag-lock) (define-key map "d" #'chinwag-doctor) (define-key map "t" #'chinwag-menu) (define-key map "x" #'chinwag-context-add) (define-key map "o" #'chinwag-inline-open-chat) (define-key map "T" #'chinwag-trust-project) map) "\
 Keymap of the chinwag commands, to bind to a prefix key.
 For example: (global-set-key (kbd \"C-c c\") chinwag-command-map).")
 
@@ -31,7 +31,9 @@ Show what works and what does not: Emacs, backend, vault, providers, keys." t ni
 (autoload 'chinwag-send "chinwag-chat" "\
 Send what was written below the last \"## You\" heading.
 If the chat changed elsewhere (another editor) since this buffer showed
-it, the buffer shows it again first, with the draft kept." t nil)
+it, the buffer shows it again first, with the draft kept.  Outside a
+chat buffer, send the region or the text before point as a prompt and
+write the answer after it (see `chinwag-inline-send')." t nil)
 
 (autoload 'chinwag-refresh "chinwag-chat" "\
 Show the current chat as saved by the backend, with the draft kept.
@@ -54,6 +56,74 @@ With a prefix argument CHOOSE-PROVIDER, choose the provider first.
 
 ;;;***
 
+;;;### (autoloads nil "chinwag-context" "chinwag-context.el" (0 0
+;;;;;;  0 0))
+;;; Generated autoloads from chinwag-context.el
+ (with-eval-after-load 'chinwag-chat (require 'chinwag-context))
+
+(autoload 'chinwag-context-add-buffer "chinwag-context" "\
+Send the whole BUFFER (its text when sent) with the next message.
+Called from a chat buffer, read which buffer; elsewhere, the current one.
+
+\(fn BUFFER)" t nil)
+
+(autoload 'chinwag-context-add-file "chinwag-context" "\
+Send FILE with the next message, read by the backend from the project.
+FILE is a file name (relative names are relative to the project root)
+or a glob such as src/**/*.rs (`*', `?', and `**' for any folders).
+
+\(fn FILE)" t nil)
+
+(autoload 'chinwag-context-add-diagnostics "chinwag-context" "\
+Send the diagnostics of BUFFER (Flymake, Flycheck) with the next message.
+Each goes with its lines of code; they are read again when it goes.
+
+\(fn BUFFER)" t nil)
+
+(autoload 'chinwag-context-add-git-diff "chinwag-context" "\
+Send the project's git diff with the next message; with STAGED, the staged one.
+Interactively, STAGED is the prefix argument.  The backend runs git in
+the project root.
+
+\(fn &optional STAGED)" t nil)
+
+(autoload 'chinwag-context-add-url "chinwag-context" "\
+Send the web page at URL, as text, with the next message.
+The backend fetches it (https, or http on this machine).
+
+\(fn URL)" t nil)
+
+(autoload 'chinwag-context-add "chinwag-context" "\
+Attach something to the next message: ask what." t nil)
+
+(autoload 'chinwag-context-remove "chinwag-context" "\
+Remove an item from the context of the next message of the current chat.
+With a numeric prefix argument N, the Nth item; otherwise read which.
+
+\(fn &optional N)" t nil)
+
+(autoload 'chinwag-context-clear "chinwag-context" "\
+Remove every item from the context of the next message of the current chat." t nil)
+
+(autoload 'chinwag-context-allow-secrets "chinwag-context" "\
+Send the secrets of the next message of the current chat as they are.
+The guard then holds nothing back, for that message only.  Called again
+\(or with OFF non-nil), the guard holds them back again.
+
+\(fn &optional OFF)" t nil)
+
+(autoload 'chinwag-trust-project "chinwag-context" "\
+Show the project instructions of ROOT and trust them if you agree.
+ROOT defaults to the current buffer's project root.  Trusted
+instructions (`.chinwag.md', or else `AGENTS.md') join the system prompt
+of the messages that name that root, until the file changes.
+
+\(fn &optional ROOT)" t nil)
+
+(register-definition-prefixes "chinwag-context" '("chinwag-context-"))
+
+;;;***
+
 ;;;### (autoloads nil "chinwag-history" "chinwag-history.el" (0 0
 ;;;;;;  0 0))
 ;;; Generated autoloads from chinwag-history.el
@@ -65,9 +135,57 @@ List the saved chats." t nil)
 
 ;;;***
 
+;;;### (autoloads nil "chinwag-inline" "chinwag-inline.el" (0 0 0
+;;;;;;  0))
+;;; Generated autoloads from chinwag-inline.el
+
+(autoload 'chinwag-inline-send "chinwag-inline" "\
+Send the prompt from BEG to END and write the answer right after it.
+Interactively, the prompt is the region when it is active, or else the
+text before point back to the end of the last answer in this buffer
+\(or to its start).  A prompt right after an answer continues that
+chat; any other starts a new one (saved in the history: see
+`chinwag-inline-open-chat').  The answer streams in after the prompt,
+between headings in Markdown and Org buffers (see
+`chinwag-inline-headings'), as one undo step;
+\\<chinwag-inline-mode-map>\\[chinwag-inline-stop] stops it.
+
+\(fn &optional BEG END)" t nil)
+
+(autoload 'chinwag-inline-open-chat "chinwag-inline" "\
+Open the chat of the answer at point (or the last one here) in a chat buffer.
+It goes on from there like any chat." t nil)
+
+(register-definition-prefixes "chinwag-inline" '("chinwag-inline-"))
+
+;;;***
+
 ;;;### (autoloads nil "chinwag-menu" "chinwag-menu.el" (0 0 0 0))
 ;;; Generated autoloads from chinwag-menu.el
  (autoload 'chinwag-menu "chinwag-menu" nil t)
+
+;;;***
+
+;;;### (autoloads nil "chinwag-presets" "chinwag-presets.el" (0 0
+;;;;;;  0 0))
+;;; Generated autoloads from chinwag-presets.el
+ (with-eval-after-load 'chinwag-chat (require 'chinwag-presets))
+
+(autoload 'chinwag-send-region-with-preset "chinwag-presets" "\
+Send the region from BEG to END to the current chat with PRESET.
+The preset's instruction is the message (followed by what is written in
+the chat's input area); its provider, model and system prompt become
+the chat's.
+
+\(fn BEG END PRESET)" t nil)
+
+(autoload 'chinwag-rewrite-region-with-preset "chinwag-presets" "\
+Rewrite the region from BEG to END as PRESET asks.
+The preset's instruction, provider, model and system prompt are used.
+
+\(fn BEG END PRESET)" t nil)
+
+(register-definition-prefixes "chinwag-presets" '("chinwag-"))
 
 ;;;***
 
@@ -79,10 +197,13 @@ List the saved chats." t nil)
 Send the region from BEG to END to the current chat.
 The message is what is written in the chat's input area, or
 `chinwag-region-prompt'; with a prefix argument READ-MESSAGE, it is
-read in the minibuffer.  The file name, language and lines of the
-region go with it.
+read in the minibuffer, where /NAME at its start applies the preset
+NAME (TAB completes it).  With PRESET, the name of a preset (C-u C-u
+reads it), the preset's instruction is the message, followed by what is
+written in the chat's input area.  The file name, language and lines of
+the region go with it.
 
-\(fn BEG END &optional READ-MESSAGE)" t nil)
+\(fn BEG END &optional READ-MESSAGE PRESET)" t nil)
 
 (autoload 'chinwag-ask "chinwag-region" "\
 Ask QUESTION about the active region, or about the whole buffer.
@@ -100,10 +221,14 @@ In a chat buffer, just send QUESTION there.
 
 (autoload 'chinwag-rewrite-region "chinwag-rewrite" "\
 Ask for a rewrite of the region from BEG to END following INSTRUCTION.
-The proposal is shown in place; nothing changes until it is accepted
-with \\[chinwag-rewrite-accept] or dropped with \\[chinwag-rewrite-reject].
+With PRESET, the name of a preset (a prefix argument reads it), the
+preset's provider, model and system prompt are used, and its
+instruction when INSTRUCTION is empty.  An INSTRUCTION that starts with
+/NAME names the preset too (TAB completes it at the prompt).  The
+proposal is shown in place; nothing changes until it is accepted with
+\\[chinwag-rewrite-accept] or dropped with \\[chinwag-rewrite-reject].
 
-\(fn BEG END INSTRUCTION)" t nil)
+\(fn BEG END INSTRUCTION &optional PRESET)" t nil)
 
 (autoload 'chinwag-rewrite-accept "chinwag-rewrite" "\
 Replace the region with the proposed rewrite, as one undo step." t nil)

@@ -142,6 +142,21 @@ Each is called in turn until one returns non-nil.")
 Each gets the outcome: the `chat/send' result plist, or the symbol
 `stopped', or the error plist.")
 
+(defvar chinwag-chat-send-functions nil
+  "Functions that shape a message about to be sent from a chat buffer.
+Each is called in the chat buffer with the `chat/send' params (a plist
+with :chatId, :content and :context) before the transcript changes,
+and returns the params to send.  One may signal an error to keep the
+message from being sent: the draft then stays as it is.")
+
+(defvar chinwag-chat-render-hook nil
+  "Hook run in a chat buffer after its transcript was rendered again.")
+
+(defvar chinwag-chat-show-functions nil
+  "Functions called in a chat buffer showing a saved chat.
+Each gets the chat, as `history/get' returns it, when a saved chat is
+opened or shown again.")
+
 (defvar-local chinwag-chat--id nil
   "The id of this buffer's chat, or nil until its first message.")
 
@@ -560,7 +575,8 @@ The draft is kept."
          (plist-get message :reasoning) (plist-get message :status)
          (plist-get message :error))))
     (chinwag-chat--insert-user-heading))
-  (setq chinwag-chat--messages messages))
+  (setq chinwag-chat--messages messages)
+  (run-hooks 'chinwag-chat-render-hook))
 
 ;;;; Streaming
 
@@ -814,6 +830,16 @@ Deltas are not lost in normal operation; this covers a handler error."
                 (substitute-command-keys "\\[chinwag-stop]")))
   (chinwag-chat--ensure-chat))
 
+(defun chinwag-chat--send-params (content context)
+  "Return the `chat/send' params of CONTENT and CONTEXT from this buffer.
+They go through `chinwag-chat-send-functions'."
+  (let ((params (chinwag-rpc-compact :chatId chinwag-chat--id
+                                     :content content
+                                     :context (and context (vconcat context)))))
+    (dolist (function chinwag-chat-send-functions)
+      (setq params (funcall function params)))
+    params))
+
 (defun chinwag-chat--submit (content context)
   "Send CONTENT with CONTEXT (a list of region plists) from this chat buffer.
 The draft is replaced by CONTENT in the transcript, followed by the
@@ -823,7 +849,8 @@ below that, ready for the next message while the answer streams."
   (unless chinwag-chat--title
     (setq chinwag-chat--title (chinwag-chat--title-from content))
     (chinwag-chat--rename-buffer))
-  (let ((text (if context
+  (let ((params (chinwag-chat--send-params content context))
+        (text (if context
                   (concat (string-trim-right content) "\n\n"
                           (mapconcat #'chinwag-chat-format-region context "\n\n"))
                 content))
@@ -862,9 +889,7 @@ below that, ready for the next message while the answer streams."
       (condition-case err
           (chinwag-async-request
            'chat/send
-           (chinwag-rpc-compact :chatId chinwag-chat--id
-                                :content content
-                                :context (and context (vconcat context)))
+           params
            :timeout nil
            :abandoned (lambda () (not (eq (chinwag-chat--stream-state stream) 'streaming)))
            :on-success (lambda (result) (chinwag-chat--on-answer stream result))
@@ -901,23 +926,28 @@ written there.  CONTEXT is a list of region plists (:path :language
                               content)))))
     (chinwag-chat--submit content context)))
 
+(autoload 'chinwag-inline-send "chinwag-inline"
+  "Send the region or the text before point; write the answer after it." t)
+
 ;;;###autoload
 (defun chinwag-send ()
   "Send what was written below the last \"## You\" heading.
 If the chat changed elsewhere (another editor) since this buffer showed
-it, the buffer shows it again first, with the draft kept."
+it, the buffer shows it again first, with the draft kept.  Outside a
+chat buffer, send the region or the text before point as a prompt and
+write the answer after it (see `chinwag-inline-send')."
   (interactive)
-  (unless (derived-mode-p 'chinwag-chat-mode)
-    (user-error "Not in a chat buffer; M-x chinwag opens one"))
-  (let ((content (chinwag-chat--input-text)))
-    (when (string-blank-p content)
-      (user-error "Write a message below the last heading first"))
-    (unless (or chinwag-chat--stream (chinwag-vault-locked-p))
-      (condition-case err
-          (chinwag-chat-refresh)
-        (error (chinwag-rpc-log "refresh of %s failed: %s" (buffer-name)
-                                (error-message-string err)))))
-    (chinwag-chat--submit content nil)))
+  (if (not (derived-mode-p 'chinwag-chat-mode))
+      (chinwag-inline-send)
+    (let ((content (chinwag-chat--input-text)))
+      (when (string-blank-p content)
+        (user-error "Write a message below the last heading first"))
+      (unless (or chinwag-chat--stream (chinwag-vault-locked-p))
+        (condition-case err
+            (chinwag-chat-refresh)
+          (error (chinwag-rpc-log "refresh of %s failed: %s" (buffer-name)
+                                  (error-message-string err)))))
+      (chinwag-chat--submit content nil))))
 
 ;;;; Two editors on one chat
 
@@ -948,6 +978,7 @@ The draft is kept.  Return non-nil if the transcript was rendered again."
             chinwag-chat--synced signature)
       (chinwag-chat--render messages)
       (chinwag-chat--update-header)
+      (run-hook-with-args 'chinwag-chat-show-functions chat)
       (chinwag-rpc-log "%s shown again: the chat changed elsewhere" (buffer-name))
       t))))
 
@@ -1140,6 +1171,7 @@ The current chat is the chat buffer selected last."
           (goto-char (point-max))
           (chinwag-chat--rename-buffer)
           (chinwag-chat--update-header)
+          (run-hook-with-args 'chinwag-chat-show-functions chat)
           (setq chinwag-chat--last-buffer (current-buffer)))))))
 
 (defun chinwag-chat-forget (chat-id &optional note)

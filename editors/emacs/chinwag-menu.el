@@ -32,7 +32,21 @@
     ("a" "Ask about region or buffer" chinwag-ask)
     ("w" "Rewrite the region" chinwag-rewrite-region)]
    ["Saved chats"
-    ("h" "History" chinwag-history)]]
+    ("h" "History" chinwag-history)
+    ("o" "Open the chat of an answer here" chinwag-inline-open-chat)]]
+  [["Context for the next message"
+    ("x b" "Attach a buffer" chinwag-context-add-buffer)
+    ("x f" "Attach a file or glob" chinwag-context-add-file)
+    ("x d" "Attach diagnostics" chinwag-context-add-diagnostics)
+    ("x g" "Attach the git diff (C-u: staged)" chinwag-context-add-git-diff)
+    ("x u" "Attach a web page" chinwag-context-add-url)
+    ("x k" "Remove an item" chinwag-context-remove)
+    ("x c" "Remove every item" chinwag-context-clear)
+    ("x s" "Send secrets once" chinwag-context-allow-secrets)]
+   ["Presets and projects"
+    ("p r" "Send the region with a preset" chinwag-send-region-with-preset)
+    ("p w" "Rewrite the region with a preset" chinwag-rewrite-region-with-preset)
+    ("T" "Trust the project's instructions" chinwag-trust-project)]]
   [["Keys and vault"
     ("K" "Store an API key" chinwag-set-key)
     ("D" "Delete an API key" chinwag-delete-key)

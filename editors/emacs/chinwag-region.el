@@ -23,6 +23,8 @@
 (require 'cl-lib)
 (require 'subr-x)
 (require 'chinwag-chat)
+(require 'chinwag-presets)
+(require 'chinwag-context)
 
 (defcustom chinwag-region-prompt "Explain this code."
   "The message `chinwag-send-region' sends with the region.
@@ -155,27 +157,38 @@ It holds :path, :language, :startLine, :endLine and :text."
 (defun chinwag-region--send (content context &optional default)
   "Send CONTENT with CONTEXT to the current chat and show it.
 With DEFAULT, CONTENT is used only if nothing is written in the chat."
-  (let ((buffer (chinwag-chat-buffer)))
+  (let ((buffer (chinwag-chat-buffer))
+        (chinwag-context-source-root (chinwag-context-root)))
     (chinwag-chat-send-message buffer content context default)
     (chinwag-chat-display buffer)
     buffer))
 
 ;;;###autoload
-(defun chinwag-send-region (beg end &optional read-message)
+(defun chinwag-send-region (beg end &optional read-message preset)
   "Send the region from BEG to END to the current chat.
 The message is what is written in the chat's input area, or
 `chinwag-region-prompt'; with a prefix argument READ-MESSAGE, it is
-read in the minibuffer.  The file name, language and lines of the
-region go with it."
+read in the minibuffer, where /NAME at its start applies the preset
+NAME (TAB completes it).  With PRESET, the name of a preset (C-u C-u
+reads it), the preset's instruction is the message, followed by what is
+written in the chat's input area.  The file name, language and lines of
+the region go with it."
   (interactive
    (if (use-region-p)
-       (list (region-beginning) (region-end) current-prefix-arg)
+       (let ((double (equal current-prefix-arg '(16))))
+         (list (region-beginning) (region-end)
+               (and current-prefix-arg (not double))
+               (and double (chinwag-read-preset "Send the region with preset: "))))
      (user-error "Select the code to send first")))
   (let ((context (chinwag-region-context beg end))
-        (content (if read-message
-                     (read-string (format-prompt "Message" chinwag-region-prompt)
-                                  nil nil chinwag-region-prompt)
-                   chinwag-region-prompt)))
+        (content (cond
+                  (preset (concat "/" preset))
+                  (read-message
+                   (chinwag-presets-read-string
+                    (format-prompt "Message" chinwag-region-prompt)
+                    nil chinwag-region-prompt))
+                  (t chinwag-region-prompt)))
+        (chinwag-presets--next preset))
     (deactivate-mark)
     (chinwag-region--send content (list context) (not read-message))))
 

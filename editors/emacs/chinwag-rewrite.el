@@ -24,6 +24,7 @@
 (require 'subr-x)
 (require 'chinwag-chat)
 (require 'chinwag-region)
+(require 'chinwag-presets)
 
 (defface chinwag-rewrite-pending '((t :inherit secondary-selection))
   "Face of a region while its rewrite is being written."
@@ -150,16 +151,29 @@ its deltas are recognised."
                    (substitute-command-keys "\\[chinwag-rewrite-reject]")))))))
 
 ;;;###autoload
-(defun chinwag-rewrite-region (beg end instruction)
+(defun chinwag-rewrite-region (beg end instruction &optional preset)
   "Ask for a rewrite of the region from BEG to END following INSTRUCTION.
-The proposal is shown in place; nothing changes until it is accepted
-with \\[chinwag-rewrite-accept] or dropped with \\[chinwag-rewrite-reject]."
+With PRESET, the name of a preset (a prefix argument reads it), the
+preset's provider, model and system prompt are used, and its
+instruction when INSTRUCTION is empty.  An INSTRUCTION that starts with
+/NAME names the preset too (TAB completes it at the prompt).  The
+proposal is shown in place; nothing changes until it is accepted with
+\\[chinwag-rewrite-accept] or dropped with \\[chinwag-rewrite-reject]."
   (interactive
    (if (use-region-p)
-       (list (region-beginning) (region-end)
-             (read-string "Rewrite instruction: "))
+       (let ((preset (and current-prefix-arg
+                          (chinwag-read-preset "Rewrite with preset: "))))
+         (list (region-beginning) (region-end)
+               (if preset
+                   (read-string "Instruction (empty: the preset's own): ")
+                 (chinwag-presets-read-string "Rewrite instruction: "))
+               preset))
      (user-error "Select the code to rewrite first")))
-  (when (string-blank-p instruction)
+  (let ((parsed (and (not preset) (chinwag-presets-parse instruction))))
+    (when (and parsed (chinwag-preset (car parsed)))
+      (setq preset (car parsed)
+            instruction (cdr parsed))))
+  (when (and (string-blank-p instruction) (not preset))
     (user-error "No instruction"))
   (when chinwag-rewrite--job
     (user-error "A rewrite is already pending here; accept or reject it first"))
@@ -182,7 +196,8 @@ with \\[chinwag-rewrite-accept] or dropped with \\[chinwag-rewrite-reject]."
          (chinwag-rpc-compact :instruction instruction
                               :region context
                               :provider chinwag-provider
-                              :model chinwag-model)
+                              :model chinwag-model
+                              :preset preset)
          :timeout nil
          :abandoned (lambda () (not (eq (chinwag-rewrite--job-state job) 'waiting)))
          :on-success

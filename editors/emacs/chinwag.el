@@ -63,6 +63,15 @@
 ;;   M-x chinwag-set-key         store an API key (or use auth-source)
 ;;   M-x chinwag-unlock / chinwag-lock / chinwag-set-password
 ;;   M-x chinwag-doctor          what works and what does not
+;;   C-c C-a (in the chat)       attach context: b buffer, f file or
+;;                               glob, d diagnostics, g git diff, u web
+;;                               page, k remove, s send secrets once
+;;   M-x chinwag-context-add     attach context to the next message
+;;   /NAME at a message's start  apply the preset NAME (C-M-i completes)
+;;   M-x chinwag-send elsewhere  send the region or the text before
+;;                               point; the answer is written after it
+;;   M-x chinwag-inline-open-chat  continue that exchange in a chat
+;;   M-x chinwag-trust-project   trust the project's AGENTS.md
 ;;   M-x chinwag-menu            all of the above in a transient menu
 ;;
 ;; `chinwag-command-map' holds these commands on single keys, for
@@ -79,6 +88,9 @@
 (require 'chinwag-region)
 (require 'chinwag-rewrite)
 (require 'chinwag-history)
+(require 'chinwag-presets)
+(require 'chinwag-context)
+(require 'chinwag-inline)
 
 ;; The menu loads transient only when first shown.
 (autoload 'chinwag-menu "chinwag-menu" "Show chinwag's commands in a transient menu." t)
@@ -101,6 +113,9 @@
     (define-key map "l" #'chinwag-lock)
     (define-key map "d" #'chinwag-doctor)
     (define-key map "t" #'chinwag-menu)
+    (define-key map "x" #'chinwag-context-add)
+    (define-key map "o" #'chinwag-inline-open-chat)
+    (define-key map "T" #'chinwag-trust-project)
     map)
   "Keymap of the chinwag commands, to bind to a prefix key.
 For example: (global-set-key (kbd \"C-c c\") chinwag-command-map).")

@@ -86,18 +86,73 @@ command("ChinwagRewrite", function(args)
   require("chinwag.rewrite").rewrite(args)
 end, { range = true, nargs = "+", desc = "chinwag: rewrite the selection (shown as a diff)" })
 
+command("ChinwagApply", function()
+  require("chinwag.blocks").apply()
+end, { desc = "chinwag: apply the chat's code block at the cursor (else the last) to the code sent" })
+
+command("ChinwagYank", function()
+  require("chinwag.blocks").yank()
+end, { desc = "chinwag: yank the chat's code block at the cursor (else the last)" })
+
+local function model_complete(lead, line)
+  local words = vim.split(vim.trim(line:gsub("^%S+", "", 1)), "%s+", { trimempty = true })
+  local typing_first = #words == 0 or (#words == 1 and not line:match("%s$"))
+  local candidates = typing_first and provider_names() or require("chinwag.model").model_names(words[1])
+  return vim.tbl_filter(function(name)
+    return name:find(lead, 1, true) == 1
+  end, candidates)
+end
+
+command("ChinwagRegenerate", function(args)
+  local tree = require("chinwag.tree")
+  if args.bang then
+    tree.regenerate_with()
+  elseif #args.fargs > 2 then
+    vim.notify("chinwag: usage: :ChinwagRegenerate[!] [provider [model]]", vim.log.levels.ERROR)
+  else
+    tree.regenerate(nil, args.fargs[1], args.fargs[2])
+  end
+end, {
+  nargs = "*",
+  bang = true,
+  complete = model_complete,
+  desc = "chinwag: a new answer to the turn at the cursor (else the last); ! picks provider and model",
+})
+
+command("ChinwagRetry", function()
+  require("chinwag.tree").retry()
+end, { desc = "chinwag: answer the failed turn at the cursor (else the last failed one) again" })
+
+command("ChinwagEdit", function()
+  require("chinwag.tree").edit()
+end, { desc = "chinwag: edit your message at the cursor (else the last) in the draft, as a new version" })
+
+command("ChinwagEditCancel", function()
+  require("chinwag.tree").edit_cancel()
+end, { desc = "chinwag: stop editing; your draft from before comes back" })
+
+command("ChinwagSibling", function(args)
+  local direction = ({ next = 1, prev = -1 })[args.args]
+  if not direction then
+    vim.notify("chinwag: usage: :ChinwagSibling next|prev", vim.log.levels.ERROR)
+    return
+  end
+  require("chinwag.tree").switch(nil, direction)
+end, {
+  nargs = 1,
+  complete = function(lead)
+    return vim.tbl_filter(function(word)
+      return word:find(lead, 1, true) == 1
+    end, { "next", "prev" })
+  end,
+  desc = "chinwag: show the next or previous version of the message at the cursor",
+})
+
 command("ChinwagModel", function(args)
   require("chinwag.model").command(args.fargs)
 end, {
   nargs = "*",
-  complete = function(lead, line)
-    local words = vim.split(vim.trim(line:gsub("^%S+", "", 1)), "%s+", { trimempty = true })
-    local typing_first = #words == 0 or (#words == 1 and not line:match("%s$"))
-    local candidates = typing_first and provider_names() or require("chinwag.model").model_names(words[1])
-    return vim.tbl_filter(function(name)
-      return name:find(lead, 1, true) == 1
-    end, candidates)
-  end,
+  complete = model_complete,
   desc = "chinwag: pick (or name) provider and model",
 })
 

@@ -76,8 +76,11 @@ function H.sections(buf)
   local sections = {}
   local current
   for _, line in ipairs(H.lines(buf)) do
-    if line == "## You" or line == "## Assistant" then
-      current = { role = line == "## You" and "user" or "assistant", lines = {} }
+    -- Headings may go on with the author and the version: `## Assistant (p/m) 2/3`.
+    local role = (line == "## You" or line:find("^## You ")) and "user"
+      or ((line == "## Assistant" or line:find("^## Assistant ")) and "assistant")
+    if role then
+      current = { role = role, lines = {}, heading = line }
       sections[#sections + 1] = current
     elseif current then
       table.insert(current.lines, line)
@@ -90,7 +93,26 @@ function H.sections(buf)
     s.text = table.concat(s.lines, "\n")
     s.lines = nil
   end
+  if not H.keep_headings then
+    for _, s in ipairs(sections) do
+      s.heading = nil
+    end
+  end
   return sections
+end
+
+--- The headings of a chat buffer's messages (the input heading left out), in order.
+---@param buf integer
+---@return string[]
+function H.headings(buf)
+  H.keep_headings = true
+  local sections = H.sections(buf)
+  H.keep_headings = false
+  local out = {}
+  for i = 1, #sections - 1 do
+    out[#out + 1] = sections[i].heading
+  end
+  return out
 end
 
 --- Text of the `n`th assistant section (negative: from the end).
@@ -136,6 +158,33 @@ function H.virt_lines(buf)
     end
   end
   return out
+end
+
+--- The screen as Neovim would draw it now (after a redraw): one string per screen row.
+---@return string[]
+function H.screen()
+  vim.cmd("redraw")
+  local rows = {}
+  for row = 1, vim.o.lines do
+    local cells = {}
+    for col = 1, vim.o.columns do
+      cells[#cells + 1] = vim.fn.screenstring(row, col)
+    end
+    rows[#rows + 1] = table.concat(cells)
+  end
+  return rows
+end
+
+--- Whether `needle` is on one screen row.
+---@param needle string
+---@return boolean
+function H.on_screen(needle)
+  for _, row in ipairs(H.screen()) do
+    if row:find(needle, 1, true) then
+      return true
+    end
+  end
+  return false
 end
 
 --- Notifications whose text contains `needle`.

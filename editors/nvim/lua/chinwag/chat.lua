@@ -4,14 +4,20 @@
 ---
 ---   # chinwag · provider · model        (header, row 0)
 ---
----   ## You
+---   ## You 2/2                           ("2/2": this message has siblings, see chinwag.tree)
 ---   question
 ---
----   ## Assistant                         (virtual text: spinner, then usage and speed)
+---   ## Assistant (provider/model) 1/3    (virtual text: spinner, then usage and speed)
+---   > [!reasoning]- Reasoning            (when the model reasoned: a quote, folded)
+---   > ...
+---
 ---   answer, streamed in at an extmark
 ---
 ---   ## You                               (the input section: everything below is the draft)
 ---   |
+---
+--- The buffer shows one branch of the conversation tree (the backend's current one); each
+--- message keeps its id, so a send names the message it follows (`parentId`).
 ---
 --- The conversation (`chat.messages`) is the model and the transcript (from the header down to
 --- the input heading) its view: it is rendered from the model, and every write chinwag makes
@@ -35,6 +41,10 @@ M.ns = api.nvim_create_namespace("chinwag")
 
 local USER_HEADING = "## You"
 local ASSISTANT_HEADING = "## Assistant"
+--- The first line of a reasoning block (a foldable callout); its lines follow as a quote.
+local REASONING_HEADER = "> [!reasoning]- Reasoning"
+
+M.USER_HEADING, M.ASSISTANT_HEADING, M.REASONING_HEADER = USER_HEADING, ASSISTANT_HEADING, REASONING_HEADER
 
 ---@class chinwag.Region
 ---@field path string|nil File name relative to the working directory.
@@ -44,6 +54,8 @@ local ASSISTANT_HEADING = "## Assistant"
 ---@field text string
 
 ---@class chinwag.Message A turn of the conversation (the model the transcript is rendered from).
+---@field id string|nil Its id in the backend's tree (nil until the backend says it).
+---@field siblings string[]|nil Ids of the messages with the same parent, this one included.
 ---@field role "user"|"assistant"
 ---@field content string What was said (for a streaming answer: what arrived before `parts`).
 ---@field context chinwag.Region[]|nil Code sent with a user turn (shown under it).
@@ -51,10 +63,17 @@ local ASSISTANT_HEADING = "## Assistant"
 ---@field usage string|nil Usage and speed of a finished answer.
 ---@field error string|nil Why an answer failed.
 ---@field parts string[]|nil Pieces of a streaming answer not yet joined into `content`.
+---@field provider string|nil Who wrote an answer (nil for answers saved before this was kept).
+---@field model string|nil
+---@field reasoning string|nil The model's reasoning before an answer (shown folded).
+---@field reasoning_parts string[]|nil Pieces of streamed reasoning not yet joined.
+---@field reasoning_open boolean|nil The user opened its fold.
 
 ---@class chinwag.Stream
 ---@field message chinwag.Message The answer being streamed.
+---@field user chinwag.Message The user turn it answers.
 ---@field mark integer Extmark where the next delta goes.
+---@field reasoning_mark integer|nil Extmark where the next reasoning delta goes.
 ---@field status_mark integer Extmark on the `## Assistant` heading holding the virtual text.
 ---@field chars integer Bytes of answer text inserted so far.
 ---@field reasoning integer Bytes of reasoning received so far.
@@ -63,6 +82,7 @@ local ASSISTANT_HEADING = "## Assistant"
 ---@class chinwag.Synced What `history/get` said last (to notice changes made elsewhere).
 ---@field updatedAt string|nil
 ---@field messageCount integer|nil
+---@field leafId string|nil The current leaf (another editor may switch branches).
 
 ---@class chinwag.Chat
 ---@field buf integer
@@ -84,6 +104,13 @@ local ASSISTANT_HEADING = "## Assistant"
 ---@field synced chinwag.Synced|nil
 ---@field writing boolean|nil chinwag is writing to the buffer (not the user).
 ---@field check_pending boolean|nil A check of the transcript is scheduled.
+---@field target chinwag.Target|nil The lines last sent from a file (what a block applies to).
+---@field editing { message: chinwag.Message, index: integer, draft: string[], context: chinwag.Region[] }|nil A user turn being edited in the draft (sending makes a sibling with `chat/edit`); the draft and staged regions from before.
+---@field folded boolean|nil Reasoning folds were made in this chat's windows.
+---@field editing_mark integer|nil
+---@field heading_marks table<integer, chinwag.Message> Extmark id of each message's heading.
+---@field folds { first: integer, last: integer, message: chinwag.Message }[]|nil Reasoning blocks of the last render.
+---@field reasoning_open table<string, boolean> Ids of the answers whose reasoning the user opened.
 local Chat = {}
 Chat.__index = Chat
 
@@ -210,6 +237,50 @@ local function content_of(message)
   return message.content
 end
 
+---@param message chinwag.Message
+---@return string
+local function reasoning_of(message)
+  if message.reasoning_parts and #message.reasoning_parts > 0 then
+    message.reasoning = (message.reasoning or "") .. table.concat(message.reasoning_parts)
+    message.reasoning_parts = {}
+  end
+  return message.reasoning or ""
+end
+
+--- The position of `message` among its siblings and their count, when it has any.
+---@param message chinwag.Message
+---@return integer|nil index, integer count
+function M.sibling_position(message)
+  local siblings = message.siblings or {}
+  for i, id in ipairs(siblings) do
+    if id == message.id then
+      return i, #siblings
+    end
+  end
+  return nil, #siblings
+end
+
+--- A message's heading: `## You`, or `## Assistant (provider/model)`, then "2/3" when it has
+--- siblings.
+---@param message chinwag.Message
+---@return string
+function M.heading(message)
+  local parts = { message.role == "user" and USER_HEADING or ASSISTANT_HEADING }
+  if message.role == "assistant" and (message.provider or message.model) then
+    parts[#parts + 1] = ("(%s)"):format(table.concat(
+      vim.tbl_filter(function(x)
+        return x ~= nil
+      end, { message.provider, message.model }),
+      "/"
+    ))
+  end
+  local index, count = M.sibling_position(message)
+  if index and count > 1 then
+    parts[#parts + 1] = ("%d/%d"):format(index, count)
+  end
+  return table.concat(parts, " ")
+end
+
 ---@private
 ---@param mark integer
 ---@param chunks table
@@ -245,18 +316,22 @@ end
 
 ---@class chinwag.Transcript
 ---@field lines string[] From the header to the input heading (included).
----@field headings table<integer, chinwag.Message> 0-based rows of `## Assistant` headings.
+---@field headings table<integer, chinwag.Message> 0-based rows of every message's heading.
+---@field folds { first: integer, last: integer, message: chinwag.Message }[] Reasoning blocks (0-based rows).
 ---@field stream { row: integer, col: integer }|nil Where the streaming answer continues.
+---@field reasoning_stream { row: integer, col: integer }|nil Where its reasoning continues.
 
 --- The transcript rendered from the model.
 ---@return chinwag.Transcript
 function Chat:transcript()
   local lines = { self:header(), "" }
   local headings = {}
-  local stream
+  local folds = {}
+  local stream, reasoning_stream
   for _, message in ipairs(self.messages) do
+    lines[#lines + 1] = M.heading(message)
+    headings[#lines - 1] = message
     if message.role == "user" then
-      lines[#lines + 1] = USER_HEADING
       vim.list_extend(lines, util.lines(message.content))
       for _, region in ipairs(message.context or {}) do
         lines[#lines + 1] = ""
@@ -264,13 +339,25 @@ function Chat:transcript()
       end
       lines[#lines + 1] = ""
     else
-      lines[#lines + 1] = ASSISTANT_HEADING
-      headings[#lines - 1] = message
+      local streaming = message.status == "streaming"
+      local reasoning = reasoning_of(message)
+      if reasoning ~= "" then
+        local first = #lines
+        lines[#lines + 1] = REASONING_HEADER
+        for _, line in ipairs(util.lines(reasoning)) do
+          lines[#lines + 1] = "> " .. line
+        end
+        if streaming then
+          reasoning_stream = { row = #lines - 1, col = #lines[#lines] }
+        end
+        lines[#lines + 1] = ""
+        folds[#folds + 1] = { first = first, last = #lines - 1, message = message }
+      end
       local content = content_of(message)
       local marker = M.marker_lines(message)
       if content ~= "" or #marker == 0 then
         vim.list_extend(lines, util.lines(content))
-        if message.status == "streaming" then
+        if streaming then
           stream = { row = #lines - 1, col = #lines[#lines] }
         end
         if #marker > 0 then
@@ -282,7 +369,7 @@ function Chat:transcript()
     end
   end
   lines[#lines + 1] = USER_HEADING
-  return { lines = lines, headings = headings, stream = stream }
+  return { lines = lines, headings = headings, folds = folds, stream = stream, reasoning_stream = reasoning_stream }
 end
 
 --- Render the transcript from the model, leaving the input area (below the input heading)
@@ -305,6 +392,7 @@ function Chat:render()
   else
     stop = api.nvim_buf_line_count(buf)
   end
+  self:_note_open_folds()
   local current = api.nvim_buf_get_lines(buf, 0, stop, false)
   local first = 1
   while first <= #current and first <= #t.lines and current[first] == t.lines[first] do
@@ -322,21 +410,85 @@ function Chat:render()
   -- Marks: the input heading, the headings' virtual texts, the stream position.
   api.nvim_buf_clear_namespace(buf, M.ns, 0, -1)
   self.context_mark = nil
+  self.editing_mark = nil
   self.prompt_mark = api.nvim_buf_set_extmark(buf, M.ns, #t.lines - 1, 0, {})
+  self.heading_marks = {}
   for row, message in pairs(t.headings) do
     local id = api.nvim_buf_set_extmark(buf, M.ns, row, 0, {
-      virt_text = heading_chunks(message),
-      virt_text_pos = "eol",
-      hl_mode = "combine",
+      virt_text = message.role == "assistant" and heading_chunks(message) or nil,
+      virt_text_pos = message.role == "assistant" and "eol" or nil,
+      hl_mode = message.role == "assistant" and "combine" or nil,
     })
+    self.heading_marks[id] = message
     if self.stream and self.stream.message == message then
       self.stream.status_mark = id
     end
   end
-  if self.stream and t.stream then
-    self.stream.mark = api.nvim_buf_set_extmark(buf, M.ns, t.stream.row, t.stream.col, { right_gravity = true })
+  if self.stream then
+    self.stream.mark = t.stream
+        and api.nvim_buf_set_extmark(buf, M.ns, t.stream.row, t.stream.col, { right_gravity = true })
+      or -1
+    self.stream.reasoning_mark = t.reasoning_stream
+        and api.nvim_buf_set_extmark(buf, M.ns, t.reasoning_stream.row, t.reasoning_stream.col, {
+          right_gravity = true,
+        })
+      or nil
   end
+  self.folds = t.folds
+  self:_fold()
   self:_show_context()
+  self:_show_editing()
+end
+
+--- Fold the reasoning blocks (manual folds, closed unless the user opened them) in every
+--- window showing the chat.
+---@param wins integer[]|nil Default: all of them.
+function Chat:_fold(wins)
+  local folds = self.folds or {}
+  if #folds == 0 and not self.folded then
+    -- No reasoning shown, ever: the user's folding is left alone.
+    return
+  end
+  self.folded = true
+  for _, win in ipairs(wins or vim.fn.win_findbuf(self.buf)) do
+    api.nvim_win_call(win, function()
+      -- What the user opened stays open.
+      local view = vim.fn.winsaveview()
+      if vim.wo[win].foldmethod ~= "manual" then
+        vim.wo[win][0].foldmethod = "manual"
+      end
+      vim.cmd("silent! normal! zE")
+      for _, fold in ipairs(folds) do
+        vim.cmd(("silent! %d,%dfold"):format(fold.first + 1, fold.last + 1))
+        if fold.message.reasoning_open or (fold.message.id and self.reasoning_open[fold.message.id]) then
+          vim.cmd(("silent! %dfoldopen"):format(fold.first + 1))
+        end
+      end
+      vim.fn.winrestview(view)
+    end)
+  end
+end
+
+--- Remember which reasoning folds the user opened (before a render drops them).
+---@private
+function Chat:_note_open_folds()
+  for _, win in ipairs(vim.fn.win_findbuf(self.buf)) do
+    for _, fold in ipairs(self.folds or {}) do
+      local row = fold.first + 1
+      local line = api.nvim_buf_get_lines(self.buf, fold.first, fold.first + 1, false)[1]
+      if line == REASONING_HEADER and row <= api.nvim_buf_line_count(self.buf) then
+        local level, closed = unpack(api.nvim_win_call(win, function()
+          return { vim.fn.foldlevel(row), vim.fn.foldclosed(row) }
+        end))
+        if level > 0 then
+          fold.message.reasoning_open = closed == -1
+          if fold.message.id then
+            self.reasoning_open[fold.message.id] = closed == -1 or nil
+          end
+        end
+      end
+    end
+  end
 end
 
 --- Write to the buffer outside the undo tree, as chinwag (not as the user).
@@ -442,6 +594,78 @@ function Chat:_clear_input()
   end)
 end
 
+--- Show, under the input heading, that the draft is a new version of an earlier turn.
+---@private
+function Chat:_show_editing()
+  if self.editing_mark then
+    pcall(api.nvim_buf_del_extmark, self.buf, M.ns, self.editing_mark)
+    self.editing_mark = nil
+  end
+  local editing = self.editing
+  if not editing or not self.prompt_mark then
+    return
+  end
+  self.editing_mark = api.nvim_buf_set_extmark(self.buf, M.ns, self:prompt_row(), 0, {
+    virt_text = {
+      {
+        " ✎ editing an earlier message: sending makes a new version of it"
+          .. " · <C-c> (normal mode) or :ChinwagEditCancel keeps it as it was",
+        "ChinwagContext",
+      },
+    },
+    virt_text_pos = "eol",
+  })
+end
+
+--- Put the user turn `message` (at `index` in the model) in the draft, to be sent as its new
+--- version (`chat/edit`: a sibling of it; the original and its answers stay). The draft it
+--- replaces comes back if the edit is abandoned.
+---@param message chinwag.Message
+---@param index integer
+---@return boolean
+function Chat:edit(message, index)
+  if self.busy then
+    util.notify("an answer is still coming; stop it with :ChinwagStop first", vim.log.levels.WARN)
+    return false
+  end
+  if message.role ~= "user" or not message.id then
+    util.notify("this message was not saved, so it cannot be edited; send it again instead", vim.log.levels.WARN)
+    return false
+  end
+  local row = self:prompt_row()
+  local before = self.editing
+    or { draft = api.nvim_buf_get_lines(self.buf, row + 1, -1, false), context = vim.deepcopy(self.context) }
+  self.editing = { message = message, index = index, draft = before.draft, context = before.context }
+  local text = message.content
+  -- The regions sent with the turn go again with its new version (the draft holds its text).
+  self.context = vim.list_extend(vim.deepcopy(message.context or {}), vim.deepcopy(before.context))
+  self:_show_context()
+  self:_write(function()
+    api.nvim_buf_set_lines(self.buf, row + 1, -1, false, util.lines(text))
+  end)
+  self:_show_editing()
+  return true
+end
+
+--- Stop editing an earlier turn: the draft from before the edit comes back.
+---@return boolean abandoned (false: nothing was being edited)
+function Chat:abandon_edit()
+  local editing = self.editing
+  if not editing then
+    return false
+  end
+  self.editing = nil
+  self.context = editing.context
+  self:_show_context()
+  local row = self:prompt_row()
+  self:_write(function()
+    api.nvim_buf_set_lines(self.buf, row + 1, -1, false, #editing.draft > 0 and editing.draft or { "" })
+  end)
+  self:_show_editing()
+  util.notify("edit abandoned; your message is unchanged")
+  return true
+end
+
 --- Stage regions for the next message (shown under the input heading).
 ---@param regions chinwag.Region[]
 function Chat:add_context(regions)
@@ -455,12 +679,14 @@ function Chat:_show_context()
   require("chinwag.context").show(self)
 end
 
---- Add the user's turn and an empty answer to the model, render them above the input
+--- Cut the model to its first `keep` messages, add `user` (a new user turn; nil when the answer
+--- follows the user turn at `keep`) and a streaming `answer`, render them above the input
 --- heading, and start the stream.
 ---@private
----@param message string
----@param context chinwag.Region[]
-function Chat:_render_turn(message, context)
+---@param keep integer
+---@param user chinwag.Message|nil
+---@param answer chinwag.Message
+function Chat:_begin_turn(keep, user, answer)
   local row = self:prompt_row()
   -- Windows whose cursor is in the draft follow it to the new input line.
   local followers = {}
@@ -469,14 +695,23 @@ function Chat:_render_turn(message, context)
       followers[#followers + 1] = win
     end
   end
-  self.messages[#self.messages + 1] = {
-    role = "user",
-    content = message,
-    context = #context > 0 and vim.deepcopy(context) or nil,
-  }
-  local answer = { role = "assistant", content = "", parts = {}, status = "streaming" }
+  for i = #self.messages, keep + 1, -1 do
+    self.messages[i] = nil
+  end
+  if user then
+    self.messages[#self.messages + 1] = user
+  end
+  answer.content, answer.parts, answer.status = "", {}, "streaming"
   self.messages[#self.messages + 1] = answer
-  self.stream = { message = answer, chars = 0, reasoning = 0, stopping = false, mark = -1, status_mark = -1 }
+  self.stream = {
+    message = answer,
+    user = user or self.messages[keep],
+    chars = 0,
+    reasoning = 0,
+    stopping = false,
+    mark = -1,
+    status_mark = -1,
+  }
   self:render()
   local last = api.nvim_buf_line_count(self.buf)
   for _, win in ipairs(followers) do
@@ -501,10 +736,64 @@ function Chat:append(text)
   if #parts > 64 then
     content_of(stream.message)
   end
+  local lines = util.lines(text)
   self:_write(function()
-    api.nvim_buf_set_text(self.buf, row, col, row, col, util.lines(text))
+    api.nvim_buf_set_text(self.buf, row, col, row, col, lines)
   end)
   stream.chars = stream.chars + #text
+  self:_follow(row + #lines - 1)
+end
+
+--- Windows following the chat: those whose cursor is in the draft (below the input heading).
+---@return integer[]
+function Chat:followers()
+  local prompt = self:prompt_row()
+  return vim.tbl_filter(function(win)
+    return api.nvim_win_get_cursor(win)[1] - 1 > prompt
+  end, vim.fn.win_findbuf(self.buf))
+end
+
+--- Keep the newest text in view in the windows following the chat. Neovim shows whole lines
+--- above the cursor, so a paragraph taller than the window would leave only the draft on
+--- screen; with 'smoothscroll' it starts the window inside that line instead and keeps its end
+--- above the draft as it grows. Set for the chat buffer in each window showing it (when it is
+--- shown, see `create()`); this puts it back if the user turned it off meanwhile.
+---@param row integer 0-based row the answer streams into (unused: Neovim does the rest)
+function Chat:_follow(row)
+  local _ = row
+  for _, win in ipairs(self:followers()) do
+    if not vim.wo[win].smoothscroll then
+      vim.wo[win][0].smoothscroll = true
+    end
+  end
+end
+
+--- Append streamed reasoning at the reasoning mark (each line quoted); the first piece renders
+--- the (folded) reasoning block above the answer.
+---@param text string
+function Chat:append_reasoning(text)
+  local stream = self.stream
+  if not stream or text == "" or not api.nvim_buf_is_valid(self.buf) then
+    return
+  end
+  local message = stream.message
+  message.reasoning_parts = message.reasoning_parts or {}
+  table.insert(message.reasoning_parts, text)
+  local pos = stream.reasoning_mark and api.nvim_buf_get_extmark_by_id(self.buf, M.ns, stream.reasoning_mark, {})
+  if not (pos and pos[1]) then
+    self:render()
+    return
+  end
+  if #message.reasoning_parts > 64 then
+    reasoning_of(message)
+  end
+  local lines = util.lines(text)
+  for i = 2, #lines do
+    lines[i] = "> " .. lines[i]
+  end
+  self:_write(function()
+    api.nvim_buf_set_text(self.buf, pos[1], pos[2], pos[1], pos[2], lines)
+  end)
 end
 
 ---@param params table chat/delta params
@@ -515,6 +804,7 @@ function Chat:on_delta(params)
   end
   if params.kind == "reasoning" then
     stream.reasoning = stream.reasoning + #params.delta
+    self:append_reasoning(params.delta)
     return
   end
   self:append(params.delta)
@@ -541,12 +831,30 @@ function Chat:_finish(err, result)
   }
   if stream then
     local message = stream.message
+    -- The ids of the new turn in the backend's tree (also on an error once the turn began).
+    local ids = result or (err and type(err.data) == "table" and err.data) or {}
+    if type(ids.messageId) == "string" then
+      message.id = ids.messageId
+    end
+    if stream.user and type(ids.userMessageId) == "string" then
+      stream.user.id = ids.userMessageId
+    end
+    if result then
+      message.provider = type(result.provider) == "string" and result.provider or message.provider
+      message.model = type(result.model) == "string" and result.model or message.model
+    end
     if result and result.content then
       -- The final message is the truth (it equals the deltas unless something went wrong).
       message.content, message.parts = result.content, nil
     else
       content_of(message)
       message.parts = nil
+    end
+    if result and type(result.reasoning) == "string" then
+      message.reasoning, message.reasoning_parts = result.reasoning, nil
+    else
+      reasoning_of(message)
+      message.reasoning_parts = nil
     end
     if not err then
       message.status = "complete"
@@ -582,33 +890,102 @@ function Chat:_finish(err, result)
   end
 end
 
---- Set the model from a `history/get` result and render it.
+--- A message of the model from one of a `history/get` result (`old`: the same message as
+--- shown, whose rendering and fold state are kept).
+---@param m table
+---@param old chinwag.Message|nil
+---@return chinwag.Message
+local function from_saved(m, old)
+  local text = function(value)
+    return type(value) == "string" and value or nil
+  end
+  local message = {
+    id = text(m.id),
+    siblings = type(m.siblings) == "table" and m.siblings or nil,
+    role = m.role,
+    content = text(m.content) or "",
+  }
+  if m.role == "user" then
+    if old and old.context and old.role == "user" then
+      -- Shown as sent: the text and its regions (the saved content has the regions appended,
+      -- formatted the same way).
+      message.content, message.context = old.content, old.context
+    end
+  else
+    message.status = m.status
+    message.provider, message.model = text(m.provider), text(m.model)
+    message.reasoning = text(m.reasoning)
+    if m.status == "error" then
+      message.error = text(m.error) or "error"
+    elseif m.status ~= "cancelled" then
+      message.usage = util.usage_text(m)
+    end
+    message.reasoning_open = old and old.reasoning_open or nil
+  end
+  return message
+end
+
+--- Set the model from a `history/get` (or `chat/switch`) result and render it: the windows
+--- keep their place (a reader's view stays, a window following the draft keeps following)
+--- and the draft is not touched.
 ---@param saved table
 function Chat:load(saved)
   require("chinwag.context").on_load(self, saved)
   self.provider, self.model = saved.provider or self.provider, saved.model or self.model
   self.title = saved.title or self.title
   self.system = saved.system ~= vim.NIL and saved.system or nil
+  local old = {}
+  for _, m in ipairs(self.messages) do
+    if m.id then
+      old[m.id] = m
+    end
+  end
   local messages = {}
   for _, m in ipairs(saved.messages or {}) do
     if m.role == "user" or m.role == "assistant" then
-      local message = { role = m.role, content = m.content ~= vim.NIL and m.content or "" }
-      if m.role == "assistant" then
-        message.status = m.status
-        if m.status == "error" then
-          message.error = (m.error and m.error ~= vim.NIL) and tostring(m.error) or "error"
-        elseif m.status ~= "cancelled" then
-          message.usage = util.usage_text(m)
-        end
-      end
-      messages[#messages + 1] = message
+      messages[#messages + 1] = from_saved(m, type(m.id) == "string" and old[m.id] or nil)
     end
   end
   self.messages = messages
-  self.synced = { updatedAt = saved.updatedAt, messageCount = saved.messageCount }
-  self:render()
+  self.synced = { updatedAt = saved.updatedAt, messageCount = saved.messageCount, leafId = saved.leafId }
+  self:_keep_view(function()
+    self:render()
+  end)
   status.set_model(self.provider, self.model)
   self:_rename_buffer()
+end
+
+--- Run `fn` (a render) keeping each window's place: a window whose cursor is in the draft keeps
+--- it at the same place in the draft; another keeps its first line and cursor line (as near as
+--- the new transcript allows).
+---@private
+---@param fn function
+function Chat:_keep_view(fn)
+  local prompt = self.prompt_mark and self:prompt_row()
+  local views = {}
+  for _, win in ipairs(vim.fn.win_findbuf(self.buf)) do
+    local view = api.nvim_win_call(win, vim.fn.winsaveview)
+    views[win] = { view = view, draft = prompt and view.lnum - 1 > prompt and (view.lnum - 1 - prompt) or nil }
+  end
+  fn()
+  local new_prompt = self:prompt_row()
+  local count = api.nvim_buf_line_count(self.buf)
+  for win, saved in pairs(views) do
+    if api.nvim_win_is_valid(win) then
+      local view = saved.view
+      if saved.draft then
+        view.lnum = math.min(count, new_prompt + 1 + saved.draft)
+        view.topline = math.max(1, view.topline + (new_prompt - prompt))
+      else
+        view.lnum = math.min(view.lnum, new_prompt + 1)
+        view.topline = math.min(view.topline, new_prompt + 1)
+      end
+      view.skipcol = 0
+      api.nvim_win_call(win, function()
+        vim.fn.winrestview(view)
+      end)
+    end
+  end
 end
 
 --- The user and assistant turns of a `history/get` result.
@@ -620,22 +997,59 @@ local function saved_turns(saved)
   end, saved.messages or {})
 end
 
---- Whether `saved` (a `history/get` result) holds more than this buffer shows: turns added or
---- a provider/model switched in another editor. (Fewer turns saved than shown is this
---- buffer's own turn not saved yet, or one the backend refused before sending.)
+--- Whether the branch `saved` (a `history/get` result) holds differs from the one shown: turns
+--- added, another branch, other sibling counts, other authors. Turns shown that the backend
+--- never saved (refused before anything was sent) are not counted.
+---@param saved table
+---@return boolean
+function Chat:differs(saved)
+  local shown = vim.tbl_filter(function(m)
+    return m.id ~= nil or m.status == "streaming"
+  end, self.messages)
+  local turns = saved_turns(saved)
+  if #turns ~= #shown then
+    return true
+  end
+  for i, m in ipairs(turns) do
+    local mine = shown[i]
+    if m.role ~= mine.role or (mine.id and m.id ~= mine.id) then
+      return true
+    end
+    local function count(siblings)
+      return math.max(1, type(siblings) == "table" and #siblings or 0)
+    end
+    if count(m.siblings) ~= count(mine.siblings) then
+      return true
+    end
+    if m.role == "assistant" and type(m.model) == "string" and m.model ~= mine.model then
+      return true
+    end
+  end
+  return false
+end
+
+--- Whether `saved` (a `history/get` result) holds something this buffer does not show: turns
+--- added or another branch made current in another editor, or a provider/model switched.
 ---@param saved table
 ---@return boolean
 function Chat:changed_elsewhere(saved)
   local synced = self.synced or {}
-  if saved.updatedAt == synced.updatedAt and saved.messageCount == synced.messageCount then
+  if
+    saved.updatedAt == synced.updatedAt
+    and saved.messageCount == synced.messageCount
+    and saved.leafId == synced.leafId
+  then
     return false
   end
   local turns = saved_turns(saved)
-  if #turns > #self.messages then
+  local known = vim.tbl_filter(function(m)
+    return m.id ~= nil
+  end, self.messages)
+  if #turns > #known then
     return true
   end
   for i, m in ipairs(turns) do
-    if m.role ~= self.messages[i].role then
+    if m.role ~= known[i].role or m.id ~= known[i].id then
       return true
     end
   end
@@ -660,34 +1074,48 @@ function Chat:refresh(callback, sending)
     if changed then
       self:load(saved)
     else
-      self.synced = { updatedAt = saved.updatedAt, messageCount = saved.messageCount }
+      self.synced = { updatedAt = saved.updatedAt, messageCount = saved.messageCount, leafId = saved.leafId }
     end
     return callback and callback(changed)
   end, { unlock = false })
 end
 
---- After one of our turns: remember what the backend saved (a turn saved elsewhere in the
---- meantime shows up as more turns than this buffer has: render them).
+--- After one of our turns: fetch the saved branch and render it when it differs from what is
+--- shown (sibling counts after a regenerate or an edit; turns saved elsewhere meanwhile).
 ---@private
-function Chat:_sync_after_turn()
+---@param callback fun()|nil When done.
+function Chat:_sync_after_turn(callback)
   if not backend.running() then
-    return
+    return callback and callback()
   end
   backend.request("history/get", { chatId = self.id }, function(err, saved)
     if err or not saved or self.busy or not api.nvim_buf_is_valid(self.buf) then
-      return
+      return callback and callback()
     end
-    if #saved_turns(saved) > #self.messages then
+    if self:differs(saved) then
       self:load(saved)
     else
-      self.synced = { updatedAt = saved.updatedAt, messageCount = saved.messageCount }
+      self.synced = { updatedAt = saved.updatedAt, messageCount = saved.messageCount, leafId = saved.leafId }
     end
+    return callback and callback()
   end, { unlock = false })
+end
+
+--- The id of the last message shown that the backend has (what a new turn follows).
+---@return string|nil
+function Chat:last_id()
+  for i = #self.messages, 1, -1 do
+    if self.messages[i].id then
+      return self.messages[i].id
+    end
+  end
+  return nil
 end
 
 --- Send a message (default: the draft under the input heading) with `context` (default: the
 --- staged regions). A chat changed in another editor since this buffer last saw it is
---- rendered again instead, the draft kept: read it, then send again.
+--- rendered again instead, the draft kept: read it, then send again. While a turn is being
+--- edited (`edit()`), the draft is sent as its new version (`chat/edit`).
 ---@param message string|nil
 ---@param context chinwag.Region[]|nil
 ---@return boolean sent
@@ -741,29 +1169,66 @@ function Chat:_send_now(message, context)
     self.context = {}
     self:_show_context()
   end
+  local editing = from_draft and self.editing or nil
   if from_draft then
+    self.editing = nil
     self:_clear_input()
   end
-  self:_render_turn(message, context)
+  self:_track_target(context)
+  local user = {
+    role = "user",
+    content = message,
+    context = #context > 0 and vim.deepcopy(context) or nil,
+  }
+  local answer = { role = "assistant", provider = self.provider, model = self.model }
+  if editing then
+    -- The new version of an earlier turn: a sibling of it, its answer below.
+    return self:_run_turn("chat/edit", {
+      messageId = editing.message.id,
+      content = message,
+      context = #context > 0 and context or nil,
+    }, editing.index - 1, user, answer)
+  end
+  return self:_run_turn("chat/send", {
+    content = message,
+    parentId = self:last_id(),
+    context = #context > 0 and context or nil,
+  }, #self.messages, user, answer)
+end
+
+--- Start a turn: render it (`_begin_turn()`), then ask the backend with `method` and `params`
+--- (`chatId` added; for a chat not created yet, `chat/new` first).
+---@private
+---@param method "chat/send"|"chat/edit"|"chat/regenerate"
+---@param params table
+---@param keep integer
+---@param user chinwag.Message|nil
+---@param answer chinwag.Message
+---@return boolean started
+function Chat:_run_turn(method, params, keep, user, answer)
+  self:_begin_turn(keep, user, answer)
   self.busy = true
   self.stop_requested = false
   M.last = self
-  if not self.title then
-    self.title = shorten(message, 60)
+  if not self.title and user then
+    self.title = shorten(user.content, 60)
     self:_rename_buffer()
   end
   start_spinner()
-  status.started({ kind = "chat", chat_id = self.id, buf = self.buf, provider = self.provider, model = self.model })
+  status.started({
+    kind = "chat",
+    chat_id = self.id,
+    buf = self.buf,
+    provider = answer.provider or self.provider,
+    model = answer.model or self.model,
+  })
 
   local function ask()
     if self.stop_requested then
       return self:_finish({ code = util.codes.CANCELLED, message = "stopped" }, nil)
     end
-    self.request = backend.request("chat/send", {
-      chatId = self.id,
-      content = message,
-      context = #context > 0 and context or nil,
-    }, function(err, result)
+    params.chatId = self.id
+    self.request = backend.request(method, params, function(err, result)
       self:_finish(err, result)
     end)
   end
@@ -782,11 +1247,27 @@ function Chat:_send_now(message, context)
       end
       self:attach(result.chatId)
       self.provider, self.model = result.provider, result.model
+      answer.provider, answer.model = result.provider, result.model
       self:update_header()
       ask()
     end)
   end
   return true
+end
+
+--- Remember the last region of `context` taken from a buffer: what a code block of the
+--- answer applies to (`chinwag.blocks`).
+---@private
+---@param context chinwag.Region[]
+function Chat:_track_target(context)
+  local sources = package.loaded["chinwag.selection"] and require("chinwag.selection").source or {}
+  for i = #context, 1, -1 do
+    local buf = sources[context[i]]
+    if buf then
+      require("chinwag.blocks").track(self, buf, context[i])
+      return
+    end
+  end
 end
 
 --- Stop the answer now (`chat/cancel`); the partial answer stays, marked stopped.
@@ -831,7 +1312,11 @@ function Chat:configure(provider, model, callback)
       return callback and callback(false)
     end
     if self.synced then
-      self.synced = { updatedAt = result.updatedAt, messageCount = result.messageCount }
+      self.synced = {
+        updatedAt = result.updatedAt,
+        messageCount = result.messageCount,
+        leafId = result.leafId or self.synced.leafId,
+      }
     end
     apply(result.provider, result.model)
   end)
@@ -851,10 +1336,39 @@ function Chat:_keymaps()
     if mode:sub(1, 1) == "i" or mode:sub(1, 1) == "R" then
       -- Nothing streams: leave insert mode, as <C-c> does elsewhere.
       vim.cmd.stopinsert()
-    else
+    elseif not self:abandon_edit() then
       util.notify("nothing to stop")
     end
-  end, "chinwag: stop the answer (insert mode: else leave insert mode)")
+  end, "chinwag: stop the answer (else: insert mode, leave it; normal mode, abandon an edit)")
+  local tree = require("chinwag.tree")
+  util.map(self.buf, keys.regenerate, function()
+    tree.regenerate(self)
+  end, "chinwag: a new answer to the turn at the cursor (else the last)")
+  util.map(self.buf, keys.regenerate_with, function()
+    tree.regenerate_with(self)
+  end, "chinwag: a new answer from a provider and model you pick")
+  util.map(self.buf, keys.edit, function()
+    tree.edit(self)
+  end, "chinwag: edit your message at the cursor (else the last) as a new version")
+  util.map(self.buf, keys.next_sibling, function()
+    tree.switch(self, 1)
+  end, "chinwag: the next version of the message at the cursor")
+  util.map(self.buf, keys.prev_sibling, function()
+    tree.switch(self, -1)
+  end, "chinwag: the previous version of the message at the cursor")
+  local blocks = require("chinwag.blocks")
+  util.map(self.buf, keys.yank_block, function()
+    blocks.yank(self)
+  end, "chinwag: yank the code block at the cursor (else the last one)")
+  util.map(self.buf, keys.next_block, function()
+    blocks.jump(1, vim.v.count1)
+  end, "chinwag: next code block")
+  util.map(self.buf, keys.prev_block, function()
+    blocks.jump(-1, vim.v.count1)
+  end, "chinwag: previous code block")
+  util.map(self.buf, keys.apply_block, function()
+    blocks.apply(self)
+  end, "chinwag: apply the code block at the cursor (else the last one) to the code sent")
   util.map(self.buf, keys.close, function()
     local win = api.nvim_get_current_win()
     if #api.nvim_tabpage_list_wins(0) > 1 or api.nvim_win_get_config(win).relative ~= "" then
@@ -908,6 +1422,7 @@ function M.create(opts)
     busy = false,
     context = {},
     messages = {},
+    reasoning_open = {},
     stop_requested = false,
     provider = provider,
     model = model,
@@ -947,6 +1462,24 @@ function M.create(opts)
         M.last = nil
       end
       pcall(api.nvim_del_augroup_by_id, group)
+    end,
+  })
+  api.nvim_create_autocmd("BufWinEnter", {
+    group = group,
+    buffer = buf,
+    callback = function()
+      -- A paragraph taller than the window stays in view while it streams (see `_follow()`).
+      vim.wo[0][0].smoothscroll = true
+      -- Folds are the window's: the reasoning is folded in a new window too.
+      chat:_fold({ api.nvim_get_current_win() })
+    end,
+  })
+  api.nvim_create_autocmd("BufWinLeave", {
+    group = group,
+    buffer = buf,
+    callback = function()
+      -- The reasoning the user opened or closed there, for the next window.
+      pcall(chat._note_open_folds, chat)
     end,
   })
   api.nvim_create_autocmd("BufEnter", {

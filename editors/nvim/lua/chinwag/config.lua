@@ -14,6 +14,15 @@
 ---@field send table<string, chinwag.Modes|false> Send the message under the last `## You`.
 ---@field stop table<string, chinwag.Modes|false> Stop the answer.
 ---@field close table<string, chinwag.Modes|false> Close the chat window.
+---@field yank_block table<string, chinwag.Modes|false> Yank the code block at the cursor (else the last).
+---@field next_block table<string, chinwag.Modes|false> Jump to the next code block.
+---@field prev_block table<string, chinwag.Modes|false> Jump to the previous code block.
+---@field apply_block table<string, chinwag.Modes|false> Apply the block at the cursor (else the last) to the code sent.
+---@field regenerate table<string, chinwag.Modes|false> A new answer to the turn at the cursor (else the last).
+---@field regenerate_with table<string, chinwag.Modes|false> The same, from a provider/model picked.
+---@field edit table<string, chinwag.Modes|false> Edit your message at the cursor (else the last) as a new version.
+---@field next_sibling table<string, chinwag.Modes|false> Show the next version of the message at the cursor.
+---@field prev_sibling table<string, chinwag.Modes|false> Show the previous version of the message at the cursor.
 ---@field accept table<string, chinwag.Modes|false> Rewrite diff: apply the proposal.
 ---@field reject table<string, chinwag.Modes|false> Rewrite diff: discard the proposal.
 ---@field remove_context table<string, chinwag.Modes|false> Take a staged context item off the next message ([count]: that item).
@@ -56,6 +65,15 @@ M.defaults = {
     send = { ["<C-s>"] = { "n", "i" }, ["<CR>"] = { "n" } },
     stop = { ["<C-c>"] = { "n", "i" } },
     close = { ["q"] = { "n" } },
+    yank_block = { ["gy"] = { "n" } },
+    next_block = { ["]C"] = { "n" } },
+    prev_block = { ["[C"] = { "n" } },
+    apply_block = { ["gA"] = { "n" } },
+    regenerate = { ["gR"] = { "n" } },
+    regenerate_with = { ["gM"] = { "n" } },
+    edit = { ["gC"] = { "n" } },
+    next_sibling = { ["]v"] = { "n" } },
+    prev_sibling = { ["[v"] = { "n" } },
     accept = { ["ga"] = { "n" } },
     reject = { ["gr"] = { "n" }, ["q"] = { "n" } },
     remove_context = { ["dc"] = { "n" } },

@@ -230,7 +230,13 @@ function M.search(text, callback)
         return callback and callback(false)
       end
       require("chinwag.chat").open_saved(hit.chatId, function(chat)
-        return callback and callback(chat ~= nil)
+        if not (chat and type(hit.messageId) == "string") then
+          return callback and callback(chat ~= nil)
+        end
+        -- The message found, on whichever branch it is.
+        require("chinwag.tree").reveal(chat, hit.messageId, function()
+          return callback and callback(true)
+        end)
       end)
     end)
   end)

@@ -29,7 +29,9 @@ end
 
 ---@param provider table a providers/list entry
 ---@param callback fun(ok: boolean)|nil
-local function pick_model(provider, callback)
+---@param choose fun(provider: string, model: string, callback: fun(ok: boolean)|nil)|nil What to do with the pick (default: `apply()`).
+local function pick_model(provider, callback, choose)
+  choose = choose or M.apply
   backend.request("models/list", { provider = provider.name }, function(err, result)
     local models = {}
     if result then
@@ -49,7 +51,7 @@ local function pick_model(provider, callback)
         { prompt = ("Model for %s (type its name): "):format(provider.name), default = provider.defaultModel or "" },
         function(model)
           if model and vim.trim(model) ~= "" then
-            M.apply(provider.name, vim.trim(model), callback)
+            choose(provider.name, vim.trim(model), callback)
           elseif callback then
             callback(false)
           end
@@ -64,7 +66,7 @@ local function pick_model(provider, callback)
       end,
     }, function(model)
       if model then
-        M.apply(provider.name, model, callback)
+        choose(provider.name, model, callback)
       elseif callback then
         callback(false)
       end
@@ -128,7 +130,8 @@ end
 
 --- `:ChinwagModel` without arguments: pick a provider, then its model.
 ---@param callback fun(ok: boolean)|nil
-function M.pick(callback)
+---@param choose fun(provider: string, model: string, callback: fun(ok: boolean)|nil)|nil What to do with the pick (default: use it, `apply()`).
+function M.pick(callback, choose)
   backend.providers(function(err, result)
     if err then
       util.notify("cannot list providers: " .. util.error_text(err), vim.log.levels.ERROR)
@@ -148,7 +151,7 @@ function M.pick(callback)
       end,
     }, function(provider)
       if provider then
-        pick_model(provider, callback)
+        pick_model(provider, callback, choose)
       elseif callback then
         callback(false)
       end

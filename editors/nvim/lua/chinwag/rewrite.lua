@@ -2,7 +2,9 @@
 ---
 --- The proposal opens in a new tab beside the original lines, both in diff mode. Accept (`ga`)
 --- replaces exactly the selected lines with the proposal (as edited there, if you edited it);
---- reject (`gr`, `q`) closes the tab. Nothing touches the file without the accept.
+--- reject (`gr`, `q`) closes the tab. Nothing touches the file without the accept. A chat's
+--- code block applied to the code it was asked about (`chinwag.blocks`) goes through the same
+--- diff (`M.propose()`).
 
 local api = vim.api
 local backend = require("chinwag.backend")
@@ -185,6 +187,29 @@ local function show(rewrite)
     rewrite.line1,
     rewrite.line2
   )
+end
+
+--- Show `proposal` as a replacement of lines `line1`..`line2` (1-based, inclusive) of `buf` in
+--- the accept/reject diff (as a rewrite's answer is shown): `chinwag.blocks` applies a code
+--- block of a chat this way.
+---@param buf integer
+---@param line1 integer
+---@param line2 integer
+---@param proposal string[]
+---@return chinwag.Rewrite
+function M.propose(buf, line1, line2, proposal)
+  ---@type chinwag.Rewrite
+  local rewrite = {
+    buf = buf,
+    line1 = line1,
+    line2 = line2,
+    original = api.nvim_buf_get_lines(buf, line1 - 1, line2, false),
+    proposal = vim.deepcopy(proposal),
+    chars = 0,
+  }
+  M.pending[#M.pending + 1] = rewrite
+  show(rewrite)
+  return rewrite
 end
 
 --- Stop the rewrites still being written (`$/cancelRequest`).

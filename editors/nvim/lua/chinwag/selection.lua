@@ -22,6 +22,10 @@ local function display_path(buf)
   return vim.fn.fnamemodify(name, ":.")
 end
 
+--- The buffer each region was taken from (weak keys: the regions are the tables sent).
+---@type table<chinwag.Region, integer>
+M.source = setmetatable({}, { __mode = "k" })
+
 --- A region of `buf`: whole lines `line1`..`line2` (1-based, inclusive).
 ---@param buf integer
 ---@param line1 integer
@@ -30,13 +34,15 @@ end
 function M.lines_region(buf, line1, line2)
   local lines = api.nvim_buf_get_lines(buf, line1 - 1, line2, false)
   local filetype = vim.bo[buf].filetype
-  return {
+  local region = {
     path = display_path(buf),
     language = filetype ~= "" and filetype or nil,
     startLine = line1,
     endLine = line2,
     text = table.concat(lines, "\n"),
   }
+  M.source[region] = buf
+  return region
 end
 
 --- The region a command was given: the characters of a charwise/blockwise visual selection
