@@ -1097,6 +1097,8 @@ function Chat:_sync_after_turn(callback)
     else
       self.synced = { updatedAt = saved.updatedAt, messageCount = saved.messageCount, leafId = saved.leafId }
     end
+    -- What went with the turn (the context manifest), the chat's preset.
+    require("chinwag.context").on_saved(self, saved)
     return callback and callback()
   end, { unlock = false })
 end

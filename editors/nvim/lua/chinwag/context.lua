@@ -842,50 +842,77 @@ function M.on_load(chat, saved)
   end
 end
 
---- After a turn began: fetch its manifest, show it under the message, say what the secret
---- guard held back, and ask about untrusted project instructions.
+--- Say what the secret guard held back in a turn, and ask about project instructions that
+--- were left out for want of trust.
+---@param manifest table
+---@param root string|nil
+local function report(manifest, root)
+  local redacted = M.redactions(manifest)
+  if #redacted > 0 and manifest.allowSecrets ~= true then
+    util.notify(
+      ("%s before sending; :ChinwagAllowSecrets sends the next message as it is"):format(redaction_text(redacted)),
+      vim.log.levels.WARN
+    )
+  end
+  if root then
+    require("chinwag.trust").check(root, manifest.instructions)
+  end
+end
+
+---@param saved table A `history/get` result.
+---@param id string
+---@return table|nil
+local function manifest_of(saved, id)
+  for _, m in ipairs(list(saved.messages)) do
+    if m.id == id and type(m.context) == "table" then
+      return m.context
+    end
+  end
+  return nil
+end
+
+--- Called by the chat with the `history/get` it asks for after each turn: remember the
+--- manifests (the turn's under its message), show them, say what the guard held back.
+---@param chat chinwag.Chat
+---@param saved table
+function M.on_saved(chat, saved)
+  if type(saved) ~= "table" then
+    return
+  end
+  local st = M.state(chat)
+  local preset = chat.preset
+  M.remember(chat, saved)
+  local turn = st.turn
+  st.turn = nil
+  local manifest = turn and manifest_of(saved, turn.id)
+  if manifest and turn.user then
+    st.by_message[turn.user] = manifest
+  end
+  if chat.preset ~= preset then
+    chat:update_header()
+  end
+  redraw(chat)
+  if manifest then
+    report(manifest, turn.root)
+  end
+end
+
+--- After a turn began: in a chat buffer, the chat's own `history/get` after the turn brings
+--- its manifest (`on_saved()`); elsewhere (a chat in any buffer) it is fetched here.
 ---@param chat_id string
 ---@param user_id string
 ---@param root string|nil
 ---@param user chinwag.Message|nil The user turn as the chat buffer shows it.
-function M.after_turn(chat_id, user_id, root, user)
+function M.turn_began(chat_id, user_id, root, user)
+  local chat = require("chinwag.chat").by_id[chat_id]
+  if chat and api.nvim_buf_is_valid(chat.buf) then
+    M.state(chat).turn = { id = user_id, root = root, user = user }
+    return
+  end
   backend.request("history/get", { chatId = chat_id }, function(err, saved)
-    if err or type(saved) ~= "table" then
-      return
-    end
-    local manifest
-    for _, m in ipairs(list(saved.messages)) do
-      if m.id == user_id and type(m.context) == "table" then
-        manifest = m.context
-      end
-    end
-    local chat = require("chinwag.chat").by_id[chat_id]
-    if chat then
-      local preset = chat.preset
-      M.remember(chat, saved)
-      if manifest then
-        M.state(chat).by_id[user_id] = manifest
-        if user then
-          M.state(chat).by_message[user] = manifest
-        end
-      end
-      if chat.preset ~= preset then
-        chat:update_header()
-      end
-      redraw(chat)
-    end
-    if not manifest then
-      return
-    end
-    local redacted = M.redactions(manifest)
-    if #redacted > 0 and manifest.allowSecrets ~= true then
-      util.notify(
-        ("%s before sending; :ChinwagAllowSecrets sends the next message as it is"):format(redaction_text(redacted)),
-        vim.log.levels.WARN
-      )
-    end
-    if root then
-      require("chinwag.trust").check(root, manifest.instructions)
+    local manifest = not err and type(saved) == "table" and manifest_of(saved, user_id)
+    if manifest then
+      report(manifest, root)
     end
   end, { unlock = false })
 end
@@ -946,7 +973,7 @@ function M.prepare(method, params)
   return function(err, result)
     local ids = result or (err and type(err.data) == "table" and err.data) or nil
     if type(ids) == "table" and type(ids.chatId) == "string" and type(ids.userMessageId) == "string" then
-      M.after_turn(ids.chatId, ids.userMessageId, root, user)
+      M.turn_began(ids.chatId, ids.userMessageId, root, user)
     end
   end
 end
