@@ -134,14 +134,16 @@ fn main() {
         .flat_map(|editor| {
             [Load::Idle, Load::Stream, Load::Unmerged].map(move |load| (editor, load))
         })
+        .chain(emacs_extra_scenarios())
         .chain(neovim_extra_scenarios())
         .filter(|&(editor, load)| selected(editor, load))
         .collect();
     let mut outcomes: Vec<Outcome> = scenarios.iter().map(|_| Outcome::default()).collect();
-    for round in 0..ROUNDS {
+    let rounds = rounds();
+    for round in 0..rounds {
         for (index, &(editor, load)) in scenarios.iter().enumerate() {
             eprintln!(
-                "round {}/{ROUNDS}: {} — {}",
+                "round {}/{rounds}: {} — {}",
                 round + 1,
                 editor.name(),
                 load.name()
@@ -218,9 +220,11 @@ impl Bench<'_> {
             "env HOME={home_dir} XDG_CONFIG_HOME={home_dir}/.config XDG_DATA_HOME={home_dir}/.local/share \
          XDG_STATE_HOME={home_dir}/.local/state XDG_CACHE_HOME={home_dir}/.cache TERM=tmux-256color \
          CHINWAG_BENCH_PLUGIN={} CHINWAG_BENCH_BIN={binary} CHINWAG_BENCH_MODE={mode} \
-         CHINWAG_BENCH_SEND_AT={SEND_AT} CHINWAG_BENCH_SECONDS={QUIT_AT} CHINWAG_BENCH_OUT={} {command}",
+         CHINWAG_BENCH_SEND_AT={SEND_AT} CHINWAG_BENCH_SECONDS={QUIT_AT} CHINWAG_BENCH_OUT={} \
+         {}{command}",
             plugin.display(),
             out.display(),
+            emacs_eval_env(editor),
         );
         let socket = format!("chinwag-bench-{}", std::process::id());
         let tmux = |args: &[&str]| {
@@ -273,8 +277,30 @@ impl Bench<'_> {
             window(&probe, start, start + (IDLE_WINDOW * 1e6) as u64, outcome);
             neovim_schedule_window(&probe, start, start + (IDLE_WINDOW * 1e6) as u64, outcome);
         }
+        // The editor quits by itself once the probe has written its samples. Killing tmux
+        // before then sends it SIGHUP in the middle of quitting: Emacs (stopping the backend
+        // in `kill-emacs-hook`) then never exits, and spins on, disturbing every later run.
+        let quitting = Instant::now();
+        while quitting.elapsed() < Duration::from_secs(10)
+            && tmux(&["has-session", "-t", "bench"]).status.success()
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
         tmux(&["kill-server"]);
     }
+}
+
+/// `ROUNDS`, or `CHINWAG_BENCH_ROUNDS` when set (for side experiments).
+fn rounds() -> usize {
+    std::env::var("CHINWAG_BENCH_ROUNDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(ROUNDS)
+}
+
+/// The scenarios that only Emacs runs.
+fn emacs_extra_scenarios() -> Vec<(Editor, Load)> {
+    vec![(Editor::Emacs, Load::LongLine)]
 }
 
 /// The scenarios that only Neovim runs.
@@ -285,14 +311,29 @@ fn neovim_extra_scenarios() -> Vec<(Editor, Load)> {
     ]
 }
 
-/// Whether a scenario is selected by the command line: `cargo bench --bench editors -- emacs`
-/// runs the scenarios whose "editor — load" label contains every word given (any case).
+/// Whether a scenario is selected by the command line: `cargo bench --bench editors -- emacs
+/// 'baseline|merge'` runs the scenarios whose "editor — load" label contains every argument
+/// given (any case), an argument with `|` being any of its parts.
 fn selected(editor: Editor, load: Load) -> bool {
     let label = format!("{} — {}", editor.name(), load.name()).to_lowercase();
     std::env::args()
         .skip(1)
         .filter(|arg| !arg.starts_with("--"))
-        .all(|word| label.contains(&word.to_lowercase()))
+        .all(|arg| {
+            arg.split('|')
+                .any(|word| label.contains(&word.to_lowercase()))
+        })
+}
+
+/// For side experiments: `CHINWAG_BENCH_EVAL` (an Emacs Lisp form) is passed on to the Emacs
+/// probe, which evaluates it once the package is loaded. Empty for Neovim, or when unset.
+fn emacs_eval_env(editor: Editor) -> String {
+    match std::env::var("CHINWAG_BENCH_EVAL") {
+        Ok(form) if editor == Editor::Emacs && !form.is_empty() => {
+            format!("CHINWAG_BENCH_EVAL='{}' ", form.replace('\'', "'\\''"))
+        }
+        _ => String::new(),
+    }
 }
 
 /// The Neovim plugin the probe loads: `editors/nvim`, or `CHINWAG_BENCH_NVIM_PLUGIN` (another
@@ -515,7 +556,8 @@ fn parse(text: &str) -> Probe {
 
 fn report(scenarios: &[(Editor, Load)], outcomes: &mut [Outcome]) {
     println!(
-        "{TOKENS} tokens at {TOKENS_PER_SECOND} tokens/s, {ROUNDS} rounds per row; 1 ms timer lag pooled over the rounds"
+        "{TOKENS} tokens at {TOKENS_PER_SECOND} tokens/s, {} rounds per row; 1 ms timer lag pooled over the rounds",
+        rounds()
     );
     println!();
     println!(

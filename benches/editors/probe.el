@@ -4,8 +4,10 @@
 
 ;; Started by `cargo bench --bench editors' under tmux.  A one-shot 1 ms timer is re-armed
 ;; every time it fires; how late it fires is the command loop's lag.  In "stream" mode the
-;; probe opens a chat and sends a prompt at CHINWAG_BENCH_SEND_AT seconds; in "idle" mode it
-;; opens the same chat and sends nothing.  Samples go to CHINWAG_BENCH_OUT as lines:
+;; probe opens a chat and sends a prompt at CHINWAG_BENCH_SEND_AT seconds; in "longline" mode
+;; it sends the prompt for which the bench's provider answers one long line; in "idle" mode it
+;; opens the same chat and sends nothing.  CHINWAG_BENCH_EVAL, if set, is a form evaluated
+;; once the package is loaded (for side experiments).  Samples go to CHINWAG_BENCH_OUT as lines:
 ;;   mark <wall µs>                        when the prompt was (or, idle, would have been) sent
 ;;   lag <wall µs> <lag µs>                one per timer firing
 ;;   gc <wall µs> <gc-elapsed µs> <gcs>    every 25th firing
@@ -18,6 +20,9 @@
 (setq chinwag-program (getenv "CHINWAG_BENCH_BIN")
       chinwag-display-action '(display-buffer-same-window)
       inhibit-startup-screen t)
+(let ((form (getenv "CHINWAG_BENCH_EVAL")))
+  (when (and form (not (string-empty-p form)))
+    (eval (car (read-from-string form)) t)))
 
 (defconst probe-capacity 20000)
 (defvar probe-at (make-vector probe-capacity 0.0))
@@ -73,8 +78,11 @@
     (run-at-time (string-to-number (getenv "CHINWAG_BENCH_SEND_AT")) nil
                  (lambda ()
                    (setq probe-mark (float-time))
-                   (when (equal (getenv "CHINWAG_BENCH_MODE") "stream")
-                     (chinwag-chat-send-message buffer "Tell me a long story."))))
+                   (pcase (getenv "CHINWAG_BENCH_MODE")
+                     ("stream"
+                      (chinwag-chat-send-message buffer "Tell me a long story."))
+                     ("longline"
+                      (chinwag-chat-send-message buffer "Write one long line.")))))
     (run-at-time (string-to-number (getenv "CHINWAG_BENCH_SECONDS")) nil #'probe-finish)))
 
 (add-hook 'emacs-startup-hook #'probe-start)

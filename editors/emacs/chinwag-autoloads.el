@@ -6,7 +6,7 @@
 ;;;### (autoloads nil "chinwag" "chinwag.el" (0 0 0 0))
 ;;; Generated autoloads from chinwag.el
 
-(defvar chinwag-command-map (let ((map (make-sparse-keymap))) (define-key map "c" #'chinwag) (define-key map "n" #'chinwag-new) (define-key map (kbd "RET") #'chinwag-send) (define-key map "k" #'chinwag-stop) (define-key map "g" #'chinwag-refresh) (define-key map "m" #'chinwag-select-model) (define-key map "r" #'chinwag-send-region) (define-key map "a" #'chinwag-ask) (define-key map "w" #'chinwag-rewrite-region) (define-key map "h" #'chinwag-history) (define-key map "K" #'chinwag-set-key) (define-key map "u" #'chinwag-unlock) (define-key map "l" #'chinwag-lock) (define-key map "d" #'chinwag-doctor) (define-key map "t" #'chinwag-menu) (define-key map "x" #'chinwag-context-add) (define-key map "o" #'chinwag-inline-open-chat) (define-key map "T" #'chinwag-trust-project) map) "\
+(defvar chinwag-command-map (let ((map (make-sparse-keymap))) (define-key map "c" #'chinwag) (define-key map "n" #'chinwag-new) (define-key map (kbd "RET") #'chinwag-send) (define-key map "k" #'chinwag-stop) (define-key map "g" #'chinwag-refresh) (define-key map "m" #'chinwag-select-model) (define-key map "r" #'chinwag-send-region) (define-key map "a" #'chinwag-ask) (define-key map "w" #'chinwag-rewrite-region) (define-key map "y" #'chinwag-copy-code-block) (define-key map "A" #'chinwag-apply-code-block) (define-key map "h" #'chinwag-history) (define-key map "K" #'chinwag-set-key) (define-key map "u" #'chinwag-unlock) (define-key map "l" #'chinwag-lock) (define-key map "d" #'chinwag-doctor) (define-key map "t" #'chinwag-menu) (define-key map "x" #'chinwag-context-add) (define-key map "o" #'chinwag-inline-open-chat) (define-key map "T" #'chinwag-trust-project) map) "\
 Keymap of the chinwag commands, to bind to a prefix key.
 For example: (global-set-key (kbd \"C-c c\") chinwag-command-map).")
 
@@ -28,12 +28,69 @@ Show what works and what does not: Emacs, backend, vault, providers, keys." t ni
 ;;;### (autoloads nil "chinwag-chat" "chinwag-chat.el" (0 0 0 0))
 ;;; Generated autoloads from chinwag-chat.el
 
+(autoload 'chinwag-toggle-reasoning "chinwag-chat" "\
+Show or hide a model's reasoning: the one at point, or of the answer at point.
+Elsewhere, the last one of the chat.  Reasoning is hidden at first;
+TAB or a click on it (EVENT) shows it too.
+
+\(fn &optional EVENT)" t nil)
+
 (autoload 'chinwag-send "chinwag-chat" "\
 Send what was written below the last \"## You\" heading.
 If the chat changed elsewhere (another editor) since this buffer showed
 it, the buffer shows it again first, with the draft kept.  Outside a
 chat buffer, send the region or the text before point as a prompt and
 write the answer after it (see `chinwag-inline-send')." t nil)
+
+(autoload 'chinwag-regenerate "chinwag-chat" "\
+Answer again the turn at point, or the last turn of the chat.
+On a user turn or on one of its answers, that turn is answered again;
+the new answer is a sibling of the others, which all stay (see them with
+\\<chinwag-chat-mode-map>\\[chinwag-previous-sibling] and \\[chinwag-next-sibling]).  With a prefix argument CHOOSE, choose the
+provider and model of the new answer first (the chat keeps its own).
+
+\(fn &optional CHOOSE)" t nil)
+
+(autoload 'chinwag-regenerate-by-another-model "chinwag-chat" "\
+Answer again the turn at point (or the last one) by a model chosen first.
+That is `chinwag-regenerate' with a prefix argument." t nil)
+
+(autoload 'chinwag-retry "chinwag-chat" "\
+Retry the failed turn at point, or the last failed turn of the chat.
+A turn failed when its answer is an error, or never came; retrying it
+answers it again (`chat/regenerate')." t nil)
+
+(autoload 'chinwag-edit "chinwag-chat" "\
+Edit the user turn at point, or the last one, in the draft.
+Its text replaces the draft (the draft comes back afterwards); sending
+it with \\<chinwag-chat-mode-map>\\[chinwag-send] makes a new branch from the turn's parent
+\(`chat/edit'): the original turn and its answers stay, as siblings.
+\\[chinwag-abandon-edit] abandons the edit." t nil)
+
+(autoload 'chinwag-abandon-edit "chinwag-chat" "\
+Abandon the edit in progress: the draft from before it comes back." t nil)
+
+(autoload 'chinwag-next-sibling "chinwag-chat" "\
+Show the next version of the message at point (or of the last message).
+Versions are the answers to the same turn (regenerated), or the edits of
+a turn; the branch below the version shown is the one last continued." t nil)
+
+(autoload 'chinwag-previous-sibling "chinwag-chat" "\
+Show the previous version of the message at point (or of the last message).
+See `chinwag-next-sibling'." t nil)
+
+(autoload 'chinwag-copy-code-block "chinwag-chat" "\
+Copy the code block at point to the kill ring, without its fences.
+When point is not in a code block, copy the last one of the answers.
+In a chat buffer this is \\<chinwag-chat-mode-map>\\[chinwag-copy-code-block]; elsewhere it
+copies from the current chat." t nil)
+
+(autoload 'chinwag-next-code-block "chinwag-chat" "\
+Move point to the start of the next code block of the chat." t nil)
+
+(autoload 'chinwag-previous-code-block "chinwag-chat" "\
+Move point to the start of the previous code block of the chat.
+Inside a block, that is the start of this block." t nil)
 
 (autoload 'chinwag-refresh "chinwag-chat" "\
 Show the current chat as saved by the backend, with the draft kept.
@@ -229,6 +286,15 @@ proposal is shown in place; nothing changes until it is accepted with
 \\[chinwag-rewrite-accept] or dropped with \\[chinwag-rewrite-reject].
 
 \(fn BEG END INSTRUCTION &optional PRESET)" t nil)
+
+(autoload 'chinwag-apply-code-block "chinwag-rewrite" "\
+Propose the chat's code block at point as the new text of the code asked about.
+The code asked about is the region sent as context with the chat's
+last message that had one (`chinwag-send-region', `chinwag-ask').  The
+block is the one at point, or else the last one of the answers.  It is
+shown in that region's buffer as a rewrite is: accept it with
+\\<chinwag-rewrite-mode-map>\\[chinwag-rewrite-accept], reject it with \\[chinwag-rewrite-reject].
+In a chat buffer this is \\<chinwag-chat-mode-map>\\[chinwag-apply-code-block]." t nil)
 
 (autoload 'chinwag-rewrite-accept "chinwag-rewrite" "\
 Replace the region with the proposed rewrite, as one undo step." t nil)

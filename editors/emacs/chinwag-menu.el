@@ -31,9 +31,23 @@
     ("r" "Send the region" chinwag-send-region)
     ("a" "Ask about region or buffer" chinwag-ask)
     ("w" "Rewrite the region" chinwag-rewrite-region)]
+   ["Code blocks of the chat"
+    ("y" "Copy the block (at point or last)" chinwag-copy-code-block)
+    ("A" "Apply it to the code asked about" chinwag-apply-code-block)
+    ("b" "Next block" chinwag-next-code-block)
+    ("B" "Previous block" chinwag-previous-code-block)]
    ["Saved chats"
     ("h" "History" chinwag-history)
     ("o" "Open the chat of an answer here" chinwag-inline-open-chat)]]
+  [["Turns and versions (in a chat)"
+    ("z" "Answer again" chinwag-regenerate)
+    ("Z" "Answer again, by another model" chinwag-regenerate-by-another-model)
+    ("v" "Retry a failed turn" chinwag-retry)
+    ("e" "Edit a message of yours" chinwag-edit)
+    ("E" "Abandon the edit" chinwag-abandon-edit)
+    ("[" "Previous version" chinwag-previous-sibling)
+    ("]" "Next version" chinwag-next-sibling)
+    ("t" "Show or hide reasoning" chinwag-toggle-reasoning)]]
   [["Context for the next message"
     ("x b" "Attach a buffer" chinwag-context-add-buffer)
     ("x f" "Attach a file or glob" chinwag-context-add-file)

@@ -154,12 +154,15 @@ It holds :path, :language, :startLine, :endLine and :text."
      :endLine (save-restriction (widen) (line-number-at-pos last))
      :text (buffer-substring-no-properties beg end))))
 
-(defun chinwag-region--send (content context &optional default)
+(defun chinwag-region--send (content context &optional default beg end)
   "Send CONTENT with CONTEXT to the current chat and show it.
-With DEFAULT, CONTENT is used only if nothing is written in the chat."
-  (let ((buffer (chinwag-chat-buffer))
+With DEFAULT, CONTENT is used only if nothing is written in the chat.
+BEG and END are the region of the current buffer CONTEXT came from: the
+chat remembers it for `chinwag-apply-code-block'."
+  (let ((origin (and beg end (list (current-buffer) beg end)))
+        (buffer (chinwag-chat-buffer))
         (chinwag-context-source-root (chinwag-context-root)))
-    (chinwag-chat-send-message buffer content context default)
+    (chinwag-chat-send-message buffer content context default origin)
     (chinwag-chat-display buffer)
     buffer))
 
@@ -190,7 +193,8 @@ the region go with it."
                   (t chinwag-region-prompt)))
         (chinwag-presets--next preset))
     (deactivate-mark)
-    (chinwag-region--send content (list context) (not read-message))))
+    (chinwag-region--send content (list context) (not read-message)
+                          (min beg end) (max beg end))))
 
 ;;;###autoload
 (defun chinwag-ask (question)
@@ -205,13 +209,16 @@ In a chat buffer, just send QUESTION there."
     (user-error "No question"))
   (if (derived-mode-p 'chinwag-chat-mode)
       (chinwag-chat-send-message (current-buffer) question)
-    (let ((context (if (use-region-p)
-                       (chinwag-region-context (region-beginning) (region-end))
+    (let* ((region (if (use-region-p)
+                       (cons (region-beginning) (region-end))
                      (save-restriction
                        (widen)
-                       (chinwag-region-context (point-min) (point-max))))))
+                       (cons (point-min) (point-max)))))
+           (context (save-restriction
+                      (widen)
+                      (chinwag-region-context (car region) (cdr region)))))
       (deactivate-mark)
-      (chinwag-region--send question (list context)))))
+      (chinwag-region--send question (list context) nil (car region) (cdr region)))))
 
 (provide 'chinwag-region)
 ;;; chinwag-region.el ends here

@@ -17,6 +17,10 @@
 ;; with `chinwag-rewrite-accept' (C-c C-c while it is shown);
 ;; `chinwag-rewrite-reject' (C-c C-k) drops it.  Accepting is one undo
 ;; step.  `chinwag-stop' in the buffer stops a rewrite being written.
+;;
+;; `chinwag-apply-code-block' (C-c C-y in a chat) shows a code block of
+;; the chat the same way, against the region that was sent to the chat
+;; as context (`chinwag-send-region', `chinwag-ask').
 
 ;;; Code:
 
@@ -218,6 +222,52 @@ proposal is shown in place; nothing changes until it is accepted with
        (chinwag-rewrite--finish job)
        (signal (car err) (cdr err))))
     job))
+
+(defun chinwag-rewrite-propose (buffer beg end text)
+  "Show TEXT as the proposed new text from BEG to END in BUFFER.
+It is shown as a rewrite is, to accept with \\<chinwag-rewrite-mode-map>\\[chinwag-rewrite-accept] or reject with \\[chinwag-rewrite-reject].
+Return the job."
+  (with-current-buffer buffer
+    (when chinwag-rewrite--job
+      (user-error "A rewrite is already pending in %s; accept or reject it first"
+                  (buffer-name)))
+    (let* ((overlay (make-overlay beg end nil nil nil))
+           (job (chinwag-rewrite--make-job
+                 :buffer buffer :overlay overlay
+                 :original (buffer-substring-no-properties beg end))))
+      (overlay-put overlay 'chinwag-rewrite t)
+      (setq chinwag-rewrite--job job)
+      (chinwag-rewrite--propose job text)
+      job)))
+
+;;;###autoload
+(defun chinwag-apply-code-block ()
+  "Propose the chat's code block at point as the new text of the code asked about.
+The code asked about is the region sent as context with the chat's
+last message that had one (`chinwag-send-region', `chinwag-ask').  The
+block is the one at point, or else the last one of the answers.  It is
+shown in that region's buffer as a rewrite is: accept it with
+\\<chinwag-rewrite-mode-map>\\[chinwag-rewrite-accept], reject it with \\[chinwag-rewrite-reject].
+In a chat buffer this is \\<chinwag-chat-mode-map>\\[chinwag-apply-code-block]."
+  (interactive)
+  (let* ((chat (chinwag-chat-code-buffer))
+         (block (chinwag-chat-code-block))
+         (text (chinwag-chat-code-block-text block))
+         (origin (buffer-local-value 'chinwag-chat--origin chat)))
+    (unless origin
+      (user-error "No code was sent with the messages of this chat: send a region \
+with M-x chinwag-send-region or chinwag-ask first"))
+    (pcase-let ((`(,buffer ,start ,end) origin))
+      (unless (buffer-live-p buffer)
+        (user-error "The buffer this chat was asked about is gone"))
+      (with-current-buffer buffer
+        (when (equal (buffer-substring-no-properties start end)
+                     (chinwag-rewrite--fit text (buffer-substring-no-properties start end)))
+          (user-error "The code block is what %s already holds there" (buffer-name))))
+      (chinwag-rewrite-propose buffer (marker-position start) (marker-position end) text)
+      (pop-to-buffer buffer)
+      (goto-char start)
+      buffer)))
 
 (defun chinwag-rewrite--current ()
   "Return the proposed rewrite of this buffer, or signal an error."

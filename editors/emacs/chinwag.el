@@ -58,6 +58,11 @@
 ;;   M-x chinwag-send-region     send the region, with file and lines
 ;;   M-x chinwag-ask             ask about the region or the buffer
 ;;   M-x chinwag-rewrite-region  rewrite the region; accept or reject
+;;   C-c C-w / C-c C-y (chat)    copy / apply the code block at point
+;;   M-n / M-p (in the chat)     next / previous code block
+;;   C-c C-r / C-c C-e (chat)    answer again (C-u: another model) / edit
+;;   C-c [ / C-c ] (in the chat) previous / next version of a message
+;;   C-c C-v / C-c C-z (chat)    retry a failed turn / show the reasoning
 ;;   M-x chinwag-select-model    choose the model (C-u: the provider too)
 ;;   M-x chinwag-history         saved chats: RET R d x e s
 ;;   M-x chinwag-set-key         store an API key (or use auth-source)
@@ -107,6 +112,8 @@
     (define-key map "r" #'chinwag-send-region)
     (define-key map "a" #'chinwag-ask)
     (define-key map "w" #'chinwag-rewrite-region)
+    (define-key map "y" #'chinwag-copy-code-block)
+    (define-key map "A" #'chinwag-apply-code-block)
     (define-key map "h" #'chinwag-history)
     (define-key map "K" #'chinwag-set-key)
     (define-key map "u" #'chinwag-unlock)

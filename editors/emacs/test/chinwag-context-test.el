@@ -553,7 +553,7 @@ The boundaries stand for the commands the user runs while it streams."
       (let ((chat (chinwag-inline-open-chat)))
         (should (eq (window-buffer (selected-window)) chat))
         (should (string-match-p
-                 "## You\n\nPrompt one\n\n## Assistant\n\nAnswer one\\.\n\n## You\n\nPrompt two\n\n## Assistant\n\nAnswer two\\."
+                 "## You\n\nPrompt one\n\n## Assistant (mock/mock-model)\n\nAnswer one\\.\n\n## You\n\nPrompt two\n\n## Assistant (mock/mock-model)\n\nAnswer two\\."
                  (chinwag-test-transcript chat))))))
   (chinwag-rpc-shutdown))
 

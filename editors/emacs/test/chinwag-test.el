@@ -15,7 +15,10 @@
 ;;   CHINWAG_TEST_BINARY  the backend program
 ;;   HOME, XDG_CONFIG_HOME, XDG_DATA_HOME  the private home
 ;;
-;; Tests named chinwag-test-unit-* need neither backend nor provider.
+;; Tests named chinwag-test-unit-* need no provider from the Rust test:
+;; most need no backend either, and those of conversation trees
+;; (chinwag-test-unit-tree-*) serve their own scripted provider from
+;; this Emacs and start a backend of their own against it.
 ;; Run one scenario by hand (after `cargo build'):
 ;;
 ;;   CHINWAG_TEST_BINARY=target/debug/chinwag emacs --batch -Q \
@@ -112,7 +115,7 @@ is preceded by `font-lock-ensure', as redisplay would do.")
   (with-current-buffer buffer
     (save-excursion
       (goto-char (point-max))
-      (let* ((start (progn (re-search-backward "^## Assistant\n\n") (match-end 0)))
+      (let* ((start (progn (re-search-backward "^## Assistant.*\n\n") (match-end 0)))
              (end (if (re-search-forward "^## You$" nil t)
                       (match-beginning 0)
                     (point-max))))
@@ -317,7 +320,13 @@ is preceded by `font-lock-ensure', as redisplay would do.")
                              chinwag-send-region chinwag-ask chinwag-rewrite-region
                              chinwag-history chinwag-set-key chinwag-delete-key
                              chinwag-unlock chinwag-lock chinwag-set-password
-                             chinwag-doctor chinwag-restart))
+                             chinwag-doctor chinwag-restart
+                             chinwag-copy-code-block chinwag-apply-code-block
+                             chinwag-next-code-block chinwag-previous-code-block
+                             chinwag-regenerate chinwag-regenerate-by-another-model
+                             chinwag-retry chinwag-edit chinwag-abandon-edit
+                             chinwag-previous-sibling chinwag-next-sibling
+                             chinwag-toggle-reasoning))
     (should (commandp command))
     ;; Every suffix of the menu is one of these commands.
     (should (transient-get-suffix 'chinwag-menu command)))
@@ -372,6 +381,304 @@ is preceded by `font-lock-ensure', as redisplay would do.")
     (chinwag-chat--render messages)
     (goto-char (point-max))
     (current-buffer)))
+
+(defun chinwag-test--stream (buffer)
+  "Open an answer in the chat BUFFER, as a send would, and return its stream."
+  (with-current-buffer buffer
+    (setq chinwag-chat--id (or chinwag-chat--id "unit"))
+    (let ((stream (chinwag-chat--make-stream
+                   :buffer buffer :chat-id chinwag-chat--id :start (float-time)
+                   :marker (chinwag-chat--open-answer))))
+      (setq chinwag-chat--stream stream)
+      (puthash chinwag-chat--id stream chinwag-chat--streams)
+      stream)))
+
+(ert-deftest chinwag-test-unit-code-blocks ()
+  "Code blocks are copied without fences, and point moves between them."
+  (let ((buffer (chinwag-test--chat-buffer
+                 '((:role "user" :content "Explain\n\n```python\nx = 1\n```")
+                   (:role "assistant"
+                          :content "First:\n\n```rust\nfn a() {}\n## You\n```\n\nThen:\n\n~~~\nplain\n~~~\n")
+                   (:role "user" :content "More")
+                   (:role "assistant"
+                          :content "Last:\n\n````go\nfunc b() {}\n```\nstill\n````\nafter"))))
+        (kill-ring nil))
+    (unwind-protect
+        (with-current-buffer buffer
+          (switch-to-buffer buffer)
+          (should (eq (key-binding (kbd "C-c C-w")) #'chinwag-copy-code-block))
+          (should (eq (key-binding (kbd "C-c C-y")) #'chinwag-apply-code-block))
+          (should (eq (key-binding (kbd "M-n")) #'chinwag-next-code-block))
+          (should (eq (key-binding (kbd "M-p")) #'chinwag-previous-code-block))
+          (should (equal (mapcar (lambda (block)
+                                   (list (plist-get block :role) (plist-get block :language)
+                                         (chinwag-chat-code-block-text block)))
+                                 (chinwag-chat-code-blocks))
+                         '((user "python" "x = 1\n")
+                           (assistant "rust" "fn a() {}\n## You\n")
+                           (assistant nil "plain\n")
+                           (assistant "go" "func b() {}\n```\nstill\n"))))
+          ;; From the draft: the last block of the answers.
+          (goto-char (point-max))
+          (call-interactively #'chinwag-copy-code-block)
+          (should (equal (current-kill 0) "func b() {}\n```\nstill\n"))
+          (should (string-search "code block copied (go, 3 lines)" (chinwag-test-messages)))
+          ;; In a block, on its fence or in its code: that block.
+          (goto-char (point-min))
+          (search-forward "x = ")
+          (chinwag-copy-code-block)
+          (should (equal (current-kill 0) "x = 1\n"))
+          (search-forward "```rust")
+          (chinwag-copy-code-block)
+          (should (equal (current-kill 0) "fn a() {}\n## You\n"))
+          ;; Forward and back between blocks.
+          (goto-char (point-min))
+          (let ((starts nil))
+            (dotimes (_ 4)
+              (call-interactively #'chinwag-next-code-block)
+              (push (buffer-substring-no-properties (point) (line-end-position)) starts))
+            (should (equal (nreverse starts) '("x = 1" "fn a() {}" "plain" "func b() {}"))))
+          (should-error (chinwag-next-code-block) :type 'user-error)
+          (call-interactively #'chinwag-previous-code-block)
+          (should (looking-at "plain"))
+          (forward-char 2)
+          (chinwag-previous-code-block)
+          (should (looking-at "plain"))
+          (goto-char (point-min))
+          (should-error (chinwag-previous-code-block) :type 'user-error))
+      (kill-buffer buffer)))
+  ;; No block in the answers: a clear message, nothing copied.
+  (let ((buffer (chinwag-test--chat-buffer '((:role "user" :content "```\nmine\n```")
+                                             (:role "assistant" :content "No code."))))
+        (kill-ring nil))
+    (unwind-protect
+        (with-current-buffer buffer
+          (should (equal (cadr (should-error (chinwag-copy-code-block) :type 'user-error))
+                         "No code block in the answers of this chat"))
+          (should-not kill-ring))
+      (kill-buffer buffer))))
+
+(ert-deftest chinwag-test-unit-apply-code-block ()
+  "A block is shown against the region the chat was asked about, as a rewrite."
+  (let ((source (generate-new-buffer "util.rs"))
+        (chat (chinwag-test--chat-buffer
+               '((:role "user" :content "Fix it")
+                 (:role "assistant"
+                        :content "Here:\n\n```rust\nfn add(a: i32) -> i32 { a }\n```\nDone.")))))
+    (unwind-protect
+        (progn
+          (with-current-buffer source
+            (insert "// head\nfn add(a: u8) -> u8 { a }\n// tail\n")
+            (buffer-enable-undo))
+          (with-current-buffer chat
+            (switch-to-buffer chat)
+            (should (string-match-p "No code was sent with the messages of this chat"
+                                    (cadr (should-error (chinwag-apply-code-block)
+                                                        :type 'user-error))))
+            ;; As `chinwag-send-region' leaves it: the second line was sent.
+            (chinwag-chat--remember-origin (list source 9 (+ 9 (length "fn add(a: u8) -> u8 { a }\n")))))
+          ;; The source changes meanwhile: the region follows.
+          (with-current-buffer source
+            (goto-char (point-min))
+            (insert "// first\n"))
+          (with-current-buffer chat
+            (goto-char (point-max))
+            (should (eq (call-interactively #'chinwag-apply-code-block) source)))
+          (with-current-buffer source
+            (should (eq (current-buffer) (window-buffer (selected-window))))
+            (let* ((job chinwag-rewrite--job)
+                   (overlay (chinwag-rewrite--job-overlay job)))
+              (should (eq (chinwag-rewrite--job-state job) 'proposed))
+              (should chinwag-rewrite-mode)
+              (should (equal (buffer-substring-no-properties (overlay-start overlay)
+                                                             (overlay-end overlay))
+                             "fn add(a: u8) -> u8 { a }\n"))
+              (should (eq (overlay-get overlay 'face) 'chinwag-rewrite-removed))
+              (should (equal (substring-no-properties (overlay-get overlay 'after-string))
+                             "fn add(a: i32) -> i32 { a }\n"))
+              ;; Nothing changed until it is accepted.
+              (should (equal (buffer-string)
+                             "// first\n// head\nfn add(a: u8) -> u8 { a }\n// tail\n"))
+              (call-interactively (key-binding (kbd "C-c C-c")))
+              (should (equal (buffer-string)
+                             "// first\n// head\nfn add(a: i32) -> i32 { a }\n// tail\n"))))
+          ;; Applying it again: the region already holds it.
+          (with-current-buffer chat
+            (should (string-match-p "already holds"
+                                    (cadr (should-error (chinwag-apply-code-block)
+                                                        :type 'user-error)))))
+          ;; A rejected proposal changes nothing.
+          (with-current-buffer source
+            (goto-char (point-min))
+            (insert "x")
+            (delete-char -1))
+          (with-current-buffer chat
+            (chinwag-chat--remember-origin (list source 1 9))
+            (chinwag-apply-code-block))
+          (with-current-buffer source
+            (call-interactively (key-binding (kbd "C-c C-k")))
+            (should-not chinwag-rewrite--job)
+            (should (equal (buffer-string)
+                           "// first\n// head\nfn add(a: i32) -> i32 { a }\n// tail\n")))
+          ;; The buffer asked about is gone: a clear message.
+          (kill-buffer source)
+          (with-current-buffer chat
+            (should (equal (cadr (should-error (chinwag-apply-code-block) :type 'user-error))
+                           "The buffer this chat was asked about is gone"))))
+      (when (buffer-live-p source) (kill-buffer source))
+      (kill-buffer chat))))
+
+(ert-deftest chinwag-test-unit-reasoning-while-streaming ()
+  "Streamed reasoning is folded under a label, apart from the answer's text."
+  (let ((buffer (chinwag-test--chat-buffer '((:role "user" :content "Think")))))
+    (unwind-protect
+        (with-current-buffer buffer
+          (chinwag-test-type buffer "draft")
+          (let ((stream (chinwag-test--stream buffer)))
+            ;; As a send leaves it: the user turn is the first message.
+            (setf (chinwag-chat--stream-user stream) 0)
+            (chinwag-chat--insert-delta stream "Let me " t)
+            (chinwag-chat--insert-delta stream "think." t)
+            (let* ((label (car (chinwag-chat--reasoning-labels)))
+                   (body (overlay-get label 'chinwag-body)))
+              (should (equal (buffer-substring-no-properties (overlay-start body)
+                                                             (overlay-end body))
+                             "Let me think."))
+              (should (invisible-p (overlay-start body)))
+              (chinwag-chat--insert-delta stream "The answer." nil)
+              (should-not (invisible-p (1- (chinwag-chat--stream-marker stream))))
+              (chinwag-chat--on-answer stream '(:content "The answer." :messageId "a1"
+                                                         :userMessageId "u1"
+                                                         :provider "p" :model "m"))
+              (should (equal (chinwag-test-last-answer buffer)
+                             "Reasoning\nLet me think.\n\nThe answer."))
+              (should (equal (chinwag-test-draft buffer) "draft"))
+              ;; The conversation has the answer, its reasoning and the ids.
+              (should (equal (mapcar (lambda (m) (list (plist-get m :id) (plist-get m :parentId)
+                                                       (plist-get m :reasoning)
+                                                       (plist-get m :model)))
+                                     chinwag-chat--messages)
+                             '(("u1" nil nil nil) ("a1" "u1" "Let me think." "m"))))
+              ;; Shown again: folded again, the heading names the model.
+              (chinwag-chat--render chinwag-chat--messages)
+              (should (equal (chinwag-test-headings buffer)
+                             '("## You" "## Assistant (p/m)" "## You")))
+              (let ((label (car (chinwag-chat--reasoning-labels))))
+                (should (invisible-p (overlay-start (overlay-get label 'chinwag-body))))
+                (chinwag-toggle-reasoning)
+                (should-not (invisible-p (overlay-start (overlay-get label 'chinwag-body))))
+                (should (string-search "TAB hides" (overlay-get label 'after-string)))))))
+      (kill-buffer buffer))))
+
+(ert-deftest chinwag-test-unit-lean-display ()
+  "Reordering and composition are off until the chat's text needs them."
+  (let ((buffer (chinwag-test--chat-buffer
+                 '((:role "user" :content "Plain ASCII")
+                   (:role "assistant" :content "Caf\u00e9, na\u00efve: no composition")))))
+    (unwind-protect
+        (with-current-buffer buffer
+          (should-not bidi-display-reordering)
+          (should-not auto-composition-mode)
+          (chinwag-test-type buffer "still plain")
+          (should-not bidi-display-reordering)
+          (should-not auto-composition-mode)
+          ;; A combining accent is composed: composition comes back alone.
+          (chinwag-test-type buffer " e\u0301")
+          (should auto-composition-mode)
+          (should-not bidi-display-reordering)
+          ;; Arabic streamed into an answer: reordering comes back.
+          (let ((stream (chinwag-test--stream buffer)))
+            (chinwag-chat--insert-delta stream "Hello, " nil)
+            (should-not bidi-display-reordering)
+            (chinwag-chat--insert-delta stream "\u0645\u0631\u062d\u0628\u0627" nil)
+            (should bidi-display-reordering)
+            (chinwag-chat--end-stream stream)))
+      (kill-buffer buffer)))
+  ;; Hebrew in a rendered chat: reordering on from the start.
+  (let ((buffer (chinwag-test--chat-buffer
+                 '((:role "user" :content "\u05e9\u05dc\u05d5\u05dd")))))
+    (unwind-protect
+        (with-current-buffer buffer
+          (should bidi-display-reordering)
+          (should-not auto-composition-mode))
+      (kill-buffer buffer)))
+  ;; The option off: Emacs's defaults stay.
+  (let* ((chinwag-lean-display nil)
+         (buffer (chinwag-test--chat-buffer '((:role "user" :content "Plain")))))
+    (unwind-protect
+        (with-current-buffer buffer
+          (should bidi-display-reordering)
+          (should auto-composition-mode))
+      (kill-buffer buffer))))
+
+(ert-deftest chinwag-test-unit-long-line-highlighted-when-the-answer-ends ()
+  "The long line an answer writes has no faces while it streams, then has them."
+  (let* ((chinwag-long-line-threshold 300)
+         (buffer (chinwag-test--chat-buffer '((:role "user" :content "One long line")))))
+    (unwind-protect
+        (with-current-buffer buffer
+          (font-lock-set-defaults)
+          (let ((stream (chinwag-test--stream buffer))
+                (flushed nil)
+                (face-at (lambda (regexp)
+                           (save-excursion
+                             (goto-char (point-min))
+                             (re-search-forward regexp)
+                             (get-text-property (1- (point)) 'face)))))
+            ;; As redisplay would: fontify what changed after each delta.
+            (chinwag-test-with-stubs
+                ((font-lock-flush (lambda (beg end) (push (cons beg end) flushed))))
+              (chinwag-chat--insert-delta stream "Short `first` line.\n\n" nil)
+              (dotimes (i 40)
+                (chinwag-chat--insert-delta stream (format "word `code%d` and " i) nil)
+                (font-lock-fontify-region (point-min) (point-max)))
+              (should (funcall face-at "`firs"))
+              (should (integerp (chinwag-chat--stream-deferred stream)))
+              ;; Nothing on the long line, not even what it had while short.
+              (should-not (funcall face-at "code2"))
+              (should-not (funcall face-at "code39"))
+              ;; Deltas on it are inserted as fontified, with no work for jit-lock.
+              (should (get-text-property (- (chinwag-chat--stream-marker stream) 3)
+                                         'fontified))
+              ;; The transcript stays guarded, the draft is the user's.
+              (chinwag-test-type buffer "my draft")
+              (should (equal (chinwag-test-draft buffer) "my draft"))
+              (goto-char (chinwag-chat--stream-marker stream))
+              (should-error (insert "x") :type 'text-read-only)
+              ;; Deltas for it are inserted at most every so often: the first at
+              ;; once, those right after it gathered, and inserted together.
+              (let ((before (buffer-size)))
+                (chinwag-chat--take-delta stream "at once " nil)
+                (should (= (buffer-size) (+ before 8)))
+                (chinwag-chat--take-delta stream "gathered " nil)
+                (chinwag-chat--take-delta stream "together " nil)
+                (should (= (buffer-size) (+ before 8)))
+                (should (chinwag-chat--stream-flush-timer stream))
+                (chinwag-test-wait "the gathered text"
+                                   (lambda () (= (buffer-size) (+ before 26))))
+                (should (string-search "and at once gathered together " (buffer-string))))
+              ;; A new line after it is highlighted as usual; what was gathered
+              ;; goes first.
+              (chinwag-chat--take-delta stream "pending " nil)
+              (chinwag-chat--take-delta stream "end.\n\nNext `after` line" nil)
+              (should (string-search "together pending end.\n" (buffer-string)))
+              (font-lock-fontify-region (point-min) (point-max))
+              (should (eq (chinwag-chat--stream-deferred stream) t))
+              (should (funcall face-at "`afte"))
+              (let ((answer-end (marker-position (chinwag-chat--stream-marker stream))))
+                (chinwag-chat--on-answer stream '(:content nil))
+                ;; The answer's text is fontified again, as redisplay would,
+                ;; a moment after the last text is shown.
+                (should-not flushed)
+                (chinwag-test-wait "the highlighting of the long line" (lambda () flushed))
+                (should (cl-find-if (lambda (region) (and (< (car region) (point-max))
+                                                          (>= (cdr region) (1- answer-end))))
+                                    flushed)))
+              (font-lock-fontify-region (point-min) (point-max))
+              (should (funcall face-at "code2"))
+              (should (funcall face-at "code39"))
+              (should (equal (chinwag-test-draft buffer) "my draft")))))
+      (kill-buffer buffer))))
 
 (ert-deftest chinwag-test-unit-typing-after-fontification ()
   "Once font-lock has run (markdown-mode's too), the draft takes typing.
@@ -606,7 +913,13 @@ character, whatever font-lock did to the text properties."
                      chinwag-select-model chinwag-send-region chinwag-ask
                      chinwag-rewrite-region chinwag-history chinwag-set-key
                      chinwag-delete-key chinwag-unlock chinwag-lock
-                     chinwag-set-password chinwag-doctor chinwag-restart chinwag-menu))
+                     chinwag-set-password chinwag-doctor chinwag-restart chinwag-menu
+                     chinwag-copy-code-block chinwag-apply-code-block
+                     chinwag-next-code-block chinwag-previous-code-block
+                     chinwag-regenerate chinwag-regenerate-by-another-model
+                     chinwag-retry chinwag-edit chinwag-abandon-edit
+                     chinwag-previous-sibling chinwag-next-sibling
+                     chinwag-toggle-reasoning))
     (unless (and (commandp command) (autoloadp (symbol-function command)))
       (princ (format \"NOT AUTOLOADED %s\\n\" command))
       (kill-emacs 3)))
@@ -621,6 +934,342 @@ character, whatever font-lock did to the text properties."
                                           "-l" file "--eval" check)))
                 (should (equal (list status (buffer-string)) (list 0 (buffer-string))))))))
       (delete-directory tmp t))))
+
+;;;; Conversation trees (the real backend, a provider served from here)
+
+;; The Rust test that runs the unit tests queues nothing for them, so
+;; these tests serve their own scripted OpenAI-compatible provider from
+;; this Emacs, on 127.0.0.1, and point a backend of their own at it.
+
+(defvar chinwag-test-provider--replies nil
+  "Replies of the scripted provider, in order: each a plist.
+:tokens, a list of strings streamed as content; :reasoning, strings
+streamed as reasoning first; or :status and :body, a plain answer.")
+
+(defvar chinwag-test-provider--seen nil
+  "The requests the scripted provider received, newest first.
+Each is a plist: :method, :path and :json (the parsed body).")
+
+(defvar chinwag-test-provider--server nil
+  "The scripted provider's server process.")
+
+(defun chinwag-test-provider--sse (reply)
+  "Return the SSE body of REPLY."
+  (let ((event (lambda (delta)
+                 (concat "data: " (json-encode `((choices . [((delta . ,delta))]))) "\n\n"))))
+    (concat
+     (mapconcat (lambda (text) (funcall event `((reasoning_content . ,text))))
+                (plist-get reply :reasoning) "")
+     (mapconcat (lambda (text) (funcall event `((content . ,text))))
+                (plist-get reply :tokens) "")
+     "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+     "data: [DONE]\n\n")))
+
+(defun chinwag-test-provider--answer (process method path body)
+  "Answer the request METHOD PATH with BODY on PROCESS, then close it."
+  (let* ((json (and (> (length body) 0)
+                    (json-parse-string (decode-coding-string body 'utf-8)
+                                       :object-type 'plist :array-type 'list)))
+         (models (equal path "/v1/models"))
+         (reply (unless models (pop chinwag-test-provider--replies)))
+         (status (if models 200 (or (plist-get reply :status) 200)))
+         (payload (encode-coding-string
+                   (cond
+                    (models "{\"object\":\"list\",\"data\":[{\"id\":\"other-model\"},{\"id\":\"other-large\"}]}")
+                    ((null reply) "{\"error\":{\"message\":\"no reply queued\"}}")
+                    ((plist-get reply :body))
+                    (t (chinwag-test-provider--sse reply)))
+                   'utf-8)))
+    (push (list :method method :path path :json json) chinwag-test-provider--seen)
+    (process-send-string
+     process
+     (format "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+             (if (or models reply) status 500) (if (= status 200) "OK" "Error")
+             (if (or models (plist-get reply :body) (null reply))
+                 "application/json" "text/event-stream")
+             (length payload)))
+    (process-send-string process payload)
+    (process-send-eof process)))
+
+(defun chinwag-test-provider--filter (process string)
+  "Collect STRING from PROCESS; answer once a whole request came."
+  (let ((data (concat (or (process-get process 'data) "") string)))
+    (process-put process 'data data)
+    (let ((end (string-search "\r\n\r\n" data)))
+      (when end
+        (let* ((head (substring data 0 end))
+               (length (if (string-match "^content-length: *\\([0-9]+\\)" (downcase head))
+                           (string-to-number (match-string 1 (downcase head)))
+                         0))
+               (body (substring data (+ end 4))))
+          (when (and (>= (length body) length) (not (process-get process 'answered)))
+            (process-put process 'answered t)
+            (string-match "\\`\\([A-Z]+\\) \\([^ ]+\\)" head)
+            (chinwag-test-provider--answer process (match-string 1 head) (match-string 2 head)
+                                           (substring body 0 length))))))))
+
+(defun chinwag-test-provider-start (&rest replies)
+  "Serve REPLIES (see `chinwag-test-provider--replies'); write the backend's config.
+The config names two providers on it: `mock' (default model mock-model,
+the default provider) and `other' (other-model).  Any backend running
+is stopped, so that the next request starts one with this config."
+  (chinwag-rpc-shutdown)
+  (setq chinwag-test-provider--replies replies
+        chinwag-test-provider--seen nil
+        chinwag-test-provider--server
+        (make-network-process :name "chinwag-test-provider" :server t :host 'local
+                              :service t :family 'ipv4 :coding 'binary :noquery t
+                              :filter #'chinwag-test-provider--filter))
+  (let* ((port (process-contact chinwag-test-provider--server :service))
+         (url (format "http://127.0.0.1:%d/v1" port))
+         (file (expand-file-name "chinwag/config.toml"
+                                 (or (getenv "XDG_CONFIG_HOME") "~/.config"))))
+    (make-directory (file-name-directory file) t)
+    (with-temp-file file
+      (insert "default_provider = \"mock\"\n"
+              "[vault]\nkdf_memory_mib = 19\nkdf_iterations = 2\nkdf_parallelism = 1\n"
+              "[chat]\nidle_timeout_secs = 5\n"
+              "[providers.mock]\nkind = \"openai-compatible\"\n"
+              (format "base_url = \"%s\"\ndefault_model = \"mock-model\"\n" url)
+              "[providers.other]\nkind = \"openai-compatible\"\n"
+              (format "base_url = \"%s\"\ndefault_model = \"other-model\"\n" url)))
+    file))
+
+(defun chinwag-test-provider-stop (config)
+  "Stop the backend and the scripted provider; remove CONFIG, its config file."
+  (chinwag-rpc-shutdown)
+  (when (process-live-p chinwag-test-provider--server)
+    (delete-process chinwag-test-provider--server))
+  (setq chinwag-chat--providers nil)
+  (when (file-exists-p config)
+    (delete-file config)))
+
+(defun chinwag-test-provider-chats ()
+  "Return the bodies of the chat requests the provider saw, oldest first."
+  (mapcar (lambda (seen) (plist-get seen :json))
+          (reverse (cl-remove-if-not (lambda (seen)
+                                       (equal (plist-get seen :path) "/v1/chat/completions"))
+                                     chinwag-test-provider--seen))))
+
+(defun chinwag-test-provider-messages (body)
+  "Return the (ROLE CONTENT) pairs of the chat request BODY."
+  (mapcar (lambda (m) (list (plist-get m :role) (plist-get m :content)))
+          (plist-get body :messages)))
+
+(defun chinwag-test-headings (buffer)
+  "Return the heading lines of BUFFER's transcript, in order."
+  (with-current-buffer buffer
+    (mapcar (lambda (span)
+              (save-excursion
+                (goto-char (plist-get span :heading))
+                (buffer-substring-no-properties (point) (line-end-position))))
+            (chinwag-chat--message-spans))))
+
+(defun chinwag-test-reloaded (buffer label)
+  "Wait until BUFFER's transcript, shown again as saved, has a heading with LABEL."
+  (chinwag-test-wait (format "a heading with %s" label)
+                     (lambda () (cl-some (lambda (heading) (string-search label heading))
+                                         (chinwag-test-headings buffer)))))
+
+(defun chinwag-test-goto-message (buffer regexp)
+  "Put point in BUFFER on the first message matching REGEXP."
+  (with-current-buffer buffer
+    (goto-char (point-min))
+    (re-search-forward regexp)
+    (goto-char (match-beginning 0))))
+
+(ert-deftest chinwag-test-unit-tree-regenerate-and-switch ()
+  "Regenerate, with another model too; switch versions; send from the branch shown."
+  (skip-unless chinwag-test-binary)
+  (let ((config (chinwag-test-provider-start
+                 '(:tokens ("First " "answer."))
+                 '(:tokens ("Second " "answer."))
+                 '(:tokens ("Third " "answer."))
+                 '(:tokens ("Follow-up answer.")))))
+    (unwind-protect
+        (let ((buffer (chinwag-test-chat t)))
+          (chinwag-test-say buffer "Question")
+          (should (equal (chinwag-test-last-answer buffer) "First answer."))
+          (should (equal (chinwag-test-headings buffer)
+                         '("## You" "## Assistant (mock/mock-model)" "## You")))
+          ;; The ids of the turn come from the result.
+          (with-current-buffer buffer
+            (should (cl-every (lambda (m) (plist-get m :id)) chinwag-chat--messages)))
+          (chinwag-test-type buffer "my draft")
+          (with-current-buffer buffer
+            (buffer-enable-undo)
+            (should (eq (key-binding (kbd "C-c C-r")) #'chinwag-regenerate))
+            (call-interactively #'chinwag-regenerate))
+          (chinwag-test-answer buffer)
+          (chinwag-test-reloaded buffer "[2/2]")
+          (should (equal (chinwag-test-last-answer buffer) "Second answer."))
+          (should (equal (chinwag-test-headings buffer)
+                         '("## You" "## Assistant (mock/mock-model) [2/2]" "## You")))
+          (should (equal (chinwag-test-draft buffer) "my draft"))
+          (should (equal (chinwag-test-provider-messages (nth 1 (chinwag-test-provider-chats)))
+                         '(("user" "Question"))))
+          ;; Previous version, from the draft: the last message's.  The
+          ;; window keeps its start, the draft its text, undo the draft only.
+          (let ((window (get-buffer-window buffer)))
+            (with-current-buffer buffer
+              (set-window-start window 4)
+              (call-interactively (key-binding (kbd "C-c [")))
+              (should (equal (chinwag-test-last-answer buffer) "First answer."))
+              (should (equal (chinwag-test-headings buffer)
+                             '("## You" "## Assistant (mock/mock-model) [1/2]" "## You")))
+              (should (= (window-start window) 4))
+              (should (equal (chinwag-test-draft buffer) "my draft"))
+              (let ((transcript (chinwag-test-transcript buffer)))
+                (undo-boundary)
+                (setq last-command nil)
+                (condition-case nil (undo) (user-error nil))
+                (should (equal (chinwag-test-transcript buffer) transcript)))
+              (chinwag-test-type buffer "my draft")
+              (should-error (chinwag-previous-sibling) :type 'user-error)
+              ;; On the answer itself: point stays on it.
+              (chinwag-test-goto-message buffer "^First answer")
+              (call-interactively (key-binding (kbd "C-c ]")))
+              (should (equal (chinwag-test-last-answer buffer) "Second answer."))
+              (should (looking-at "## Assistant (mock/mock-model) \\[2/2\\]"))
+              (should-error (chinwag-next-sibling) :type 'user-error)))
+          ;; Answer again by another provider and model, chosen first.
+          (chinwag-test-with-stubs
+              ((completing-read (lambda (prompt collection &rest _)
+                                  (if (string-prefix-p "Provider" prompt)
+                                      (progn (should (member "other" collection)) "other")
+                                    (should (member "other-large" collection))
+                                    "other-large"))))
+            (with-current-buffer buffer
+              (goto-char (point-max))
+              (chinwag-regenerate '(4))))
+          (with-current-buffer buffer
+            (should (string-search "## Assistant (other/other-large)" (buffer-string))))
+          (chinwag-test-answer buffer)
+          (chinwag-test-reloaded buffer "[3/3]")
+          (should (equal (chinwag-test-headings buffer)
+                         '("## You" "## Assistant (other/other-large) [3/3]" "## You")))
+          (should (equal (chinwag-test-last-answer buffer) "Third answer."))
+          (should (equal (plist-get (nth 2 (chinwag-test-provider-chats)) :model) "other-large"))
+          (with-current-buffer buffer
+            ;; The chat's own provider and model did not change.
+            (should (string-match-p "mock / mock-model" header-line-format)))
+          ;; Back to the first answer, then send: the model sees that branch.
+          (with-current-buffer buffer
+            (chinwag-previous-sibling)
+            (chinwag-previous-sibling))
+          (should (equal (chinwag-test-last-answer buffer) "First answer."))
+          (with-current-buffer buffer
+            (chinwag-chat--set-draft "Go on"))
+          (chinwag-test-say buffer "")
+          (should (equal (chinwag-test-provider-messages (nth 3 (chinwag-test-provider-chats)))
+                         '(("user" "Question") ("assistant" "First answer.")
+                           ("user" "Go on"))))
+          (kill-buffer buffer))
+      (chinwag-test-provider-stop config))))
+
+(ert-deftest chinwag-test-unit-tree-edit ()
+  "An edited turn is sent with chat/edit and makes a branch; the draft comes back."
+  (skip-unless chinwag-test-binary)
+  (let ((config (chinwag-test-provider-start
+                 '(:tokens ("Answer one."))
+                 '(:tokens ("Answer two.")))))
+    (unwind-protect
+        (let ((buffer (chinwag-test-chat t))
+              (methods nil))
+          (chinwag-test-say buffer "Original question")
+          (chinwag-test-type buffer "keep me")
+          ;; Edit the turn at point; then abandon: the draft comes back.
+          (chinwag-test-goto-message buffer "^Original question")
+          (with-current-buffer buffer
+            (should (eq (key-binding (kbd "C-c C-e")) #'chinwag-edit))
+            (call-interactively #'chinwag-edit)
+            (should (equal (chinwag-test-draft buffer) "Original question"))
+            (should (string-search "editing a message" header-line-format))
+            (call-interactively (key-binding (kbd "C-c C-q")))
+            (should (equal (chinwag-test-draft buffer) "keep me"))
+            (should-not (string-search "editing" header-line-format))
+            (should-error (chinwag-abandon-edit) :type 'user-error))
+          ;; Edit again and send it.
+          (chinwag-test-goto-message buffer "^Answer one")
+          (with-current-buffer buffer
+            (chinwag-edit)
+            (chinwag-chat--set-draft "Edited question"))
+          (let ((record (lambda (_conn method &rest _) (push method methods))))
+            (advice-add 'jsonrpc-async-request :before record)
+            (unwind-protect
+                (with-current-buffer buffer (chinwag-send))
+              (advice-remove 'jsonrpc-async-request record)))
+          (should (memq 'chat/edit methods))
+          (should-not (memq 'chat/send methods))
+          (chinwag-test-answer buffer)
+          (chinwag-test-reloaded buffer "## You [2/2]")
+          (should (equal (chinwag-test-headings buffer)
+                         '("## You [2/2]" "## Assistant (mock/mock-model)" "## You")))
+          (should (equal (chinwag-test-last-answer buffer) "Answer two."))
+          (should (string-search "Edited question" (chinwag-test-transcript buffer)))
+          (should-not (string-search "Original question" (chinwag-test-transcript buffer)))
+          (should (equal (chinwag-test-draft buffer) "keep me"))
+          (should (equal (chinwag-test-provider-messages (nth 1 (chinwag-test-provider-chats)))
+                         '(("user" "Edited question"))))
+          ;; The original is a sibling: the branch it starts is still there.
+          (chinwag-test-goto-message buffer "^Edited question")
+          (with-current-buffer buffer (chinwag-previous-sibling))
+          (should (equal (chinwag-test-headings buffer)
+                         '("## You [1/2]" "## Assistant (mock/mock-model)" "## You")))
+          (should (equal (chinwag-test-last-answer buffer) "Answer one."))
+          (should (equal (chinwag-test-draft buffer) "keep me"))
+          (kill-buffer buffer))
+      (chinwag-test-provider-stop config))))
+
+(ert-deftest chinwag-test-unit-tree-retry-and-reasoning ()
+  "A failed turn is retried; reasoning is shown folded and opens."
+  (skip-unless chinwag-test-binary)
+  (let ((config (chinwag-test-provider-start
+                 '(:status 500 :body "{\"error\":{\"message\":\"overloaded\"}}")
+                 '(:reasoning ("Think " "hard.") :tokens ("Worked."))
+                 '(:tokens ("Next."))))
+        (chinwag-request-timeout 60))
+    (unwind-protect
+        (let ((buffer (chinwag-test-chat t)))
+          (chinwag-test-say buffer "Will it work?")
+          (with-current-buffer buffer
+            (should (string-search "[error:" (buffer-string)))
+            (should (eq (key-binding (kbd "C-c C-v")) #'chinwag-retry))
+            (goto-char (point-max))
+            (call-interactively #'chinwag-retry))
+          (chinwag-test-answer buffer)
+          (chinwag-test-reloaded buffer "[2/2]")
+          (should (equal (chinwag-test-headings buffer)
+                         '("## You" "## Assistant (mock/mock-model) [2/2]" "## You")))
+          (should (equal (chinwag-test-provider-messages (nth 1 (chinwag-test-provider-chats)))
+                         '(("user" "Will it work?"))))
+          (with-current-buffer buffer
+            (should-not (string-search "[error:" (buffer-string)))
+            (should-error (chinwag-retry) :type 'user-error)
+            ;; The reasoning is there, folded; TAB on it, or C-c C-z, opens it.
+            (let* ((label (car (chinwag-chat--reasoning-labels)))
+                   (body (overlay-get label 'chinwag-body)))
+              (should (equal (buffer-substring-no-properties (overlay-start body)
+                                                             (overlay-end body))
+                             "Think hard.\n"))
+              (should (invisible-p (overlay-start body)))
+              (should-not (invisible-p (overlay-start label)))
+              (goto-char (overlay-start label))
+              (should (eq (key-binding (kbd "TAB")) #'chinwag-toggle-reasoning))
+              (call-interactively (key-binding (kbd "TAB")))
+              (should-not (invisible-p (overlay-start body)))
+              (goto-char (point-max))
+              (call-interactively (key-binding (kbd "C-c C-z")))
+              (should (invisible-p (overlay-start body))))
+            (should (equal (chinwag-test-last-answer buffer)
+                           (concat "Reasoning\nThink hard.\n\nWorked."))))
+          ;; The failed turn is not sent again, the retried one is.
+          (chinwag-test-say buffer "And now?")
+          (should (equal (chinwag-test-provider-messages (nth 2 (chinwag-test-provider-chats)))
+                         '(("user" "Will it work?") ("assistant" "Worked.")
+                           ("user" "And now?"))))
+          (kill-buffer buffer))
+      (chinwag-test-provider-stop config))))
 
 ;;;; Scenario: a chat round trip
 
@@ -671,7 +1320,7 @@ character, whatever font-lock did to the text properties."
           ;; The message went to the transcript, the answer comes below it and
           ;; the new draft, empty, below that, with point.
           (should (equal (buffer-string)
-                         "## You\n\nSay hello\n\n## Assistant\n\n\n\n## You\n\n"))
+                         "## You\n\nSay hello\n\n## Assistant (mock/mock-large)\n\n\n\n## You\n\n"))
           (should (= (point) (point-max)))
           ;; While it streams: point and window point stay in the draft, below
           ;; the answer; the transcript refuses input.
@@ -815,6 +1464,15 @@ character, whatever font-lock did to the text properties."
           (with-current-buffer chat
             (should (string-search (concat "## You\n\n" content "\n\n## Assistant")
                                    (buffer-string)))))
+        ;; The chat remembers the region, for `chinwag-apply-code-block'.
+        (let ((origin (buffer-local-value 'chinwag-chat--origin chat)))
+          (should (eq (car origin) source))
+          (should (equal (with-current-buffer source
+                           (buffer-substring-no-properties (nth 1 origin) (nth 2 origin)))
+                         "def home():\n    return os.environ['HOME']\n")))
+        (with-current-buffer chat
+          (should (equal (cadr (should-error (chinwag-apply-code-block) :type 'user-error))
+                         "No code block in the answers of this chat")))
         ;; Ask about the whole buffer, from the minibuffer.
         (with-current-buffer source
           (deactivate-mark)
@@ -824,7 +1482,13 @@ character, whatever font-lock did to the text properties."
                               "What does it import?")))
             (call-interactively #'chinwag-ask)))
         (chinwag-test-answer chat)
-        (should (equal (chinwag-test-last-answer chat) "Only os."))))
+        (should (equal (chinwag-test-last-answer chat) "Only os."))
+        ;; Asked about the whole buffer: the whole buffer is remembered.
+        (let ((origin (buffer-local-value 'chinwag-chat--origin chat)))
+          (should (eq (car origin) source))
+          (should (equal (list (marker-position (nth 1 origin))
+                               (marker-position (nth 2 origin)))
+                         (with-current-buffer source (list (point-min) (point-max))))))))
     (chinwag-rpc-shutdown)))
 
 ;;;; Scenario: rewrite
@@ -981,7 +1645,7 @@ character, whatever font-lock did to the text properties."
         (let ((reopened (call-interactively (key-binding (kbd "RET")))))
           (should (equal (buffer-local-value 'chinwag-chat--id reopened) first-id))
           (with-current-buffer reopened
-            (should (string-match-p "\\`## You\n\nFirst topic: lifetimes\n\n## Assistant\n\n\
+            (should (string-match-p "\\`## You\n\nFirst topic: lifetimes\n\n## Assistant (mock/mock-model)\n\n\
 Lifetimes are scopes\\.\n\n## You\n\n\\'"
                                     (buffer-string))))
           (chinwag-test-say reopened "Go on")
@@ -1111,7 +1775,7 @@ Lifetimes are scopes\\.\n\n## You\n\n\\'"
                                              (copy-sequence password))))
       (chinwag-test-say chat "never mind"))
     (with-current-buffer chat
-      (should (string-match-p "never mind\n\n## Assistant\n\n\\[stopped\\]\n\n## You\n\n\\'"
+      (should (string-match-p "never mind\n\n## Assistant (mock/mock-model)\n\n\\[stopped\\]\n\n## You\n\n\\'"
                               (buffer-string))))
     (should-not (chinwag-vault-locked-p))
     ;; Giving up leaves the message failed, and the vault locked.
@@ -1282,7 +1946,7 @@ an answer streams above it, and its draft stays intact."
     (should (equal (chinwag-test-last-answer buffer) "Third."))
     (with-current-buffer buffer
       (should (equal (chinwag-test-draft buffer) ""))
-      (should (string-search "## You\n\nNext question\n\n## Assistant\n\nThird." (buffer-string))))
+      (should (string-search "## You\n\nNext question\n\n## Assistant (mock/mock-model)\n\nThird." (buffer-string))))
     (kill-buffer buffer)
     (chinwag-rpc-shutdown)))
 
@@ -1304,7 +1968,7 @@ and before a message is sent; the draft is kept."
       (chinwag-chat--on-return (selected-window))
       (chinwag-test-wait "the chat shown again"
                          (lambda ()
-                           (string-search "## You\n\nFrom the other editor\n\n## Assistant\n\n\
+                           (string-search "## You\n\nFrom the other editor\n\n## Assistant (mock/mock-model)\n\n\
 Elsewhere." (with-current-buffer buffer (buffer-string)))))
       (with-current-buffer buffer
         (should (equal (chinwag-test-draft buffer) "my draft"))
@@ -1316,8 +1980,8 @@ Elsewhere." (with-current-buffer buffer (buffer-string)))))
       (with-current-buffer buffer (chinwag-send))
       (chinwag-test-answer buffer)
       (with-current-buffer buffer
-        (should (string-search "## You\n\nAgain elsewhere\n\n## Assistant\n\nOnce more.\n\n\
-## You\n\nmy draft\n\n## Assistant\n\nHere." (buffer-string))))
+        (should (string-search "## You\n\nAgain elsewhere\n\n## Assistant (mock/mock-model)\n\nOnce more.\n\n\
+## You\n\nmy draft\n\n## Assistant (mock/mock-model)\n\nHere." (buffer-string))))
       (should (= 8 (length (plist-get (chinwag-test-history id) :messages))))
       ;; Nothing changed elsewhere: coming back renders nothing again.
       (with-current-buffer buffer
