@@ -30,6 +30,18 @@
 ;;
 ;; The header line shows the chat's provider and model; the mode line
 ;; shows the progress of an answer, then its token usage and speed.
+;;
+;; The conversation is a tree and the buffer shows one branch of it:
+;; each answer's heading names its provider and model, a message with
+;; siblings says which it is ("[2/3]"), and commands answer a turn
+;; again, edit one (in the draft), retry a failed one and move between
+;; versions; a model's reasoning is folded above its answer.  Code
+;; blocks can be copied, moved between, and applied to the region the
+;; chat was asked about (`chinwag-apply-code-block', in
+;; chinwag-rewrite.el).  While its text needs neither, a chat is shown
+;; without bidi reordering and composition, and the long line an answer
+;; writes is highlighted when it ends (see "Lean display" and "Long
+;; lines" below): both make each redisplay of a streaming chat cheaper.
 
 ;;; Code:
 
