@@ -587,6 +587,234 @@ fn a_chat_changed_elsewhere_is_shown_before_anything_is_sent() {
     );
 }
 
+/// A file of the project folder the scenarios start in.
+fn write_project_file(home: &Home, path: &str, text: &str) {
+    let full = home.path().join("project").join(path);
+    std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+    std::fs::write(full, text).unwrap();
+}
+
+fn git(home: &Home, args: &[&str]) {
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(home.path().join("project"))
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+        .args(args)
+        .env("HOME", home.path())
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("git");
+    assert!(output.status.success(), "git {args:?}: {output:?}");
+}
+
+/// Values a scenario reads from `$CHINWAG_TEST_HOME/scenario.json`.
+fn scenario_values(home: &Home, values: Value) {
+    std::fs::write(home.path().join("scenario.json"), values.to_string()).unwrap();
+}
+
+#[test]
+fn context_is_staged_listed_removed_confirmed_and_sent_with_the_next_message() {
+    let provider = ProviderServer::start();
+    let web = ProviderServer::start();
+    let home = home_with(&provider, "");
+    write_project_file(
+        &home,
+        "src/lib.rs",
+        "pub fn add(a: i32, b: i32) -> i32 { a + b }\n",
+    );
+    write_project_file(
+        &home,
+        "src/main.rs",
+        "fn main() {\n    println!(\"hi\");\n}\n",
+    );
+    write_project_file(&home, "README.md", "# Project\n");
+    git(&home, &["init", "-q"]);
+    git(&home, &["add", "src", "README.md"]);
+    git(&home, &["commit", "-q", "-m", "start"]);
+    // Not committed: an unstaged change, a file that holds secrets, notes (ignored later).
+    write_project_file(
+        &home,
+        "src/main.rs",
+        "fn main() {\n    println!(\"hello\");\n}\n",
+    );
+    write_project_file(&home, ".env", "API_TOKEN=tok-env-CANARY-123456\nDEBUG=1\n");
+    write_project_file(&home, "notes.txt", "my private notes\n");
+    write_project_file(&home, "draft.txt", "draft words\n");
+    // Fetched twice: by the preview and by the send.
+    for _ in 0..2 {
+        web.push(Reply::stream(
+            "text/html; charset=utf-8",
+            "<html><body><h1>Borrowing</h1><p>A reference borrows.</p></body></html>",
+        ));
+    }
+    let key = "sk-proj-CANARYnvim0123456789abcdefghij";
+    scenario_values(&home, json!({"url": web.url("/doc.html"), "key": key}));
+    for answer in ["Seen.", "Noted.", "Careful."] {
+        provider.push(Reply::sse(&openai_stream(&[answer])));
+    }
+
+    run(&home, "test_context");
+
+    assert_eq!(
+        provider.seen().len(),
+        3,
+        "one request per message sent (the declined one went nowhere)"
+    );
+    let first = last_user_content(&provider, 0);
+    for expected in [
+        "Look at this",
+        "`src/lib.rs` (the whole buffer):\n```rust\npub fn add",
+        "Diagnostics for `src/lib.rs`:",
+        "line 1: error [rustc]: mismatched types\n    | pub fn add",
+        "`git diff`:\n```diff\n",
+        "+    println!(\"hello\");",
+        "A reference borrows.",
+        "API_TOKEN=[redacted: assignment]",
+        "DEBUG=1",
+    ] {
+        assert!(
+            first.contains(expected),
+            "missing {expected:?} in:\n{first}"
+        );
+    }
+    assert!(!first.contains("tok-env-CANARY"), "{first}");
+    // The glob and the README were taken off before the send.
+    assert!(!first.contains("# Project"), "{first}");
+    assert!(!first.contains("`src/main.rs`:"), "{first}");
+    let second = last_user_content(&provider, 1);
+    assert!(
+        second.starts_with("And these notes?") && second.contains("my private notes"),
+        "{second}"
+    );
+    let third = last_user_content(&provider, 2);
+    assert_eq!(third, format!("my key is {key}"));
+}
+
+#[test]
+fn presets_apply_from_a_slash_with_completion_and_show_in_the_header() {
+    let provider = ProviderServer::start();
+    let home = home_with(
+        &provider,
+        "[presets.terse]\nsystem = \"Be terse.\"\ninstruction = \"Shorten this:\"\n",
+    );
+    for answer in [
+        "Short.",
+        "Plain.",
+        "Tests.",
+        "```rust\nfn add(a: u8, b: u8) -> u8 { a + b }\n```",
+    ] {
+        provider.push(Reply::sse(&openai_stream(&[answer])));
+    }
+
+    run(&home, "test_presets");
+
+    assert_eq!(provider.seen().len(), 4);
+    assert_eq!(
+        messages(&provider, 0),
+        vec![
+            json!({"role": "system", "content": "Be terse."}),
+            json!({"role": "user", "content": "Shorten this:\n\nkeep it short"}),
+        ]
+    );
+    assert_eq!(last_user_content(&provider, 1), "/nonesuch is a path");
+    let tests = messages(&provider, 2);
+    assert!(
+        tests[0]["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("You are a careful senior software engineer."),
+        "{tests:?}"
+    );
+    assert_eq!(
+        tests.last().unwrap()["content"],
+        "Write unit tests for this code, in its language and the test framework its project most \
+         likely uses; cover the edge cases.\n\n`src/lib.rs` line 1:\n```rust\nfn add(a: u8, b: u8) -> u8 { a - b }\n```"
+    );
+    let fix = last_user_content(&provider, 3);
+    assert!(
+        fix.contains("Instruction: Find and fix the bugs in this code."),
+        "{fix}"
+    );
+}
+
+#[test]
+fn project_instructions_are_shown_and_trusted_before_they_steer_the_model() {
+    let provider = ProviderServer::start();
+    let home = home_with(&provider, "");
+    write_project_file(&home, "AGENTS.md", "Use tabs.\n");
+    for answer in ["One.", "Two.", "Three.", "Four."] {
+        provider.push(Reply::sse(&openai_stream(&[answer])));
+    }
+
+    run(&home, "test_trust");
+
+    let system = |n: usize| -> Option<String> {
+        let first = messages(&provider, n)[0].clone();
+        (first["role"] == "system").then(|| first["content"].as_str().unwrap().to_string())
+    };
+    assert_eq!(system(0), None, "not trusted yet");
+    assert_eq!(
+        system(1).as_deref(),
+        Some("Project instructions (from AGENTS.md):\nUse tabs.")
+    );
+    assert_eq!(system(2), None, "changed: not trusted");
+    assert_eq!(system(3), None, "declined");
+    assert_eq!(provider.seen().len(), 4);
+}
+
+#[test]
+fn chat_in_any_buffer_streams_below_the_prompt_as_one_undo_step() {
+    let provider = ProviderServer::start();
+    let home = home_with(&provider, "");
+    provider.push(
+        Reply::sse(&openai_stream(&[
+            "A monad ",
+            "is a ",
+            "pattern.\n",
+            "It chains.",
+        ]))
+        .in_pieces(vec![50])
+        .paced(Duration::from_millis(30)),
+    );
+    provider.push(Reply::sse(&openai_stream(&[
+        "fn add(a: i32, b: i32) -> i32 {\n",
+        "    a + b\n}",
+    ])));
+    provider.push(Reply::sse(&openai_stream(&["Plain answer."])));
+    provider.push(Reply::sse(&openai_stream(&["Visual answer."])));
+    provider.push(endless());
+    provider.push(endless());
+    provider.push(Reply::sse(&openai_stream(&["Continued."])));
+
+    run(&home, "test_inline");
+
+    assert_eq!(last_user_content(&provider, 0), "What is a monad?");
+    assert_eq!(
+        last_user_content(&provider, 1),
+        "write an add function\n-- taking two numbers"
+    );
+    assert_eq!(
+        last_user_content(&provider, 2),
+        "Translate hello\ninto French."
+    );
+    assert_eq!(last_user_content(&provider, 3), "First paragraph.");
+    assert_eq!(last_user_content(&provider, 5), "Count again");
+    provider.wait_for("two hang-ups", |p| p.hangups() == 2);
+    // The inline exchange is a saved chat that went on.
+    let continued: Vec<Value> = messages(&provider, 6)
+        .iter()
+        .map(|m| m["content"].clone())
+        .collect();
+    assert_eq!(
+        continued,
+        vec![
+            json!("write an add function\n-- taking two numbers"),
+            json!("fn add(a: i32, b: i32) -> i32 {\n    a + b\n}"),
+            json!("And subtraction?"),
+        ]
+    );
+}
+
 /// A scenario that starts its own scripted provider inside Neovim
 /// (`editors/nvim/tests/provider.lua`) and writes its own config.
 fn own_provider(scenario: &str) {

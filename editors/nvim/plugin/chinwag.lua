@@ -23,6 +23,7 @@ local function highlights()
     ChinwagStopped = "DiagnosticWarn",
     ChinwagError = "DiagnosticError",
     ChinwagContext = "Special",
+    ChinwagSent = "Comment",
   }
   for group, target in pairs(links) do
     vim.api.nvim_set_hl(0, group, { link = target, default = true })
@@ -65,11 +66,21 @@ end, { desc = "chinwag: stop the answer" })
 
 command("ChinwagSend", function(args)
   require("chinwag.selection").send(args)
-end, { range = true, nargs = "*", desc = "chinwag: send the selection to the chat" })
+end, {
+  range = true,
+  nargs = "*",
+  complete = "customlist,v:lua.require'chinwag.presets'.complete_command",
+  desc = "chinwag: send the selection to the chat",
+})
 
 command("ChinwagAsk", function(args)
   require("chinwag.selection").ask(args)
-end, { range = true, nargs = "+", desc = "chinwag: ask about the selection or the buffer" })
+end, {
+  range = true,
+  nargs = "+",
+  complete = "customlist,v:lua.require'chinwag.presets'.complete_command",
+  desc = "chinwag: ask about the selection or the buffer",
+})
 
 command("ChinwagRewrite", function(args)
   require("chinwag.rewrite").rewrite(args)
@@ -176,3 +187,63 @@ end, { desc = "chinwag: lock the vault" })
 command("ChinwagPassword", function()
   require("chinwag.vault").set_password()
 end, { desc = "chinwag: set, change or remove the vault password" })
+
+-- Context for the next message, presets, project instructions, chat in any buffer.
+
+command("ChinwagAdd", function(args)
+  require("chinwag.context").command(args)
+end, {
+  nargs = "+",
+  complete = function(lead, line)
+    return require("chinwag.context").complete(lead, line)
+  end,
+  desc = "chinwag: attach buffer, file {path}, diagnostics, diff [staged] or url {url} to the next message",
+})
+
+command("ChinwagRemove", function(args)
+  require("chinwag.context").remove(nil, args.args ~= "" and args.args or nil)
+end, {
+  nargs = "?",
+  complete = function(lead)
+    return require("chinwag.context").complete_remove(lead)
+  end,
+  desc = "chinwag: take an item (or all) off the next message",
+})
+
+command("ChinwagAllowSecrets", function(args)
+  require("chinwag.context").allow_secrets(args.bang)
+end, { bang = true, desc = "chinwag: send the next message without the secret guard (! undoes)" })
+
+command("ChinwagTrust", function()
+  require("chinwag.trust").command()
+end, { desc = "chinwag: show the project's .chinwag.md/AGENTS.md and trust it" })
+
+command("ChinwagInline", function(args)
+  require("chinwag.inline").command(args)
+end, { range = true, nargs = "*", desc = "chinwag: ask here; the answer streams in below the prompt" })
+
+command("ChinwagContinue", function()
+  require("chinwag.inline").continue()
+end, { desc = "chinwag: open the chat of the answer at the cursor (else the last) to go on" })
+
+vim.keymap.set("n", "<Plug>(ChinwagInline)", function()
+  return require("chinwag.inline").operator_keys()
+end, { expr = true, desc = "chinwag: ask with the text of a motion; the answer streams in below" })
+vim.keymap.set("x", "<Plug>(ChinwagInline)", ":ChinwagInline<CR>", {
+  silent = true,
+  desc = "chinwag: ask with the selection; the answer streams in below",
+})
+vim.keymap.set("n", "<Plug>(ChinwagInlineLine)", "<Cmd>ChinwagInline<CR>", {
+  desc = "chinwag: ask with the prompt at the cursor; the answer streams in below",
+})
+if vim.g.chinwag_no_default_maps ~= 1 and vim.g.chinwag_no_default_maps ~= true then
+  for _, map in ipairs({
+    { "n", "gz", "<Plug>(ChinwagInline)" },
+    { "x", "gz", "<Plug>(ChinwagInline)" },
+    { "n", "gzz", "<Plug>(ChinwagInlineLine)" },
+  }) do
+    if vim.fn.maparg(map[2], map[1]) == "" then
+      vim.keymap.set(map[1], map[2], map[3], { remap = true, desc = "chinwag: ask here (see :help chinwag-inline)" })
+    end
+  end
+end

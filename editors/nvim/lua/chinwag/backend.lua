@@ -211,6 +211,17 @@ end
 
 ---@class chinwag.RequestOptions
 ---@field unlock boolean|nil On 1001 (vault locked) ask for the password once and retry (default true).
+---@field confirm boolean|nil On 1404 with `action = "confirmFile"` ask whether to send that file this once and retry with it in `allowFiles` (default true).
+
+--- What completes the params of a chat turn before it is first sent (the project root, staged
+--- context, a preset): `chinwag.context.prepare()`. It may return a function run after the
+--- request's callback with the same error and result.
+---@type fun(method: string, params: table): (fun(err: table|nil, result: any)|nil)
+M.prepare = function(method, params)
+  if method == "chat/send" or method == "chat/edit" or method == "chat/regenerate" then
+    return require("chinwag.context").prepare(method, params)
+  end
+end
 
 ---@class chinwag.Ticket
 ---@field id integer|nil The id of the request in flight (changes when it is retried).
@@ -227,6 +238,17 @@ end
 function M.request(method, params, callback, opts, ticket)
   opts = opts or {}
   ticket = ticket or {}
+  if type(params) == "table" and not ticket.prepared then
+    ticket.prepared = true
+    local after = M.prepare(method, params)
+    if after then
+      local inner = callback
+      callback = function(request_err, result)
+        inner(request_err, result)
+        after(request_err, result)
+      end
+    end
+  end
   local running, err = M.ensure()
   if not running then
     ticket.id = nil
@@ -245,6 +267,28 @@ function M.request(method, params, callback, opts, ticket)
         if unlocked and not ticket.cancelled then
           M.request(method, params, callback, { unlock = false }, ticket)
         else
+          callback(request_err, nil)
+        end
+      end)
+      return
+    end
+    local data = request_err and request_err.data
+    if
+      request_err
+      and request_err.code == util.codes.CONTEXT_REFUSED
+      and opts.confirm ~= false
+      and type(data) == "table"
+      and data.action == "confirmFile"
+      and type(params) == "table"
+      and not vim.tbl_contains(params.allowFiles or {}, data.path)
+    then
+      require("chinwag.context").confirm_file(data, function(yes)
+        if yes and not ticket.cancelled then
+          params.allowFiles = params.allowFiles or {}
+          table.insert(params.allowFiles, data.path)
+          M.request(method, params, callback, opts, ticket)
+        else
+          ticket.id = nil
           callback(request_err, nil)
         end
       end)

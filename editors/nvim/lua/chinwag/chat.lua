@@ -98,6 +98,7 @@ M.USER_HEADING, M.ASSISTANT_HEADING, M.REASONING_HEADER = USER_HEADING, ASSISTAN
 ---@field prompt_mark integer Extmark on the `## You` heading of the input section.
 ---@field context chinwag.Region[] Regions staged for the next message.
 ---@field context_mark integer|nil
+---@field preset string|nil The chat's preset (`/name`), shown in the header.
 ---@field stop_requested boolean
 ---@field request chinwag.Ticket|nil The `chat/send` in flight.
 ---@field synced chinwag.Synced|nil
@@ -306,7 +307,11 @@ end
 
 ---@return string
 function Chat:header()
-  return ("# chinwag · %s · %s"):format(self.provider or "(default provider)", self.model or "(default model)")
+  local header = ("# chinwag · %s · %s"):format(
+    self.provider or "(default provider)",
+    self.model or "(default model)"
+  )
+  return self.preset and (header .. " · /" .. self.preset) or header
 end
 
 ---@class chinwag.Transcript
@@ -670,21 +675,8 @@ end
 
 ---@private
 function Chat:_show_context()
-  if self.context_mark then
-    api.nvim_buf_del_extmark(self.buf, M.ns, self.context_mark)
-    self.context_mark = nil
-  end
-  if #self.context == 0 then
-    return
-  end
-  local virt_lines = {}
-  for _, region in ipairs(self.context) do
-    local label = M.region_lines(region)[1]:gsub(":$", "")
-    virt_lines[#virt_lines + 1] = { { "  + " .. label .. " (sent with the next message)", "ChinwagContext" } }
-  end
-  self.context_mark = api.nvim_buf_set_extmark(self.buf, M.ns, self:prompt_row(), 0, {
-    virt_lines = virt_lines,
-  })
+  -- The staged list (regions and other items, with sizes) and what went with each turn.
+  require("chinwag.context").show(self)
 end
 
 --- Cut the model to its first `keep` messages, add `user` (a new user turn; nil when the answer
@@ -938,6 +930,7 @@ end
 --- and the draft is not touched.
 ---@param saved table
 function Chat:load(saved)
+  require("chinwag.context").on_load(self, saved)
   self.provider, self.model = saved.provider or self.provider, saved.model or self.model
   self.title = saved.title or self.title
   self.system = saved.system ~= vim.NIL and saved.system or nil
@@ -1104,6 +1097,8 @@ function Chat:_sync_after_turn(callback)
     else
       self.synced = { updatedAt = saved.updatedAt, messageCount = saved.messageCount, leafId = saved.leafId }
     end
+    -- What went with the turn (the context manifest), the chat's preset.
+    require("chinwag.context").on_saved(self, saved)
     return callback and callback()
   end, { unlock = false })
 end
@@ -1445,6 +1440,7 @@ function M.create(opts)
   chat:update_header()
   chat:_rename_buffer()
   chat:_keymaps()
+  require("chinwag.context").setup_buffer(chat)
   if opts.saved then
     chat:attach(opts.saved.id)
   else
@@ -1685,6 +1681,9 @@ function M.stop()
     end
   end
   if package.loaded["chinwag.rewrite"] and require("chinwag.rewrite").stop() then
+    return
+  end
+  if package.loaded["chinwag.inline"] and require("chinwag.inline").stop() then
     return
   end
   util.notify("nothing to stop")

@@ -25,6 +25,12 @@
 ---@field prev_sibling table<string, chinwag.Modes|false> Show the previous version of the message at the cursor.
 ---@field accept table<string, chinwag.Modes|false> Rewrite diff: apply the proposal.
 ---@field reject table<string, chinwag.Modes|false> Rewrite diff: discard the proposal.
+---@field remove_context table<string, chinwag.Modes|false> Take a staged context item off the next message ([count]: that item).
+---@field presets table<string, chinwag.Modes|false> Typed at the start of a message: offer the presets (`/name`).
+
+---@class chinwag.InlineOptions
+---@field marker string A prompt at the cursor starts after this marker (`:ChinwagInline`, `gzz`).
+---@field style "auto"|"markdown"|"comment"|"plain" How answers are written into a buffer.
 
 ---@class chinwag.Options
 ---@field cmd string[] The backend command (the `chinwag` binary and its arguments).
@@ -36,6 +42,7 @@
 ---@field keymaps chinwag.Keymaps
 ---@field spinner string[] Frames of the "working" indicator.
 ---@field shutdown_timeout integer Milliseconds to wait for the backend at exit.
+---@field inline chinwag.InlineOptions Chat in any buffer.
 
 local M = {}
 
@@ -69,9 +76,12 @@ M.defaults = {
     prev_sibling = { ["[v"] = { "n" } },
     accept = { ["ga"] = { "n" } },
     reject = { ["gr"] = { "n" }, ["q"] = { "n" } },
+    remove_context = { ["dc"] = { "n" } },
+    presets = { ["/"] = { "i" } },
   },
   spinner = { "⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏" },
   shutdown_timeout = 1000,
+  inline = { marker = ">>>", style = "auto" },
 }
 
 ---@type chinwag.Options
@@ -94,6 +104,7 @@ function M.setup(opts)
     keymaps = { "table" },
     spinner = { "table" },
     shutdown_timeout = { "number" },
+    inline = { "table" },
   }
   for key, value in pairs(opts) do
     local types = expected[key]
@@ -121,6 +132,12 @@ function M.setup(opts)
       ("chinwag: window.layout must be vertical, horizontal, float or current, not %q"):format(
         tostring(merged.window.layout)
       )
+    )
+  end
+  local styles = { auto = true, markdown = true, comment = true, plain = true }
+  if not styles[merged.inline.style] then
+    error(
+      ("chinwag: inline.style must be auto, markdown, comment or plain, not %q"):format(tostring(merged.inline.style))
     )
   end
   M.options = merged

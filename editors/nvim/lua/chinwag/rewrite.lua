@@ -239,6 +239,9 @@ function M.rewrite(args)
     return
   end
   local region = require("chinwag.selection").lines_region(buf, args.line1, args.line2)
+  -- `/fix ...`: a preset (its instruction when nothing follows the name).
+  local preset
+  preset, instruction = require("chinwag.presets").split(instruction)
   ---@type chinwag.Rewrite
   local rewrite = {
     buf = buf,
@@ -290,6 +293,8 @@ function M.rewrite(args)
     region = region,
     provider = provider,
     model = model,
+    preset = preset,
+    root = require("chinwag.context").root_of(buf),
   }, function(err, result)
     rewrite.request = nil
     remove()

@@ -56,9 +56,9 @@ local function fire(pattern, data)
 end
 
 ---@class chinwag.RequestEvent
----@field kind "chat"|"rewrite"
+---@field kind "chat"|"rewrite"|"inline"
 ---@field chat_id string|nil
----@field buf integer|nil The chat buffer (chat) or the source buffer (rewrite).
+---@field buf integer|nil The chat buffer (chat) or the source buffer (rewrite, inline).
 ---@field provider string|nil
 ---@field model string|nil
 

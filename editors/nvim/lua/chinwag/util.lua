@@ -11,6 +11,8 @@ M.codes = {
   KEY_MISSING = 1005,
   NOT_FOUND = 1201,
   PATH_REFUSED = 1402,
+  CONTEXT_REFUSED = 1404,
+  CONTEXT_UNAVAILABLE = 1405,
 }
 
 ---@param message string
@@ -50,6 +52,7 @@ end
 --- - `fixConfig` (`data.key`, `data.line`): edit the config file at that line
 --- - `startLocalServer` (`data.provider`, `data.url`): start the local server
 --- - `restoreOrReset`: restore the store from a backup or reset it
+--- - `confirmFile` (`data.path`): send again and confirm the file
 ---@param err chinwag.RpcError|table|nil
 ---@return string|nil
 function M.action_hint(err)
@@ -88,6 +91,10 @@ function M.action_hint(err)
       hint = hint .. " (`ollama serve`)"
     end
     return hint
+  elseif action == "confirmFile" then
+    return ("send it again and confirm %s when asked (for that send only), or leave it out"):format(
+      tostring(data.path or "the file")
+    )
   elseif action == "restoreOrReset" then
     return "restore the data from a backup or reset it (`chinwag doctor` in a shell shows how), then restart Neovim"
   end
