@@ -48,8 +48,8 @@ enum Load {
     /// A stream (default merge) that is one line of about 28,000 characters, followed to its
     /// end: long-line redisplay.
     LongLine,
-    /// Neovim only: a stream (default merge) into a chat of 200 turns with 20 branches,
-    /// imported from a JSON export (version 2) before the editor starts.
+    /// A stream (default merge) into a chat of 200 turns with 20 branches, imported from a
+    /// JSON export (version 2) when the editor starts.
     Tree,
 }
 
@@ -176,7 +176,7 @@ impl Bench<'_> {
             streams,
         } = self;
         let home = tempfile::tempdir().unwrap();
-        neovim_prepare(load, home.path());
+        prepare_home(load, home.path());
         let config = home.path().join(".config/chinwag");
         std::fs::create_dir_all(&config).unwrap();
         let merge = if load == Load::Unmerged {
@@ -300,7 +300,7 @@ fn rounds() -> usize {
 
 /// The scenarios that only Emacs runs.
 fn emacs_extra_scenarios() -> Vec<(Editor, Load)> {
-    vec![(Editor::Emacs, Load::LongLine)]
+    vec![(Editor::Emacs, Load::LongLine), (Editor::Emacs, Load::Tree)]
 }
 
 /// The scenarios that only Neovim runs.
@@ -344,9 +344,9 @@ fn neovim_plugin_dir(root: &Path) -> std::path::PathBuf {
         .unwrap_or_else(|| root.join("editors/nvim"))
 }
 
-/// What a Neovim scenario needs in its HOME before the editor starts: for [`Load::Tree`], the
+/// What a scenario needs in its HOME before the editor starts: for [`Load::Tree`], the
 /// export the probe imports (`tree.json`).
-fn neovim_prepare(load: Load, home: &Path) {
+fn prepare_home(load: Load, home: &Path) {
     if load == Load::Tree {
         std::fs::write(home.join("tree.json"), tree_export().to_string()).unwrap();
     }

@@ -5,8 +5,9 @@
 ;; Started by `cargo bench --bench editors' under tmux.  A one-shot 1 ms timer is re-armed
 ;; every time it fires; how late it fires is the command loop's lag.  In "stream" mode the
 ;; probe opens a chat and sends a prompt at CHINWAG_BENCH_SEND_AT seconds; in "longline" mode
-;; it sends the prompt for which the bench's provider answers one long line; in "idle" mode it
-;; opens the same chat and sends nothing.  CHINWAG_BENCH_EVAL, if set, is a form evaluated
+;; it sends the prompt for which the bench's provider answers one long line; in "tree" mode it
+;; first imports `$HOME/tree.json' (a chat of 200 turns with 20 branches) and streams into it;
+;; in "idle" mode it opens the same chat and sends nothing.  CHINWAG_BENCH_EVAL, if set, is a form evaluated
 ;; once the package is loaded (for side experiments).  Samples go to CHINWAG_BENCH_OUT as lines:
 ;;   mark <wall µs>                        when the prompt was (or, idle, would have been) sent
 ;;   lag <wall µs> <lag µs>                one per timer firing
@@ -70,16 +71,32 @@
     (insert "done\n"))
   (kill-emacs 0))
 
+(defconst probe-tree-chat "b7ee00000000000000000000000c4a71"
+  "The id of the chat in the harness's `tree.json' (tree mode).")
+
+(defun probe-open-tree ()
+  "Import the harness's chat of 200 turns with 20 branches, show it, return its buffer."
+  (let ((imported (chinwag-request
+                   'history/import
+                   (list :path (expand-file-name "tree.json" (getenv "HOME"))))))
+    (unless (equal (plist-get imported :imported) 1)
+      (error "The tree chat was not imported"))
+    (let ((buffer (chinwag-chat-open-saved probe-tree-chat)))
+      (switch-to-buffer buffer)
+      buffer)))
+
 (defun probe-start ()
   "Open a chat, start sampling, schedule the prompt and the end."
-  (let ((buffer (chinwag)))
+  (let ((buffer (if (equal (getenv "CHINWAG_BENCH_MODE") "tree")
+                    (probe-open-tree)
+                  (chinwag))))
     (delete-other-windows)
     (probe-arm)
     (run-at-time (string-to-number (getenv "CHINWAG_BENCH_SEND_AT")) nil
                  (lambda ()
                    (setq probe-mark (float-time))
                    (pcase (getenv "CHINWAG_BENCH_MODE")
-                     ("stream"
+                     ((or "stream" "tree")
                       (chinwag-chat-send-message buffer "Tell me a long story."))
                      ("longline"
                       (chinwag-chat-send-message buffer "Write one long line.")))))
