@@ -571,3 +571,25 @@ fn rewrites_are_guarded_and_take_context_too() {
     ok(rewrite(&mut server, 2, json!({"allowSecrets": true})));
     assert!(sent_user_message(&provider, 1).contains("REWRITEcanary"));
 }
+
+#[test]
+fn a_bad_context_item_is_named_and_its_value_never_quoted() {
+    let provider = ProviderServer::start();
+    let home = Home::new();
+    let mut server = start(&home, &provider, "");
+    for (id, item) in [
+        (1, json!({"kind": "gitDiff", "staged": "hunter2hunter2"})),
+        (2, json!({"kind": "hunter2hunter2"})),
+        (3, json!({"kind": "file", "path": ["hunter2hunter2"]})),
+    ] {
+        let response = server.call(
+            id,
+            "chat/previewContext",
+            json!({"content": "x", "context": [item]}),
+        );
+        assert_eq!(error_code(&response), -32602, "{response}");
+        let text = response.to_string();
+        assert!(text.contains("context"), "{text}");
+        assert!(!text.contains("hunter2"), "a value was quoted: {text}");
+    }
+}

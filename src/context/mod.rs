@@ -102,8 +102,9 @@ impl<'de> Deserialize<'de> for Items {
                     .entry("kind")
                     .or_insert_with(|| serde_json::Value::from("region"));
             }
-            let item = serde_json::from_value(value)
-                .map_err(|error| D::Error::custom(format!("[{index}]: {error}")))?;
+            // Through the params reader, so the error names the field and never quotes a value.
+            let item = crate::protocol::params::from_value_at(value, &format!("[{index}]"))
+                .map_err(|error| D::Error::custom(error.to_string()))?;
             items.push(item);
         }
         Ok(Items(items))
