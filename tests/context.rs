@@ -459,6 +459,13 @@ fn the_preview_is_exactly_what_is_sent_and_sends_nothing() {
         json!({"content": "x", "context": [{"kind": "url", "url": "http://example.invalid/"}]}),
     );
     assert_eq!(error_code(&remote), -32602, "{remote}");
+    let credentials = server.call(
+        7,
+        "chat/previewContext",
+        json!({"content": "x", "context": [{"kind": "url", "url": "https://me:hunter2pw@example.invalid/"}]}),
+    );
+    assert_eq!(error_code(&credentials), -32602, "{credentials}");
+    assert!(!credentials.to_string().contains("hunter2pw"));
 }
 
 #[test]

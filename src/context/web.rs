@@ -32,6 +32,12 @@ pub async fn fetch(
 ) -> Result<Page, ContextError> {
     let parsed = url::Url::parse(url)
         .map_err(|error| ContextError::Invalid(format!("not a URL: {error}")))?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        // It would be sent, shown in the manifest and saved with the message.
+        return Err(ContextError::Invalid(
+            "a URL with a user name or password in it is not fetched".into(),
+        ));
+    }
     let host = parsed.host_str().unwrap_or("").to_string();
     let client = clients.for_url(&parsed).ok_or_else(|| {
         ContextError::Invalid("only https:// pages (or http:// on this machine) are fetched".into())
