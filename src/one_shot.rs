@@ -8,9 +8,9 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use crate::app::Storage;
-use crate::chat::prompt::{CodeRegion, user_message};
-use crate::chat::{ChatError, ChatService, Delta, SendOptions};
+use crate::chat::{ChatError, ChatService, Delta, SendOptions, Turn};
 use crate::config::Config;
+use crate::context::{CodeRegion, ContextItem};
 use crate::paths::Paths;
 use crate::tty_password::{self, Source};
 use crate::vault::{PASSWORD_ENV, Vault, VaultError};
@@ -86,17 +86,21 @@ async fn ask(paths: Paths, config: Config, question: Question) -> Result<(), Str
             .read_to_string(&mut piped)
             .map_err(|e| format!("reading stdin: {e}"))?;
     }
-    let context: Vec<CodeRegion> = (!piped.trim().is_empty())
-        .then_some(CodeRegion {
-            path: None,
-            language: None,
-            start_line: None,
-            end_line: None,
-            text: piped,
-        })
-        .into_iter()
-        .collect();
-    let content = user_message(&question.prompt, &context);
+    // Piped text is context like an editor's selection, through the same assembly and guard.
+    let request = crate::context::Request {
+        content: question.prompt.clone(),
+        items: (!piped.trim().is_empty())
+            .then_some(ContextItem::Region(CodeRegion {
+                path: None,
+                language: None,
+                start_line: None,
+                end_line: None,
+                text: piped,
+            }))
+            .into_iter()
+            .collect(),
+        ..Default::default()
+    };
 
     let storage = Storage::open(&paths, &config)?;
     let vault = storage.vault.clone();
@@ -145,8 +149,15 @@ async fn ask(paths: Paths, config: Config, question: Question) -> Result<(), Str
             canceller.cancel(&chat_id);
         }
     });
+    let assembled = chat.assemble(request).await.map_err(|e| e.to_string())?;
+    let turn = Turn::Send {
+        manifest: assembled.saved_manifest(),
+        content: assembled.text,
+        parent: None,
+        project: None,
+    };
     let (result, ()) = tokio::join!(
-        chat.send(&new.chat_id, content, SendOptions::default(), tx),
+        chat.turn(&new.chat_id, turn, SendOptions::default(), tx),
         print
     );
     ctrl_c.abort();

@@ -802,6 +802,43 @@ fn the_command_line_chat_streams_to_stdout() {
     );
 }
 
+#[test]
+fn the_command_line_chat_goes_through_the_secret_guard() {
+    let provider = ProviderServer::start();
+    let home = Home::new();
+    home.write_config(&config(&provider, ""));
+    provider.push(Reply::sse(&openai_stream(&["ok"])));
+    let mut child = home
+        .command()
+        .args(["chat", "--provider", "mock", "What is this?"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(
+                b"aws_key = AKIAIOSFODNN7CANARY
+",
+            )
+            .unwrap();
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let request = &provider.seen()[0].body;
+    assert!(!request.contains("CANARY"), "{request}");
+    assert!(request.contains("[redacted: "), "{request}");
+}
+
 /// A TLS server (openssl s_server) with a certificate from a private CA: refused without that
 /// CA, trusted with `extra_ca_file`.
 #[test]

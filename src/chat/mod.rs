@@ -448,23 +448,6 @@ impl ChatService {
         Ok(None)
     }
 
-    /// One turn of `chat/send`: a user message after the current leaf.
-    pub async fn send(
-        self: &Arc<Self>,
-        chat_id: &str,
-        content: String,
-        options: SendOptions,
-        deltas: mpsc::Sender<Delta>,
-    ) -> Result<SendResult, ChatError> {
-        let turn = Turn::Send {
-            content,
-            parent: None,
-            manifest: None,
-            project: None,
-        };
-        self.turn(chat_id, turn, options, deltas).await
-    }
-
     /// One turn: save the user's message (if the turn has one), stream the answer as deltas,
     /// save the answer beside the earlier ones.
     pub async fn turn(

@@ -1,20 +1,7 @@
-//! Turning what the editor sends into prompt text, the same way for every editor: code regions
-//! as fenced blocks with file name and lines, rewrite requests, and the code in a rewrite answer.
+//! Rewrite prompts: the request asking for a rewrite of a region, and the code in its answer.
+//! Messages themselves, regions included, are built by [`crate::context`].
 
-pub use crate::context::{CodeRegion, fence_for, format_region};
-
-/// The user's message with its context regions after it.
-pub fn user_message(content: &str, context: &[CodeRegion]) -> String {
-    if context.is_empty() {
-        return content.to_string();
-    }
-    let mut message = content.trim_end().to_string();
-    for region in context {
-        message.push_str("\n\n");
-        message.push_str(&format_region(region));
-    }
-    message
-}
+pub use crate::context::{CodeRegion, format_region};
 
 /// The prompt asking for a rewrite of `region`.
 pub fn rewrite_request(instruction: &str, region: &CodeRegion) -> String {
@@ -64,10 +51,10 @@ mod tests {
 
     #[test]
     fn regions_are_fenced_and_labelled() {
-        let message = user_message("Explain", &[region("fn main() {}\n")]);
+        let message = format_region(&region("fn main() {}\n"));
         assert_eq!(
             message,
-            "Explain\n\n`src/main.rs` lines 10-12:\n```rust\nfn main() {}\n```"
+            "`src/main.rs` lines 10-12:\n```rust\nfn main() {}\n```"
         );
     }
 

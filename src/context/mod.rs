@@ -426,7 +426,7 @@ impl Piece {
 }
 
 /// A fence longer than any run of backticks in `text`, so the text cannot close it.
-pub fn fence_for(text: &str) -> String {
+fn fence_for(text: &str) -> String {
     let mut longest = 0;
     let mut run = 0;
     for c in text.chars() {
