@@ -593,6 +593,21 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
+    /// `value` if it lies in `range`, else reported under `key` (its default is kept).
+    fn bounded(
+        &mut self,
+        key: &str,
+        value: &Spanned<u64>,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Option<u64> {
+        if range.contains(value.get_ref()) {
+            return Some(*value.get_ref());
+        }
+        let message = format!("between {} and {}", range.start(), range.end());
+        self.invalid(key, value.span(), message);
+        None
+    }
+
     fn invalid(&mut self, key: &str, span: std::ops::Range<usize>, message: String) {
         self.problems.push(ConfigError::Invalid {
             path: self.path.to_path_buf(),
@@ -709,6 +724,15 @@ impl Reader<'_> {
     }
 }
 
+/// A provider or preset name: letters, digits, `-` and `_`, at most 64.
+fn is_plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
 /// One `[presets.NAME]`: a bad one is reported and left out (a built-in of that name stays).
 fn apply_preset(
     config: &mut Config,
@@ -717,13 +741,7 @@ fn apply_preset(
     key: &str,
     reader: &mut Reader,
 ) {
-    let name_ok = !name.get_ref().is_empty()
-        && name.get_ref().len() <= 64
-        && name
-            .get_ref()
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if !name_ok {
+    if !is_plain_name(name.get_ref()) {
         return reader.invalid(
             key,
             name.span(),
@@ -798,19 +816,9 @@ fn apply_preset(
 /// `[chat]`: each bad value is reported and its default kept.
 fn apply_chat(chat: &mut ChatConfig, raw: RawChat, reader: &mut Reader) {
     use std::time::Duration;
-    let mut bounded =
-        |value: &Spanned<u64>, key: &str, range: std::ops::RangeInclusive<u64>| -> Option<u64> {
-            if range.contains(value.get_ref()) {
-                Some(*value.get_ref())
-            } else {
-                reader.invalid(
-                    &format!("chat.{key}"),
-                    value.span(),
-                    format!("between {} and {}", range.start(), range.end()),
-                );
-                None
-            }
-        };
+    let mut bounded = |value: &Spanned<u64>, key: &str, range| {
+        reader.bounded(&format!("chat.{key}"), value, range)
+    };
     if let Some(window) = raw.delta_window_ms.as_ref()
         && let Some(ms) = bounded(window, "delta_window_ms", 0..=1000)
     {
@@ -842,19 +850,9 @@ fn apply_chat(chat: &mut ChatConfig, raw: RawChat, reader: &mut Reader) {
 
 /// `[context]`: each bad value is reported and its default kept.
 fn apply_context(context: &mut ContextConfig, raw: RawContext, reader: &mut Reader) {
-    let mut bounded =
-        |value: &Spanned<u64>, key: &str, range: std::ops::RangeInclusive<u64>| -> Option<u64> {
-            if range.contains(value.get_ref()) {
-                Some(*value.get_ref())
-            } else {
-                reader.invalid(
-                    &format!("context.{key}"),
-                    value.span(),
-                    format!("between {} and {}", range.start(), range.end()),
-                );
-                None
-            }
-        };
+    let mut bounded = |value: &Spanned<u64>, key: &str, range| {
+        reader.bounded(&format!("context.{key}"), value, range)
+    };
     if let Some(guard) = raw.guard {
         context.guard = guard;
     }
@@ -939,13 +937,7 @@ fn apply_provider(
     key: &str,
     reader: &mut Reader,
 ) {
-    let name_ok = !name.get_ref().is_empty()
-        && name.get_ref().len() <= 64
-        && name
-            .get_ref()
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if !name_ok {
+    if !is_plain_name(name.get_ref()) {
         return reader.invalid(
             key,
             name.span(),
