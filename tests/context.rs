@@ -83,12 +83,7 @@ fn send(server: &mut Server, id: i64, chat: &str, params: Value) -> Value {
         all[key] = value.clone();
     }
     server.request(id, "chat/send", all);
-    loop {
-        let message = server.recv();
-        if message["id"] == id {
-            return message;
-        }
-    }
+    server.response_to(id)
 }
 
 /// The last user message the provider received in request `n`.
@@ -519,13 +514,7 @@ fn project_instructions_join_the_system_prompt_only_once_trusted() {
     );
     provider.push(Reply::sse(&openai_stream(&["again"])));
     server.request(8, "chat/regenerate", json!({"chatId": chat, "root": root}));
-    loop {
-        let message = server.recv();
-        if message["id"] == 8 {
-            ok(message);
-            break;
-        }
-    }
+    ok(server.response_to(8));
     assert!(system(2).unwrap().contains("Use tabs."));
 
     // A changed file asks again; so does a `.chinwag.md`, which comes first.
@@ -559,12 +548,7 @@ fn rewrites_are_guarded_and_take_context_too() {
             params[key] = value.clone();
         }
         server.request(id, "chat/rewrite", params);
-        loop {
-            let message = server.recv();
-            if message["id"] == id {
-                return message;
-            }
-        }
+        server.response_to(id)
     };
     ok(rewrite(&mut server, 1, json!({})));
     let text = sent_user_message(&provider, 0);

@@ -28,16 +28,6 @@ fn start(home: &Home, provider: &ProviderServer) -> Server {
     server
 }
 
-fn turn(server: &mut Server, id: i64, method: &str, params: Value) -> Value {
-    server.request(id, method, params);
-    loop {
-        let message = server.recv();
-        if message["id"] == id {
-            return message;
-        }
-    }
-}
-
 fn request(provider: &ProviderServer, n: usize) -> Value {
     provider.seen()[n].json()
 }
@@ -89,8 +79,7 @@ fn a_preset_shapes_the_chat_and_is_remembered() {
         .unwrap()
         .to_string();
     provider.push(Reply::sse(&openai_stream(&["ok"])));
-    ok(turn(
-        &mut server,
+    ok(server.call(
         2,
         "chat/send",
         json!({"chatId": chat, "content": "A long text."}),
@@ -107,8 +96,7 @@ fn a_preset_shapes_the_chat_and_is_remembered() {
     // A slash command on one message: the instruction goes first, the chat takes the
     // preset's system prompt and remembers it, across a restart.
     provider.push(Reply::sse(&openai_stream(&["tests!"])));
-    ok(turn(
-        &mut server,
+    ok(server.call(
         3,
         "chat/send",
         json!({"chatId": chat, "content": "", "preset": "tests",
@@ -133,8 +121,7 @@ fn a_preset_shapes_the_chat_and_is_remembered() {
     let detail = ok(server.call(4, "history/get", json!({"chatId": chat})));
     assert_eq!(detail["preset"], "tests");
 
-    let unknown = turn(
-        &mut server,
+    let unknown = server.call(
         5,
         "chat/send",
         json!({"chatId": chat, "content": "x", "preset": "nope"}),
@@ -172,8 +159,7 @@ fn commit_writes_from_the_staged_diff_and_rewrites_take_a_preset() {
         .unwrap()
         .to_string();
     provider.push(Reply::sse(&openai_stream(&["Add two"])));
-    ok(turn(
-        &mut server,
+    ok(server.call(
         2,
         "chat/send",
         json!({"chatId": chat, "content": "", "preset": "commit", "root": root}),
@@ -191,9 +177,7 @@ fn commit_writes_from_the_staged_diff_and_rewrites_take_a_preset() {
     provider.push(Reply::sse(&openai_stream(&[
         "```rust\nfn a() { fixed() }\n```",
     ])));
-    let rewrite = ok(turn(
-        &mut server,
-        3,
+    let rewrite = ok(server.call(3,
         "chat/rewrite",
         json!({"preset": "fix", "region": {"path": "a.rs", "language": "rust", "text": "fn a() { broken() }"}}),
     ));

@@ -34,17 +34,6 @@ fn start(home: &Home, provider: &ProviderServer) -> Server {
     server
 }
 
-/// One streaming call (`chat/send`, `chat/regenerate`, `chat/edit`): its final response.
-fn turn(server: &mut Server, id: i64, method: &str, params: Value) -> Value {
-    server.request(id, method, params);
-    loop {
-        let message = server.recv();
-        if message["id"] == id {
-            return message;
-        }
-    }
-}
-
 /// Queue an answer and send one message after `parent` (the current leaf when null).
 fn say(
     server: &mut Server,
@@ -55,8 +44,7 @@ fn say(
     text: &str,
 ) -> Value {
     provider.push(Reply::sse(&openai_stream(&[&format!("answer to {text}")])));
-    ok(turn(
-        server,
+    ok(server.call(
         id,
         "chat/send",
         json!({"chatId": chat, "content": text, "parentId": parent}),
@@ -129,8 +117,7 @@ fn regenerate_edit_and_switch_keep_every_branch() {
     // Regenerate the last answer with another model: the model sees the branch up to Q2,
     // not the answer it replaces; both answers stay.
     provider.push(Reply::sse(&openai_stream(&["second opinion"])));
-    let a2b = ok(turn(
-        &mut server,
+    let a2b = ok(server.call(
         5,
         "chat/regenerate",
         json!({"chatId": chat, "model": "other-model"}),
@@ -180,8 +167,7 @@ fn regenerate_edit_and_switch_keep_every_branch() {
     // Edit the first question: a new branch from the top, sent alone.
     let q1 = id_of(&switched["messages"][0], "id");
     provider.push(Reply::sse(&openai_stream(&["fresh start"])));
-    let edited = ok(turn(
-        &mut server,
+    let edited = ok(server.call(
         9,
         "chat/edit",
         json!({"chatId": chat, "messageId": q1, "content": "Q1, better"}),
@@ -253,8 +239,7 @@ fn regenerate_with_another_provider_is_a_comparison() {
         "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":2}}\n\n",
         "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"
     )));
-    let second = ok(turn(
-        &mut server,
+    let second = ok(server.call(
         4,
         "chat/regenerate",
         json!({"chatId": chat, "messageId": first["messageId"], "provider": "claude"}),
@@ -293,8 +278,7 @@ fn a_failed_turn_is_not_sent_again_and_retrying_it_is_a_regenerate() {
     let chat = new_chat(&mut server, 1);
     let a1 = say(&mut server, &provider, 2, &chat, Value::Null, "Q1");
     provider.push(Reply::json(500, r#"{"error":{"message":"overloaded"}}"#));
-    let failed = turn(
-        &mut server,
+    let failed = server.call(
         3,
         "chat/send",
         json!({"chatId": chat, "content": "Q2", "parentId": a1["messageId"]}),
@@ -316,8 +300,7 @@ fn a_failed_turn_is_not_sent_again_and_retrying_it_is_a_regenerate() {
 
     // Retrying the failed turn answers Q2 again, beside the error.
     provider.push(Reply::sse(&openai_stream(&["it works now"])));
-    let retried = ok(turn(
-        &mut server,
+    let retried = ok(server.call(
         6,
         "chat/regenerate",
         json!({"chatId": chat, "messageId": failed_answer}),
@@ -344,7 +327,7 @@ fn unknown_messages_and_impossible_turns_are_refused_and_change_nothing() {
     let home = Home::new();
     let mut server = start(&home, &provider);
     let chat = new_chat(&mut server, 1);
-    let nothing = turn(&mut server, 2, "chat/regenerate", json!({"chatId": chat}));
+    let nothing = server.call(2, "chat/regenerate", json!({"chatId": chat}));
     assert_eq!(error_code(&nothing), -32602, "{nothing}");
     let a1 = say(&mut server, &provider, 3, &chat, Value::Null, "Q1");
     let missing = "0123456789abcdef0123456789abcdef";
@@ -370,12 +353,11 @@ fn unknown_messages_and_impossible_turns_are_refused_and_change_nothing() {
             json!({"chatId": chat, "messageId": missing}),
         ),
     ] {
-        let response = turn(&mut server, id, method, params);
+        let response = server.call(id, method, params);
         assert_eq!(error_code(&response), 1201, "{method}: {response}");
         assert_eq!(response["error"]["data"]["what"], "message", "{method}");
     }
-    let answer_edit = turn(
-        &mut server,
+    let answer_edit = server.call(
         8,
         "chat/edit",
         json!({"chatId": chat, "messageId": a1["messageId"], "content": "x"}),
@@ -435,8 +417,7 @@ fn switching_while_an_answer_streams_keeps_the_branch_the_user_chose() {
     let a1 = say(&mut server, &provider, 2, &chat, Value::Null, "Q1");
     let q1 = id_of(&a1, "userMessageId");
     provider.push(Reply::sse(&openai_stream(&["other"])));
-    let other = ok(turn(
-        &mut server,
+    let other = ok(server.call(
         3,
         "chat/edit",
         json!({"chatId": chat, "messageId": q1, "content": "Q1 again"}),
@@ -457,12 +438,7 @@ fn switching_while_an_answer_streams_keeps_the_branch_the_user_chose() {
         "chat/switch",
         json!({"chatId": chat, "messageId": other["messageId"]}),
     ));
-    let slow = loop {
-        let message = server.recv();
-        if message["id"] == 5 {
-            break ok(message);
-        }
-    };
+    let slow = ok(server.response_to(5));
     let detail = get(&mut server, 7, &chat);
     assert_eq!(branch(&detail), ["Q1 again", "other"]);
     // The answer is saved on its own branch.
@@ -485,8 +461,7 @@ fn json_exports_keep_the_tree_and_import_reads_it_back() {
     let chat = new_chat(&mut server, 1);
     let a1 = say(&mut server, &provider, 2, &chat, Value::Null, "Q1");
     provider.push(Reply::sse(&openai_stream(&["another take"])));
-    let a1b = ok(turn(
-        &mut server,
+    let a1b = ok(server.call(
         3,
         "chat/regenerate",
         json!({"chatId": chat, "model": "model-b"}),
@@ -643,8 +618,7 @@ fn a_store_written_before_trees_opens_as_one_branch() {
     // Editing the first message of the old chat starts a branch at the top; switching back
     // finds the old line whole.
     provider.push(Reply::sse(&openai_stream(&["edited answer"])));
-    ok(turn(
-        &mut server,
+    ok(server.call(
         5,
         "chat/edit",
         json!({"chatId": chat, "messageId": messages[0]["id"], "content": "first, edited"}),
@@ -693,12 +667,7 @@ fn a_cancelled_regenerate_is_kept_beside_the_first_answer_and_its_text_is_contex
     let delta = server.recv();
     assert_eq!(delta["method"], "chat/delta", "{delta}");
     ok(server.call(4, "chat/cancel", json!({"chatId": chat})));
-    let cancelled = loop {
-        let message = server.recv();
-        if message["id"] == 3 {
-            break message;
-        }
-    };
+    let cancelled = server.response_to(3);
     assert_eq!(error_code(&cancelled), -32800, "{cancelled}");
     let data = &cancelled["error"]["data"];
     assert_eq!(data["userMessageId"], first["userMessageId"]);
